@@ -1,0 +1,45 @@
+# Every target does its own set-up: a fresh clone needs nothing but `make demo` or `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TOOLS := .tools
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export JSII_RUNTIME_PACKAGE_CACHE_ROOT ?= $(HOME)/.cache/aws/jsii
+
+.PHONY: demo test lint typecheck unit tools synth bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,deploy]'
+	touch $(STAMP)
+
+# External servers the tests run for real: Prometheus/promtool (Debian) and dynalite (npm).
+tools: $(TOOLS)/.installed
+$(TOOLS)/.installed: scripts/install-tools.sh
+	bash scripts/install-tools.sh $(TOOLS)
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/reconciler demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: $(STAMP) tools lint typecheck
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -n 2 --dist loadgroup
+
+synth: $(STAMP)
+	$(BIN)/python -m deploy.app --out cdk.out
+
+bench: $(STAMP) tools
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) $(TOOLS) cdk.out .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,129 @@
+"""The only place that creates boto3 clients: the composition roots call these.
+
+boto3 resolves region, credentials, profiles and ``AWS_ENDPOINT_URL`` itself; we only add
+retry behaviour suited to a long-running worker and short timeouts so an unreachable endpoint
+is reported quickly instead of hanging a pass.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+from reconciler.errors import AwsError, ConflictError, EndpointUnreachableError, ThrottledError
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
+
+
+def client_config(max_attempts: int = 8, connect_timeout: float = 5.0) -> Config:
+    """Adaptive retries back off on throttling and smooth our request rate client-side."""
+    return Config(
+        retries={"max_attempts": max_attempts, "mode": "adaptive"},
+        connect_timeout=connect_timeout,
+        read_timeout=20,
+        max_pool_connections=50,
+    )
+
+
+class Clients:
+    """Lazily creates and caches clients from one boto3 session."""
+
+    def __init__(
+        self,
+        session: boto3.session.Session | None = None,
+        config: Config | None = None,
+        endpoint_url: str | None = None,
+    ) -> None:
+        self._session = session or boto3.session.Session()
+        self._config = config or client_config()
+        self._endpoint_url = endpoint_url
+        self._cache: dict[str, Any] = {}
+
+    def _client(self, service: str) -> Any:
+        if service not in self._cache:
+            kwargs: dict[str, Any] = {"config": self._config}
+            if self._endpoint_url:
+                kwargs["endpoint_url"] = self._endpoint_url
+            self._cache[service] = self._session.client(service, **kwargs)  # type: ignore[call-overload]
+        return self._cache[service]
+
+    @property
+    def region(self) -> str:
+        return self._session.region_name or "us-east-1"
+
+    def dynamodb(self) -> DynamoDBClient:
+        return self._client("dynamodb")  # type: ignore[no-any-return]
+
+    def streams(self) -> DynamoDBStreamsClient:
+        return self._client("dynamodbstreams")  # type: ignore[no-any-return]
+
+    def cloudwatch(self) -> CloudWatchClient:
+        return self._client("cloudwatch")  # type: ignore[no-any-return]
+
+    def sns(self) -> SNSClient:
+        return self._client("sns")  # type: ignore[no-any-return]
+
+    def sqs(self) -> SQSClient:
+        return self._client("sqs")  # type: ignore[no-any-return]
+
+    def lambda_(self) -> LambdaClient:
+        return self._client("lambda")  # type: ignore[no-any-return]
+
+    def iam(self) -> IAMClient:
+        return self._client("iam")  # type: ignore[no-any-return]
+
+    def cloudformation(self) -> CloudFormationClient:
+        return self._client("cloudformation")  # type: ignore[no-any-return]
+
+    def logs(self) -> CloudWatchLogsClient:
+        return self._client("logs")  # type: ignore[no-any-return]
+
+
+_THROTTLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "Throttling",
+        "TooManyRequestsException",
+    }
+)
+
+
+def translate_error(operation: str, exc: Exception) -> Exception:
+    """Map a botocore exception onto our hierarchy; returns the exception to raise.
+
+    ``ConditionalCheckFailedException`` becomes :class:`ConflictError` (with the old item when
+    the service returned one), throttling :class:`ThrottledError`, connection failures
+    :class:`EndpointUnreachableError`, the rest :class:`AwsError` with a bounded code.
+    """
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "Unknown"))
+        message = str(error.get("Message", ""))
+        if code == "ConditionalCheckFailedException":
+            item: Any = exc.response.get("Item")
+            return ConflictError(f"{operation}: condition failed", dict(item) if item else None)
+        if code in _THROTTLE_CODES:
+            return ThrottledError(f"{operation} throttled after retries: {code}")
+        return AwsError(operation, code, message)
+    if isinstance(exc, EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError):
+        return EndpointUnreachableError(f"{operation}: AWS endpoint unreachable: {exc}")
+    return exc

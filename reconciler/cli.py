@@ -1,0 +1,48 @@
+"""``reconciler`` command line: parses, validates settings once, dispatches to a command.
+
+Exit codes: 0 success, 1 failure, 2 bad usage or configuration, 3 the brake tripped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Mapping, Sequence
+
+from reconciler import __version__
+from reconciler.commands import COMMANDS
+from reconciler.errors import ConfigError
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_BRAKE = 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reconciler",
+        description="Keeps DynamoDB attendeeCount counters exact beside the live stream handler.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        module = importlib.import_module(f"reconciler.commands.{name}")
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    environment = dict(os.environ if env is None else env)
+    try:
+        code: int = args.handler(args, environment)
+    except ConfigError as exc:
+        print(f"reconciler {args.command}: invalid setting {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    return code

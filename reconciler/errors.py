@@ -1,0 +1,59 @@
+"""One error hierarchy, so callers can catch everything we raise with one clause.
+
+Adapters translate botocore's ``ClientError`` into these types; the core never sees boto3.
+"""
+
+from __future__ import annotations
+
+
+class ReconcilerError(Exception):
+    """Base of every error this project raises on purpose."""
+
+
+class ConfigError(ReconcilerError):
+    """A setting is missing or invalid; the message names the setting."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"{setting}: {problem}")
+        self.setting = setting
+        self.problem = problem
+
+
+class MalformedRecordError(ReconcilerError):
+    """A stream record or item does not have the shape we need; ``reason`` is a short fixed code."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+class ConflictError(ReconcilerError):
+    """A conditional write lost a race (DynamoDB ``ConditionalCheckFailedException``).
+
+    ``current`` carries the item as it was when the condition failed, when the service returned it.
+    """
+
+    def __init__(self, message: str, current: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.current = current
+
+
+class ThrottledError(ReconcilerError):
+    """DynamoDB or CloudWatch kept throttling after boto3's own retries."""
+
+
+class AwsError(ReconcilerError):
+    """Any other AWS failure; ``operation`` and ``code`` are bounded strings for metrics."""
+
+    def __init__(self, operation: str, code: str, message: str) -> None:
+        super().__init__(f"{operation} failed with {code}: {message}")
+        self.operation = operation
+        self.code = code
+
+
+class EndpointUnreachableError(ReconcilerError):
+    """The AWS endpoint could not be reached at all (DNS, refused connection, timeout)."""
+
+
+class LeaseLostError(ReconcilerError):
+    """This replica no longer holds the leader lease and must not write."""

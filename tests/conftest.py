@@ -1,0 +1,69 @@
+"""Shared fixtures: a real moto server over HTTP, and clients pointed at it.
+
+Tests of AWS code talk to moto through boto3's standard ``AWS_ENDPOINT_URL`` path, exactly as
+the service talks to AWS; nothing here patches boto3.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+# Dummy credentials for every test: nothing may ever reach a real AWS account.
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_EMF_ENVIRONMENT": "Local",
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    }
+)
+os.environ.pop("AWS_PROFILE", None)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """One moto server per test process, on loopback, on a free port."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A wiped moto server; ``AWS_ENDPOINT_URL`` points boto3 at it for the test's duration."""
+    requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10).raise_for_status()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    return moto_endpoint
+
+
+@pytest.fixture
+def clients(aws: str):  # type: ignore[no-untyped-def]
+    from reconciler.aws import Clients, client_config
+
+    return Clients(config=client_config(max_attempts=3, connect_timeout=2), endpoint_url=aws)
+
+
+@pytest.fixture
+def table_name(clients) -> str:  # type: ignore[no-untyped-def]
+    """A fresh table with its stream, shaped as the StatefulStack deploys it."""
+    from reconciler.local import create_table
+
+    name = f"registrations-{uuid.uuid4().hex[:8]}"
+    create_table(clients.dynamodb(), name)
+    return name
