@@ -1,0 +1,54 @@
+"""The deployed shape of the stream handler, in one place.
+
+The CDK app builds it, ``reconciler doctor`` checks a live account against it, and the local
+pump imitates it; keeping the numbers here stops the three from drifting apart.
+"""
+
+from __future__ import annotations
+
+HANDLER_FUNCTION_NAME = "updateAttendeeCounter"
+HANDLER_ENTRY_POINT = "reconciler.stream_handler.handler"
+HANDLER_MEMORY_MB = 128
+HANDLER_TIMEOUT_SECONDS = 60
+
+BATCH_SIZE = 10
+BATCHING_WINDOW_SECONDS = 5
+MAX_RETRY_ATTEMPTS = 3
+BISECT_BATCH_ON_ERROR = True
+MAX_RECORD_AGE_SECONDS = 3600
+FUNCTION_RESPONSE_TYPES: tuple[str, ...] = ("ReportBatchItemFailures",)
+STARTING_POSITION = "TRIM_HORIZON"
+STREAM_VIEW_TYPE = "NEW_AND_OLD_IMAGES"
+
+STREAM_READ_ACTIONS: tuple[str, ...] = (
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+)
+"""The four permissions the deployment guide's "Permission denied" entry names."""
+
+HANDLER_TABLE_ACTIONS: tuple[str, ...] = (
+    "dynamodb:Query",
+    "dynamodb:GetItem",
+    "dynamodb:UpdateItem",
+)
+"""All the handler does with the table: find the event, read it on a conflict, update it."""
+
+TABLE_STREAM_ARN_EXPORT = "TableStreamArn"
+TABLE_NAME_EXPORT = "TableName"
+
+# CloudWatch Embedded Metric Format emitted by the handler: namespace default and metric names.
+HANDLER_METRICS_NAMESPACE = "AttendeeCounter/Handler"
+HANDLER_METRIC_DIMENSION = "FunctionName"
+METRIC_RECORDS_INSERT = "RecordsInsert"
+METRIC_RECORDS_REMOVE = "RecordsRemove"
+METRIC_RECORDS_MODIFY = "RecordsModify"
+METRIC_RECORDS_IGNORED = "RecordsIgnored"
+METRIC_COUNTER_UPDATES = "CounterUpdatesApplied"
+METRIC_DUPLICATES_SKIPPED = "DuplicateRecordsSkipped"
+METRIC_ORPHAN_RECORDS = "OrphanRecords"
+METRIC_AMBIGUOUS_RECORDS = "AmbiguousRecords"
+METRIC_MALFORMED_RECORDS = "MalformedRecords"
+METRIC_CLAMPED_AT_ZERO = "ClampedAtZero"
+METRIC_PARTIAL_BATCH_FAILURES = "PartialBatchFailures"

@@ -1,0 +1,94 @@
+"""Finding the one event item a slug belongs to.
+
+The handler and ``reconciler run --event`` both need it. Zero matches (an orphan) and several
+(ambiguous) are reported, never guessed: adding to the wrong event would be worse than not
+counting at all, and the reconciler reports both for a human.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from reconciler.aws import translate_error
+from reconciler.model import EventKey, TableModel, is_valid_slug
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+class LookupOutcome(enum.Enum):
+    FOUND = "found"
+    ORPHAN = "orphan"
+    AMBIGUOUS = "ambiguous"
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    outcome: LookupOutcome
+    key: EventKey | None = None
+    candidates: tuple[EventKey, ...] = ()
+
+
+def resolve(matches: Sequence[EventKey]) -> Lookup:
+    """Decide what a set of matching event keys means."""
+    if not matches:
+        return Lookup(LookupOutcome.ORPHAN)
+    if len(matches) > 1:
+        return Lookup(LookupOutcome.AMBIGUOUS, candidates=tuple(matches))
+    return Lookup(LookupOutcome.FOUND, key=matches[0], candidates=(matches[0],))
+
+
+class EventLocator(Protocol):
+    def find(self, slug: str) -> Lookup: ...
+
+
+class DynamoEventLocator:
+    """Queries every event partition with ``begins_with(sk, "<slug>#")``.
+
+    Stops after two matches in total: a third changes nothing (it is ambiguous either way), and
+    the limit keeps a misconfigured slug from reading a whole partition.
+    """
+
+    def __init__(self, client: DynamoDBClient, table_name: str, model: TableModel) -> None:
+        self._client = client
+        self._table = table_name
+        self._model = model
+
+    def find_keys(self, slug: str) -> list[EventKey]:
+        if not is_valid_slug(slug, self._model):
+            return []
+        model = self._model
+        found: list[EventKey] = []
+        for partition in model.event_partitions:
+            kwargs: dict[str, object] = {
+                "TableName": self._table,
+                "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
+                "ExpressionAttributeNames": {"#pk": model.pk_attr, "#sk": model.sk_attr},
+                "ExpressionAttributeValues": {
+                    ":pk": {"S": partition},
+                    ":prefix": {"S": model.event_sk_prefix(slug)},
+                },
+                "ProjectionExpression": "#pk, #sk",
+                "ConsistentRead": True,
+                "Limit": 2,
+            }
+            while len(found) < 2:
+                try:
+                    page = self._client.query(**kwargs)  # type: ignore[arg-type]
+                except (ClientError, BotoCoreError) as exc:
+                    raise translate_error("Query", exc) from exc
+                for item in page.get("Items", []):
+                    found.append(EventKey(partition, item[model.sk_attr]["S"]))
+                last = page.get("LastEvaluatedKey")
+                if not last:
+                    break
+                kwargs["ExclusiveStartKey"] = last
+        return found
+
+    def find(self, slug: str) -> Lookup:
+        return resolve(self.find_keys(slug))
