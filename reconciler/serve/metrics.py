@@ -1,0 +1,374 @@
+"""Every Prometheus metric of ``reconciler serve``, owned by one class on an injected registry.
+
+Why one class: metric names and label sets are an interface that alert rules and dashboards
+depend on, so they are declared in one place, label values are clamped to small fixed sets
+here (never per event, never per error message), and every labelled child is created at zero
+up front so that ``rate()``/``increase()`` see a series from the first scrape instead of
+missing the first increment.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+from reconciler.summary import PassSummary
+
+
+class Outcome(enum.StrEnum):
+    """How one scheduled pass ended; the value of ``reconciler_runs_total{outcome}``."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    BRAKE = "brake"
+    ABORTED = "aborted"
+    """Stopped early on purpose (shutdown, lost lease): neither a success nor a failure."""
+
+
+class SkipReason(enum.StrEnum):
+    NOT_LEADER = "not_leader"
+    SHUTTING_DOWN = "shutting_down"
+    OVERRUN = "overrun"
+    """The previous pass was still running when the next one was due (max_instances=1)."""
+    MISFIRE = "misfire"
+    """The scheduler woke up too late (beyond the misfire grace time) and skipped the run."""
+
+
+DRIFT_DIRECTIONS = ("over", "under")
+CORRECTION_OUTCOMES = ("applied", "conflict", "in_flux", "dry_run", "braked", "paused")
+LEASE_TRANSITIONS = ("acquired", "lost", "released")
+LAG_GATE_RESULTS = ("open", "paused", "error")
+
+AWS_OPERATIONS = frozenset(
+    {
+        "Query",
+        "GetItem",
+        "UpdateItem",
+        "PutItem",
+        "DeleteItem",
+        "Scan",
+        "BatchGetItem",
+        "DescribeTable",
+        "GetMetricStatistics",
+    }
+)
+AWS_ERROR_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "ConditionalCheckFailedException",
+        "ResourceNotFoundException",
+        "AccessDeniedException",
+        "UnrecognizedClientException",
+        "ExpiredTokenException",
+        "ValidationException",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "EndpointUnreachable",
+        "Throttled",
+    }
+)
+OTHER = "other"
+
+RUN_DURATION_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600)
+
+
+def bounded_operation(operation: str) -> str:
+    return operation if operation in AWS_OPERATIONS else OTHER
+
+
+def bounded_code(code: str) -> str:
+    return code if code in AWS_ERROR_CODES else OTHER
+
+
+def parse_aws_error_key(key: str) -> tuple[str, str]:
+    """``"Query:ThrottlingException"`` -> bounded (operation, code); junk maps to other."""
+    operation, _, code = key.partition(":")
+    return bounded_operation(operation.strip()), bounded_code(code.strip())
+
+
+class ReconcilerMetrics:
+    """All metrics of the worker. Construct once per registry; tests use a fresh registry."""
+
+    def __init__(self, registry: CollectorRegistry, *, version: str = "unknown") -> None:
+        self.registry = registry
+        self.runs = Counter(
+            "reconciler_runs",
+            "Scheduled passes by outcome (success, failure, brake, aborted).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.run_duration = Histogram(
+            "reconciler_run_duration_seconds",
+            "Wall time of one pass, including the settle wait before rechecks.",
+            buckets=RUN_DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.last_success = Gauge(
+            "reconciler_last_success_timestamp_seconds",
+            "Unix time at which the last successful pass finished (0: none yet).",
+            registry=registry,
+        )
+        self.last_run = Gauge(
+            "reconciler_last_run_timestamp_seconds",
+            "Unix time at which the last pass of any outcome finished (0: none yet).",
+            registry=registry,
+        )
+        self.events_checked = Counter(
+            "reconciler_events_checked",
+            "Events whose attendees were recounted.",
+            registry=registry,
+        )
+        self.drift_detected = Counter(
+            "reconciler_drift_detected",
+            "Events found with a stored count above (over) or below (under) the recount.",
+            ["direction"],
+            registry=registry,
+        )
+        self.drift_attendees = Counter(
+            "reconciler_drift_attendees",
+            "Sum of |stored - counted| over drifted events, by direction.",
+            ["direction"],
+            registry=registry,
+        )
+        self.corrections = Counter(
+            "reconciler_corrections",
+            "Confirmed corrections by outcome: applied, conflict (condition failed), in_flux "
+            "(changed between looks), dry_run, braked, paused (lag gate).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.events_in_drift = Gauge(
+            "reconciler_events_in_drift",
+            "Events found drifted by the last completed pass.",
+            registry=registry,
+        )
+        self.ambiguous_events = Gauge(
+            "reconciler_ambiguous_events",
+            "Slugs with more than one event item in the last completed pass (never corrected).",
+            registry=registry,
+        )
+        self.brake_tripped = Gauge(
+            "reconciler_brake_tripped",
+            "1 when the last completed pass tripped the correction brake.",
+            registry=registry,
+        )
+        self.consumed_read_units = Counter(
+            "reconciler_consumed_read_units",
+            "DynamoDB read capacity units consumed by passes (ReturnConsumedCapacity).",
+            registry=registry,
+        )
+        self.aws_errors = Counter(
+            "reconciler_aws_errors",
+            "AWS errors by operation and error code; unknown values are reported as 'other'.",
+            ["operation", "code"],
+            registry=registry,
+        )
+        self.leader = Gauge(
+            "reconciler_leader",
+            "1 while this replica holds the leader lease (always 1 without a lease).",
+            registry=registry,
+        )
+        self.corrections_paused = Gauge(
+            "reconciler_corrections_paused",
+            "1 while the lag gate pauses corrections because the stream handler is behind.",
+            registry=registry,
+        )
+        self.schedule_interval = Gauge(
+            "reconciler_schedule_interval_seconds",
+            "Longest gap between two scheduled passes; alert rules scale with it.",
+            registry=registry,
+        )
+        self.consecutive_failures = Gauge(
+            "reconciler_consecutive_failures",
+            "Failed passes in a row since the last pass that did not fail.",
+            registry=registry,
+        )
+        self.drift_streak = Gauge(
+            "reconciler_consecutive_passes_with_drift",
+            "Completed passes in a row that found drifted events (0 after a pass found none).",
+            registry=registry,
+        )
+        self.pass_in_progress = Gauge(
+            "reconciler_pass_in_progress",
+            "1 while a pass is running on this replica.",
+            registry=registry,
+        )
+        self.passes_skipped = Counter(
+            "reconciler_passes_skipped",
+            "Scheduled passes not started, by reason.",
+            ["reason"],
+            registry=registry,
+        )
+        self.lease_transitions = Counter(
+            "reconciler_lease_transitions",
+            "Leader lease acquired, lost (expired or taken over) or released by this replica.",
+            ["transition"],
+            registry=registry,
+        )
+        self.lease_errors = Counter(
+            "reconciler_lease_errors",
+            "Failed lease reads or writes other than lost races.",
+            registry=registry,
+        )
+        self.iterator_age = Gauge(
+            "reconciler_handler_iterator_age_seconds",
+            "Stream handler IteratorAge (Maximum, last 5 minutes) read by the lag gate; "
+            "-1 when unknown.",
+            registry=registry,
+        )
+        self.lag_gate_checks = Counter(
+            "reconciler_lag_gate_checks",
+            "Lag gate decisions before passes: open, paused, error (CloudWatch unreadable).",
+            ["result"],
+            registry=registry,
+        )
+        self.start_time = Gauge(
+            "reconciler_start_time_seconds",
+            "Unix time at which this process started serving.",
+            registry=registry,
+        )
+        self.build_info = Info("reconciler_build", "Version of the reconciler.", registry=registry)
+        self.build_info.info({"version": version})
+        self._initialise_children()
+
+    def _initialise_children(self) -> None:
+        for outcome in Outcome:
+            self.runs.labels(outcome=outcome.value)
+        for direction in DRIFT_DIRECTIONS:
+            self.drift_detected.labels(direction=direction)
+            self.drift_attendees.labels(direction=direction)
+        for correction in CORRECTION_OUTCOMES:
+            self.corrections.labels(outcome=correction)
+        for reason in SkipReason:
+            self.passes_skipped.labels(reason=reason.value)
+        for transition in LEASE_TRANSITIONS:
+            self.lease_transitions.labels(transition=transition)
+        for result in LAG_GATE_RESULTS:
+            self.lag_gate_checks.labels(result=result)
+        self.iterator_age.set(-1)
+
+    # --- the schedule -------------------------------------------------------------------------
+
+    def set_started(self, timestamp: float, interval_seconds: float) -> None:
+        self.start_time.set(timestamp)
+        self.schedule_interval.set(interval_seconds)
+
+    def pass_started(self) -> None:
+        self.pass_in_progress.set(1)
+
+    def observe_skip(self, reason: SkipReason) -> None:
+        self.passes_skipped.labels(reason=reason.value).inc()
+
+    # --- passes -------------------------------------------------------------------------------
+
+    def observe_pass(
+        self,
+        summary: PassSummary,
+        duration: float,
+        *,
+        finished_at: float,
+        outcome: Outcome,
+        consecutive_failures: int,
+        drift_streak: int,
+    ) -> None:
+        """Record one finished pass. Counters take whatever the pass measured, even a failed
+        or aborted one (the reads happened); last-pass gauges only move for complete passes,
+        so a crash half-way does not report "no drift"."""
+        self.pass_in_progress.set(0)
+        self.runs.labels(outcome=outcome.value).inc()
+        self.run_duration.observe(max(duration, 0.0))
+        self.last_run.set(finished_at)
+        self.consecutive_failures.set(consecutive_failures)
+        if outcome is Outcome.SUCCESS:
+            self.last_success.set(finished_at)
+
+        self.events_checked.inc(max(summary.events_checked, 0))
+        self.consumed_read_units.inc(max(summary.consumed_read_units, 0.0))
+        self.drift_detected.labels(direction="over").inc(max(summary.drift_over, 0))
+        self.drift_detected.labels(direction="under").inc(max(summary.drift_under, 0))
+        self.drift_attendees.labels(direction="over").inc(max(summary.drift_attendees_over, 0))
+        self.drift_attendees.labels(direction="under").inc(max(summary.drift_attendees_under, 0))
+        for correction, count in correction_counts(summary).items():
+            self.corrections.labels(outcome=correction).inc(count)
+        self.observe_aws_errors(_aws_error_counts(summary))
+
+        if outcome in (Outcome.SUCCESS, Outcome.BRAKE):
+            self.events_in_drift.set(max(summary.drifted, 0))
+            self.ambiguous_events.set(max(summary.ambiguous, 0))
+            self.brake_tripped.set(1 if summary.brake_tripped else 0)
+            self.drift_streak.set(drift_streak)
+
+    def clear_pass_gauges(self) -> None:
+        """Forget the last pass's findings when another replica takes over: alert rules take
+        the maximum across replicas, and a standby must not keep reporting stale drift."""
+        for gauge in (self.events_in_drift, self.ambiguous_events, self.brake_tripped):
+            gauge.set(0)
+        self.drift_streak.set(0)
+        self.corrections_paused.set(0)
+
+    def observe_aws_errors(self, counts: Mapping[str, int]) -> None:
+        for key, count in counts.items():
+            if count > 0:
+                operation, code = parse_aws_error_key(key)
+                self.aws_errors.labels(operation=operation, code=code).inc(count)
+
+    def observe_aws_error(self, operation: str, code: str) -> None:
+        self.aws_errors.labels(
+            operation=bounded_operation(operation), code=bounded_code(code)
+        ).inc()
+
+    # --- leader lease and lag gate ------------------------------------------------------------
+
+    def set_leader(self, leader: bool) -> None:
+        self.leader.set(1 if leader else 0)
+
+    def observe_lease_transition(self, transition: str) -> None:
+        if transition in LEASE_TRANSITIONS:
+            self.lease_transitions.labels(transition=transition).inc()
+
+    def observe_lease_error(self) -> None:
+        self.lease_errors.inc()
+
+    def observe_lag_gate(self, *, paused: bool, error: bool, iterator_age: float | None) -> None:
+        self.corrections_paused.set(1 if paused else 0)
+        self.iterator_age.set(-1 if iterator_age is None else iterator_age)
+        result = "error" if error else ("paused" if paused else "open")
+        self.lag_gate_checks.labels(result=result).inc()
+
+
+def correction_counts(summary: PassSummary) -> dict[str, int]:
+    """Split a pass's corrections into the fixed outcome labels.
+
+    Planned-but-unwritten corrections are attributed to the one reason nothing was written,
+    in order of precedence: a dry run writes nothing regardless, then the brake, then the lag
+    gate.
+    """
+    applied = summary.corrected
+    counts = {
+        "applied": max(applied, 0),
+        "conflict": max(summary.conflicts, 0),
+        "in_flux": max(summary.in_flux, 0),
+    }
+    planned = max(summary.planned, 0)
+    if summary.dry_run:
+        counts["dry_run"] = planned
+    elif summary.brake_tripped:
+        counts["braked"] = planned
+    elif summary.corrections_paused:
+        counts["paused"] = planned
+    return {key: value for key, value in counts.items() if value}
+
+
+def _aws_error_counts(summary: PassSummary) -> dict[str, int]:
+    raw = summary.extra.get("aws_errors")
+    if not isinstance(raw, Mapping):
+        return {}
+    counts: dict[str, int] = {}
+    for key, value in raw.items():
+        if isinstance(key, str) and isinstance(value, int) and not isinstance(value, bool):
+            counts[key] = value
+    return counts
