@@ -1,0 +1,75 @@
+"""The CDK app: ``python -m deploy.app --out cdk.out`` writes every stack's template.
+
+The stacks are environment-agnostic, so synth needs no AWS account, credentials or network;
+the account and region are bound at ``cdk deploy`` time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from aws_cdk import App
+
+from deploy.stateful_stack import StatefulStack
+from deploy.stateless_stack import StatelessStack
+
+
+@dataclass(frozen=True, slots=True)
+class Stacks:
+    app: App
+    stateful: StatefulStack
+    stateless: StatelessStack
+
+
+def build_app(outdir: str | None = None, context: Mapping[str, object] | None = None) -> Stacks:
+    """Every stack of the system, in deployment order (the guide's order, as dependencies)."""
+    app = App(outdir=outdir, context=dict(context or {}))
+    table_name = app.node.try_get_context("tableName")
+    stateful = StatefulStack(
+        app,
+        "StatefulStack",
+        table_name=str(table_name) if table_name else None,
+        description="Registrations table with its stream, and the bucket (deploy first)",
+    )
+    stateless = StatelessStack(
+        app,
+        "StatelessStack",
+        description="updateAttendeeCounter stream handler and its event source mapping",
+    )
+    # Only Fn.importValue links them, which CDK cannot see: state the order explicitly.
+    stateless.add_stack_dependency(stateful)
+    return Stacks(app=app, stateful=stateful, stateless=stateless)
+
+
+def _context_pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m deploy.app", description=__doc__)
+    parser.add_argument("--out", default="cdk.out", help="cloud assembly directory (cdk.out)")
+    parser.add_argument(
+        "-c",
+        "--context",
+        action="append",
+        type=_context_pair,
+        default=[],
+        metavar="KEY=VALUE",
+        help="CDK context value, e.g. tableName=registrations (repeatable)",
+    )
+    args = parser.parse_args(argv)
+    stacks = build_app(args.out, dict(args.context))
+    assembly = stacks.app.synth()
+    for stack in assembly.stacks:
+        print(f"{stack.stack_name}: {stack.template_full_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

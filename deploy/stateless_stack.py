@@ -1,0 +1,189 @@
+"""The stream handler and its wiring: function, event source mapping, on-failure queue, IAM.
+
+It finds the table only through the StatefulStack's exports (``Fn.importValue``), as the
+deployment guide prescribes, so it can be destroyed and redeployed without touching data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import (
+    AssetHashType,
+    BundlingOptions,
+    CfnOutput,
+    Duration,
+    Fn,
+    RemovalPolicy,
+    Stack,
+)
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from deploy.bundling import local_bundling
+from reconciler import deployment_spec as spec
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+HANDLER_PACKAGE_DIR = REPO_ROOT / "reconciler"
+HANDLER_RUNTIME = lambda_.Runtime.PYTHON_3_12
+ON_FAILURE_QUEUE_NAME = f"{spec.HANDLER_FUNCTION_NAME}-on-failure"
+ON_FAILURE_RETENTION = Duration.days(14)
+"""The longest SQS allows: time for an operator to read what was dropped and why."""
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+
+
+def table_arn(stack: Stack, table_name: str) -> str:
+    """ARN of the imported table, built from its exported name (no cross-stack ARN export)."""
+    return stack.format_arn(service="dynamodb", resource="table", resource_name=table_name)
+
+
+class StatelessStack(Stack):
+    """``updateAttendeeCounter`` on the imported stream, with exactly the permissions it uses.
+
+    ``handler_function_name``, ``handler_timeout_seconds`` and ``on_failure_queue_name`` are
+    plain strings and numbers (physical names are fixed), so the MonitoringStack can take them
+    without creating hidden cross-stack exports that would pin this stack.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        handler_package_dir: Path = HANDLER_PACKAGE_DIR,
+        metrics_namespace: str = spec.HANDLER_METRICS_NAMESPACE,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.handler_function_name = spec.HANDLER_FUNCTION_NAME
+        self.handler_timeout_seconds = spec.HANDLER_TIMEOUT_SECONDS
+        self.on_failure_queue_name = ON_FAILURE_QUEUE_NAME
+
+        table_name = Fn.import_value(spec.TABLE_NAME_EXPORT)
+        stream_arn = Fn.import_value(spec.TABLE_STREAM_ARN_EXPORT)
+
+        self.on_failure_queue = sqs.Queue(
+            self,
+            "OnFailureQueue",
+            queue_name=ON_FAILURE_QUEUE_NAME,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=ON_FAILURE_RETENTION,
+            # Its messages point at stream positions that expire after 24 h, and the reconciler
+            # repairs the counts regardless; a retained queue would block a clean redeploy.
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+
+        self.log_group = logs.LogGroup(
+            self,
+            "HandlerLogGroup",
+            log_group_name=f"/aws/lambda/{spec.HANDLER_FUNCTION_NAME}",
+            retention=LOG_RETENTION,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+
+        # An explicit role without AWSLambdaBasicExecutionRole: that managed policy grants
+        # logs:CreateLogGroup on every log group, and the group already exists above.
+        self.role = iam.Role(
+            self,
+            "HandlerRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{spec.HANDLER_FUNCTION_NAME}: stream read, counter updates, logs",
+        )
+        self.policy = iam.Policy(
+            self,
+            "HandlerPolicy",
+            roles=[self.role],
+            statements=self._statements(table_name, stream_arn),
+        )
+
+        self.function = lambda_.Function(
+            self,
+            "UpdateAttendeeCounter",
+            function_name=spec.HANDLER_FUNCTION_NAME,
+            description="Applies +1/-1 per attendee INSERT/REMOVE to the event's attendeeCount",
+            runtime=HANDLER_RUNTIME,
+            handler=spec.HANDLER_ENTRY_POINT,
+            code=lambda_.Code.from_asset(
+                str(handler_package_dir),
+                asset_hash_type=AssetHashType.OUTPUT,
+                bundling=BundlingOptions(
+                    image=HANDLER_RUNTIME.bundling_image,
+                    local=local_bundling(
+                        handler_package_dir,
+                        python_version=HANDLER_RUNTIME.name.removeprefix("python"),
+                    ),
+                ),
+            ),
+            memory_size=spec.HANDLER_MEMORY_MB,
+            timeout=Duration.seconds(spec.HANDLER_TIMEOUT_SECONDS),
+            environment={
+                "TABLE_NAME": table_name,
+                "RECONCILER_METRICS_NAMESPACE": metrics_namespace,
+            },
+            role=self.role,
+            log_group=self.log_group,
+        )
+        # Lambda checks the role's stream permissions when the mapping is created.
+        self.function.node.add_dependency(self.policy)
+
+        self.event_source_mapping = lambda_.CfnEventSourceMapping(
+            self,
+            "StreamMapping",
+            function_name=self.function.function_name,
+            event_source_arn=stream_arn,
+            starting_position=spec.STARTING_POSITION,
+            batch_size=spec.BATCH_SIZE,
+            maximum_batching_window_in_seconds=spec.BATCHING_WINDOW_SECONDS,
+            maximum_retry_attempts=spec.MAX_RETRY_ATTEMPTS,
+            bisect_batch_on_function_error=spec.BISECT_BATCH_ON_ERROR,
+            maximum_record_age_in_seconds=spec.MAX_RECORD_AGE_SECONDS,
+            function_response_types=list(spec.FUNCTION_RESPONSE_TYPES),
+            destination_config=lambda_.CfnEventSourceMapping.DestinationConfigProperty(
+                on_failure=lambda_.CfnEventSourceMapping.OnFailureProperty(
+                    destination=self.on_failure_queue.queue_arn
+                )
+            ),
+            enabled=True,
+        )
+        self.event_source_mapping.node.add_dependency(self.policy)
+
+        CfnOutput(self, "HandlerFunctionName", value=self.function.function_name)
+        CfnOutput(self, "OnFailureQueueUrl", value=self.on_failure_queue.queue_url)
+        CfnOutput(self, "EventSourceMappingId", value=self.event_source_mapping.ref)
+
+    def _statements(self, table_name: str, stream_arn: str) -> list[iam.PolicyStatement]:
+        stream_actions = [a for a in spec.STREAM_READ_ACTIONS if a != "dynamodb:ListStreams"]
+        return [
+            iam.PolicyStatement(
+                sid="ReadTableStream",
+                actions=stream_actions,
+                resources=[stream_arn],
+            ),
+            # ListStreams has no resource-level permissions in IAM: scoped to the stream ARN
+            # it would never match. It reveals stream ARNs only, never data.
+            iam.PolicyStatement(
+                sid="ListTableStreams",
+                actions=["dynamodb:ListStreams"],
+                resources=["*"],
+            ),
+            iam.PolicyStatement(
+                sid="UpdateEventCounters",
+                actions=list(spec.HANDLER_TABLE_ACTIONS),
+                resources=[table_arn(self, table_name)],
+            ),
+            iam.PolicyStatement(
+                sid="ReportDroppedBatches",
+                actions=["sqs:SendMessage"],
+                resources=[self.on_failure_queue.queue_arn],
+            ),
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.log_group.log_group_arn],
+            ),
+        ]

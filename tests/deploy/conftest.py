@@ -1,0 +1,56 @@
+"""One synthesized CDK app per test session, shared by every deploy test.
+
+Starting jsii and synthesizing costs seconds; asserting on the result costs milliseconds. So the
+app is built once, written to a temporary cloud assembly (which cfn-lint then reads), and every
+test inspects that. Tests that need the app mark themselves ``xdist_group("cdk")`` so that, under
+``pytest -n``, they share one worker and one jsii process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+os.environ.setdefault(
+    "JSII_RUNTIME_PACKAGE_CACHE_ROOT", str(Path.home() / ".cache" / "aws" / "jsii")
+)
+
+CDK_GROUP = pytest.mark.xdist_group("cdk")
+
+
+@dataclass(frozen=True)
+class Synth:
+    """The synthesized app: stack objects, their templates, and the files cfn-lint reads."""
+
+    stacks: Any  # deploy.app.Stacks; imported lazily so collection never starts jsii
+    outdir: Path
+    template_files: dict[str, Path]
+
+    def template(self, attribute: str) -> Any:
+        """``aws_cdk.assertions.Template`` of a stack, by its attribute on ``deploy.app.Stacks``."""
+        from aws_cdk.assertions import Template
+
+        return Template.from_stack(getattr(self.stacks, attribute))
+
+    def raw(self, attribute: str) -> dict[str, Any]:
+        """The synthesized template as JSON, by the stack's attribute on ``Stacks``."""
+        stack_name = getattr(self.stacks, attribute).stack_name
+        data: dict[str, Any] = json.loads(self.template_files[stack_name].read_text())
+        return data
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    from deploy.app import build_app
+
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    stacks = build_app(str(outdir))
+    assembly = stacks.app.synth()
+    files = {stack.stack_name: Path(stack.template_full_path) for stack in assembly.stacks}
+    return Synth(stacks=stacks, outdir=outdir, template_files=files)
