@@ -41,6 +41,11 @@ class CounterState:
         return self.raw_count is None or _integer(self.raw_count) is not None
 
     @property
+    def version_is_number(self) -> bool:
+        """The version must stay an integer for ``ADD`` and the reconciler's exact checks."""
+        return self.raw_version is None or _integer(self.raw_version) is not None
+
+    @property
     def count(self) -> int:
         """The count, zero when absent; only meaningful when :attr:`count_is_number`."""
         return 0 if self.raw_count is None else (_integer(self.raw_count) or 0)
@@ -124,6 +129,7 @@ class DynamoCounterStore:
             "attribute_exists(#pk)"
             " AND (attribute_not_exists(#seq) OR #seq < :first)"
             " AND (attribute_not_exists(#count) OR attribute_type(#count, :number))"
+            " AND (attribute_not_exists(#ver) OR attribute_type(#ver, :number))"
         )
         values: dict[str, Any] = {
             ":delta": {"N": str(delta)},

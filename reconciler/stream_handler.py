@@ -248,7 +248,7 @@ class StreamHandler:
                     "event_orphaned", slug=batch.slug, records=records, reason="event_deleted"
                 )
                 return
-            if not state.count_is_number:
+            if not (state.count_is_number and state.version_is_number):
                 counts.malformed_records += records
                 self._log.warning(
                     "stream_record_malformed",

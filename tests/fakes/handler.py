@@ -30,7 +30,11 @@ class FakeCounterStore:
     """Runs before each compare-and-set: lets a test play a concurrent reconciler."""
 
     def put_event(
-        self, key: EventKey, count: object = 0, sequence: str | None = None, version: int = 0
+        self,
+        key: EventKey,
+        count: object = 0,
+        sequence: str | None = None,
+        version: int | str = 0,
     ) -> None:
         item: Item = {}
         if isinstance(count, int):
@@ -39,7 +43,9 @@ class FakeCounterStore:
             item[self.model.counter_attr] = {"S": str(count)}
         if sequence is not None:
             item[self.model.sequence_attr] = {"S": sequence}
-        if version:
+        if isinstance(version, str):
+            item[self.model.version_attr] = {"S": version}
+        elif version:
             item[self.model.version_attr] = {"N": str(version)}
         self.items[key] = item
 
@@ -67,7 +73,7 @@ class FakeCounterStore:
         state = state_from_item(item, self.model)
         raw_count = item.get(self.model.counter_attr)
         newer = state.raw_sequence is None or str(state.raw_sequence.get("S")) < first_sequence
-        numeric = raw_count is None or "N" in raw_count
+        numeric = state.count_is_number and state.version_is_number
         enough = delta >= 0 or (
             raw_count is not None and "N" in raw_count and state.count >= -delta
         )

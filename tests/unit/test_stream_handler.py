@@ -232,6 +232,14 @@ def test_non_numeric_counter_skips_that_event_only(world: World, logs: io.String
     assert reasons == ["non_numeric_counter"]
 
 
+def test_non_numeric_version_skips_that_event_too(world: World) -> None:
+    world.store.put_event(WORKSHOP, 3, version="v2")
+    response = world.handle(world.registrations("workshop", 1))
+    assert response == {"batchItemFailures": []}
+    assert world.store.count(WORKSHOP) == 3
+    assert world.last_metrics()[spec.METRIC_MALFORMED_RECORDS] == 1
+
+
 def test_malformed_records_are_skipped_and_the_rest_applied(world: World) -> None:
     good = world.registrations("workshop", 2)
     bad: list[Any] = [

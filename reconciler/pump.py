@@ -1,0 +1,519 @@
+"""A local stand-in for Lambda's DynamoDB event source mapping.
+
+Reads a table's stream through the ``dynamodbstreams`` API (shards, iterators, ``GetRecords``)
+and invokes a handler the way Lambda does: Lambda-shaped events, batches of up to
+``batch_size`` records per shard gathered for up to ``batching_window`` seconds, parent shards
+before their children, partial batch responses honoured by retrying from the reported record,
+whole-batch retries (split in halves when bisecting) when the handler raises, and the rest of a
+batch dropped once the retries are spent. Faults can be injected deterministically
+(deliver a batch twice, drop it, delay it) so tests and the demo can show what at-least-once
+delivery does to the counters.
+
+It exists for local endpoints (moto); in AWS the real mapping does this job.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import random
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from reconciler import deployment_spec as spec
+from reconciler.aws import translate_error
+from reconciler.errors import AwsError, ReconcilerError
+from reconciler.logs import get_logger
+from reconciler.model import pad_sequence
+
+if TYPE_CHECKING:
+    import structlog
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
+
+Handler = Callable[[dict[str, Any], Any], object]
+"""Anything callable like a Lambda handler: ``(event, context) -> response``."""
+
+LAMBDA_EVENT_VERSION = "1.1"
+STARTING_POSITIONS = ("TRIM_HORIZON", "LATEST")
+
+
+class StreamUnavailableError(ReconcilerError):
+    """The table has no stream (or it is disabled): there is nothing to pump."""
+
+
+@dataclass(frozen=True, slots=True)
+class PumpConfig:
+    """The event source mapping's settings; defaults are the deployed ones."""
+
+    batch_size: int = spec.BATCH_SIZE
+    batching_window: float = spec.BATCHING_WINDOW_SECONDS
+    max_retries: int = spec.MAX_RETRY_ATTEMPTS
+    bisect_on_error: bool = spec.BISECT_BATCH_ON_ERROR
+    starting_position: str = spec.STARTING_POSITION
+    poll_interval: float = 1.0
+    """Follow mode: pause between polls when the stream is idle."""
+    read_limit: int = 1000
+    function_name: str = spec.HANDLER_FUNCTION_NAME
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch_size <= 10000:
+            raise ValueError("batch_size must be between 1 and 10000")
+        if self.batching_window < 0 or self.poll_interval < 0:
+            raise ValueError("batching_window and poll_interval must not be negative")
+        if self.max_retries < 0:
+            raise ValueError("max_retries must not be negative")
+        if self.starting_position not in STARTING_POSITIONS:
+            raise ValueError(f"starting_position must be one of {STARTING_POSITIONS}")
+        if not 1 <= self.read_limit <= 1000:
+            raise ValueError("read_limit must be between 1 and 1000")
+
+
+@dataclass(frozen=True, slots=True)
+class Faults:
+    duplicate: bool = False
+    drop: bool = False
+    delay: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class FaultPlan:
+    """Which batches (numbered from 0 in delivery order) get which fault.
+
+    Explicit indexes for exact tests; rates with a seed for demos. Each batch's draw depends
+    only on the seed and its index, so a run is reproducible whatever happened before.
+    A dropped batch is never also duplicated or delayed.
+    """
+
+    duplicate_batches: frozenset[int] = frozenset()
+    drop_batches: frozenset[int] = frozenset()
+    delay_batches: frozenset[int] = frozenset()
+    delay_seconds: float = 0.0
+    duplicate_rate: float = 0.0
+    drop_rate: float = 0.0
+    delay_rate: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for rate in (self.duplicate_rate, self.drop_rate, self.delay_rate):
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError("fault rates must be between 0 and 1")
+        if self.delay_seconds < 0:
+            raise ValueError("delay_seconds must not be negative")
+
+    def faults_for(self, index: int) -> Faults:
+        rng = random.Random(f"{self.seed}:{index}")
+        drop = index in self.drop_batches or rng.random() < self.drop_rate
+        duplicate = index in self.duplicate_batches or rng.random() < self.duplicate_rate
+        delayed = index in self.delay_batches or rng.random() < self.delay_rate
+        if drop:
+            return Faults(drop=True)
+        return Faults(duplicate=duplicate, delay=self.delay_seconds if delayed else 0.0)
+
+
+@dataclass(slots=True)
+class PumpStats:
+    records_read: int = 0
+    batches: int = 0
+    """Fresh batches formed from the stream (each numbered for the fault plan)."""
+    invocations: int = 0
+    records_delivered: int = 0
+    """Records handed to the handler, counting every retry and duplicate."""
+    retries: int = 0
+    partial_failures: int = 0
+    handler_errors: int = 0
+    duplicated_batches: int = 0
+    injected_drops: int = 0
+    records_dropped_injected: int = 0
+    batches_dropped_after_retries: int = 0
+    records_dropped_after_retries: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class PumpContext:
+    """The parts of Lambda's context object a handler may use."""
+
+    function_name: str
+    aws_request_id: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int = spec.HANDLER_MEMORY_MB
+    deadline: float = 0.0
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+# --- Lambda's record shape (pure) ----------------------------------------------------------
+
+
+def _epoch(value: object) -> object:
+    """boto3 parses ``ApproximateCreationDateTime`` into a datetime; Lambda sends whole
+    epoch seconds (the stream's default SECOND precision)."""
+    if isinstance(value, dt.datetime):
+        return int(value.timestamp())
+    return value
+
+
+def _lambda_value(value: Any) -> Any:
+    """Binary attribute values arrive as bytes from boto3; Lambda's JSON carries base64."""
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, Mapping):
+        return {key: _lambda_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_lambda_value(item) for item in value]
+    return value
+
+
+def lambda_record(record: Mapping[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
+    """One ``GetRecords`` record as Lambda hands it to the function."""
+    body = record.get("dynamodb", {})
+    dynamodb: dict[str, Any] = {}
+    if "ApproximateCreationDateTime" in body:
+        dynamodb["ApproximateCreationDateTime"] = _epoch(body["ApproximateCreationDateTime"])
+    for name in ("Keys", "NewImage", "OldImage"):
+        if name in body:
+            dynamodb[name] = _lambda_value(body[name])
+    for name in ("SequenceNumber", "SizeBytes", "StreamViewType"):
+        if name in body:
+            dynamodb[name] = body[name]
+    shaped: dict[str, Any] = {
+        "eventID": record.get("eventID"),
+        "eventName": record.get("eventName"),
+        "eventVersion": LAMBDA_EVENT_VERSION,
+        "eventSource": "aws:dynamodb",
+        "awsRegion": record.get("awsRegion") or region,
+        "dynamodb": dynamodb,
+        "eventSourceARN": stream_arn,
+    }
+    if "userIdentity" in record:  # TTL deletions carry the DynamoDB service principal
+        shaped["userIdentity"] = dict(record["userIdentity"])
+    return shaped
+
+
+def retry_index(response: object, sequence_numbers: Sequence[str]) -> int | None:
+    """Where Lambda resumes after this response: None = batch done, else the record index.
+
+    Success: no response, an empty response, or an empty or null ``batchItemFailures``.
+    Complete failure (0): an identifier that is empty, null, missing or not in the batch. Of
+    several failures the lowest sequence number wins.
+    """
+    if not isinstance(response, Mapping):
+        return None
+    failures = response.get("batchItemFailures")
+    if failures is None:
+        return None
+    if not isinstance(failures, list):
+        return 0
+    if not failures:
+        return None
+    position = {number: index for index, number in enumerate(sequence_numbers)}
+    indexes: list[int] = []
+    for failure in failures:
+        identifier = failure.get("itemIdentifier") if isinstance(failure, Mapping) else None
+        if not isinstance(identifier, str) or identifier not in position:
+            return 0
+        indexes.append(position[identifier])
+    return min(indexes)
+
+
+def _sequence_number(record: Mapping[str, Any]) -> str:
+    return str(record["dynamodb"]["SequenceNumber"])
+
+
+# --- the stream adapter and the mapping loop -----------------------------------------------
+
+
+def stream_arn_for(dynamodb: DynamoDBClient, table_name: str) -> str:
+    try:
+        table = dynamodb.describe_table(TableName=table_name)["Table"]
+    except (ClientError, BotoCoreError) as exc:
+        raise translate_error("DescribeTable", exc) from exc
+    enabled = table.get("StreamSpecification", {}).get("StreamEnabled", False)
+    arn = table.get("LatestStreamArn")
+    if not arn or not enabled:
+        raise StreamUnavailableError(f"table {table_name} has no enabled stream")
+    return arn
+
+
+@dataclass(slots=True)
+class _Shard:
+    shard_id: str
+    parent_id: str | None
+    initial: bool = False
+    """Present when the pump started: the only shards a LATEST starting position applies to."""
+    iterator: str | None = None
+    last_read: str | None = None
+    closed: bool = False
+    """GetRecords returned no next iterator: the shard will never grow again."""
+    buffer: list[dict[str, Any]] = field(default_factory=list)
+    window_start: float = 0.0
+
+    @property
+    def finished(self) -> bool:
+        return self.closed and not self.buffer
+
+
+class StreamPump:
+    """Lambda's polling loop over one stream, with the handler injected."""
+
+    def __init__(
+        self,
+        streams: DynamoDBStreamsClient,
+        stream_arn: str,
+        handler: Handler,
+        *,
+        region: str,
+        config: PumpConfig | None = None,
+        faults: FaultPlan | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        logger: structlog.stdlib.BoundLogger | None = None,
+    ) -> None:
+        self._streams = streams
+        self._arn = stream_arn
+        self._handler = handler
+        self._region = region
+        self._config = config or PumpConfig()
+        self._faults = faults or FaultPlan()
+        self._clock = clock
+        self._sleep = sleep
+        self._log = logger or get_logger(__name__)
+        self._shards: dict[str, _Shard] = {}
+        self._first_refresh = True
+        self._batch_index = 0
+        self.stats = PumpStats()
+
+    # -- public loops --
+
+    def drain(self) -> PumpStats:
+        """Deliver everything the stream holds now, then return (local endpoints only)."""
+        while True:
+            if self.step():
+                continue
+            wait = self._next_window_due()
+            if wait is None:
+                self._log.info("pump_drained", **self.stats.to_dict())
+                return self.stats
+            self._sleep(wait)
+
+    def follow(self, stop: Callable[[], bool]) -> PumpStats:
+        """Poll until ``stop()`` says so; what the CLI's ``--follow`` runs."""
+        while not stop():
+            if self.step():
+                continue
+            wait = self._next_window_due()
+            self._sleep(self._config.poll_interval if wait is None else min(wait, 1.0))
+        self._log.info("pump_stopped", **self.stats.to_dict())
+        return self.stats
+
+    def step(self) -> bool:
+        """One round over the shards; True when anything moved (read, closed or delivered)."""
+        progressed = self._refresh_shards()
+        for shard in self._ready_shards():
+            progressed |= self._poll(shard)
+            progressed |= self._flush(shard)
+        return progressed
+
+    # -- shards --
+
+    def _refresh_shards(self) -> bool:
+        found = False
+        start: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"StreamArn": self._arn}
+            if start:
+                kwargs["ExclusiveStartShardId"] = start
+            try:
+                description = self._streams.describe_stream(**kwargs)["StreamDescription"]
+            except (ClientError, BotoCoreError) as exc:
+                raise translate_error("DescribeStream", exc) from exc
+            for shard in description.get("Shards", []):
+                shard_id = shard["ShardId"]
+                if shard_id not in self._shards:
+                    self._shards[shard_id] = _Shard(
+                        shard_id, shard.get("ParentShardId"), initial=self._first_refresh
+                    )
+                    found = True
+            start = description.get("LastEvaluatedShardId")
+            if not start:
+                break
+        self._first_refresh = False
+        return found
+
+    def _ready_shards(self) -> list[_Shard]:
+        """Shards whose parent is fully delivered (or gone): Lambda keeps a key's order."""
+        ready = []
+        for shard in self._shards.values():
+            parent = self._shards.get(shard.parent_id or "")
+            if not shard.finished and (parent is None or parent.finished):
+                ready.append(shard)
+        return ready
+
+    def _iterator(self, shard: _Shard) -> str | None:
+        kwargs: dict[str, Any] = {"StreamArn": self._arn, "ShardId": shard.shard_id}
+        if shard.last_read is not None:
+            kwargs.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=shard.last_read)
+        elif shard.initial and self._config.starting_position == "LATEST":
+            kwargs["ShardIteratorType"] = "LATEST"
+        else:
+            kwargs["ShardIteratorType"] = "TRIM_HORIZON"
+        try:
+            return self._streams.get_shard_iterator(**kwargs).get("ShardIterator")
+        except (ClientError, BotoCoreError) as exc:
+            raise translate_error("GetShardIterator", exc) from exc
+
+    def _poll(self, shard: _Shard) -> bool:
+        if shard.closed:
+            return False
+        if shard.iterator is None:
+            shard.iterator = self._iterator(shard)
+            if shard.iterator is None:
+                shard.closed = True
+                return True
+        try:
+            response = self._streams.get_records(
+                ShardIterator=shard.iterator, Limit=self._config.read_limit
+            )
+        except (ClientError, BotoCoreError) as exc:
+            error = translate_error("GetRecords", exc)
+            if isinstance(error, AwsError) and error.code == "ExpiredIteratorException":
+                shard.iterator = None  # resume after the last record read
+                return False
+            raise error from exc
+        records = response.get("Records", [])
+        if records and not shard.buffer:
+            shard.window_start = self._clock()
+        for record in records:
+            shard.buffer.append(lambda_record(record, self._arn, self._region))
+        if records:
+            shard.last_read = _sequence_number(shard.buffer[-1])
+            self.stats.records_read += len(records)
+        shard.iterator = response.get("NextShardIterator")
+        if shard.iterator is None:
+            shard.closed = True
+            return True
+        return bool(records)
+
+    # -- batches --
+
+    def _next_window_due(self) -> float | None:
+        """Seconds until the earliest buffered batch is due; None when nothing is buffered."""
+        waits = [
+            max(0.0, shard.window_start + self._config.batching_window - self._clock())
+            for shard in self._shards.values()
+            if shard.buffer
+        ]
+        return min(waits) if waits else None
+
+    def _flush(self, shard: _Shard) -> bool:
+        size = self._config.batch_size
+        delivered = False
+        while len(shard.buffer) >= size:
+            batch, shard.buffer = shard.buffer[:size], shard.buffer[size:]
+            self._deliver(batch)
+            delivered = True
+        due = self._clock() - shard.window_start >= self._config.batching_window
+        if shard.buffer and (shard.closed or due):
+            batch, shard.buffer = shard.buffer, []
+            self._deliver(batch)
+            delivered = True
+        return delivered
+
+    def _deliver(self, batch: list[dict[str, Any]]) -> None:
+        index = self._batch_index
+        self._batch_index += 1
+        self.stats.batches += 1
+        faults = self._faults.faults_for(index)
+        if faults.drop:
+            self.stats.injected_drops += 1
+            self.stats.records_dropped_injected += len(batch)
+            self._log.warning("pump_batch_dropped_injected", batch=index, records=len(batch))
+            return
+        if faults.delay:
+            self._log.info("pump_batch_delayed_injected", batch=index, seconds=faults.delay)
+            self._sleep(faults.delay)
+        self._run(batch, index, self._config.max_retries)
+        if faults.duplicate:
+            # The checkpoint "was lost": Lambda delivers the same batch again.
+            self.stats.duplicated_batches += 1
+            self._log.info("pump_batch_duplicated_injected", batch=index, records=len(batch))
+            self._invoke(batch)
+
+    def _run(self, batch: list[dict[str, Any]], index: int, retries_left: int) -> None:
+        """Invoke until the batch succeeds or the retries are spent, as Lambda does."""
+        pending = batch
+        while True:
+            outcome = self._invoke(pending)
+            if outcome is None:
+                return
+            start, raised = outcome
+            if retries_left == 0:
+                dropped = pending[start:]
+                self.stats.batches_dropped_after_retries += 1
+                self.stats.records_dropped_after_retries += len(dropped)
+                self._log.error(
+                    "pump_batch_dropped_after_retries",
+                    batch=index,
+                    records=len(dropped),
+                    first_sequence_number=_sequence_number(dropped[0]),
+                    retries=self._config.max_retries,
+                )
+                return
+            retries_left -= 1
+            self.stats.retries += 1
+            if raised and self._config.bisect_on_error and len(pending) > 1:
+                middle = len(pending) // 2
+                self._run(pending[:middle], index, retries_left)
+                self._run(pending[middle:], index, retries_left)
+                return
+            pending = pending[start:]
+
+    def _invoke(self, records: list[dict[str, Any]]) -> tuple[int, bool] | None:
+        """One invocation; None on success, else (index to resume from, handler raised)."""
+        # A JSON round trip: the handler gets exactly what Lambda would send, and a copy.
+        event = json.loads(json.dumps({"Records": records}))
+        context = PumpContext(
+            function_name=self._config.function_name,
+            aws_request_id=str(uuid.uuid4()),
+            invoked_function_arn=(
+                f"arn:aws:lambda:{self._region}:000000000000:function:{self._config.function_name}"
+            ),
+            deadline=time.monotonic() + spec.HANDLER_TIMEOUT_SECONDS,
+        )
+        self.stats.invocations += 1
+        self.stats.records_delivered += len(records)
+        try:
+            response = self._handler(event, context)
+        except Exception as exc:  # noqa: BLE001 - Lambda turns any exception into a retry
+            self.stats.handler_errors += 1
+            self._log.warning("pump_handler_failed", error=type(exc).__name__)
+            return 0, True
+        index = retry_index(response, [_sequence_number(record) for record in records])
+        if index is None:
+            return None
+        self.stats.partial_failures += 1
+        return index, False
+
+
+def collect_records(
+    streams: DynamoDBStreamsClient, stream_arn: str, region: str
+) -> list[dict[str, Any]]:
+    """Everything the stream holds now, Lambda-shaped and in order: for tests and tools."""
+    collected: list[dict[str, Any]] = []
+
+    def keep(event: dict[str, Any], _context: object) -> None:
+        collected.extend(event["Records"])
+
+    config = PumpConfig(batch_size=10000, batching_window=0.0, max_retries=0)
+    StreamPump(streams, stream_arn, keep, region=region, config=config).drain()
+    return sorted(collected, key=lambda record: pad_sequence(_sequence_number(record)))

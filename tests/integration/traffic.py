@@ -1,0 +1,98 @@
+"""Registration traffic against a real (moto) table, shared by the handler and pump tests."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from reconciler.aws import Clients
+from reconciler.counter_store import DynamoCounterStore
+from reconciler.emf import EmfWriter
+from reconciler.event_lookup import DynamoEventLocator
+from reconciler.model import EventKey, TableModel
+from reconciler.pump import collect_records, stream_arn_for
+from reconciler.stream_handler import StreamHandler
+
+MODEL = TableModel()
+
+
+class Table:
+    def __init__(self, clients: Clients, name: str) -> None:
+        self.clients = clients
+        self.name = name
+        self.ddb = clients.dynamodb()
+        self.emf = io.StringIO()
+
+    def put_event(self, key: EventKey, count: object = 0) -> EventKey:
+        item: dict[str, Any] = {"pk": {"S": key.partition}, "sk": {"S": key.sort_key}}
+        if isinstance(count, int):
+            item["attendeeCount"] = {"N": str(count)}
+        elif count is not None:
+            item["attendeeCount"] = {"S": str(count)}
+        self.ddb.put_item(TableName=self.name, Item=item)
+        return key
+
+    def register(self, slug: str, email: str, **details: str) -> None:
+        item = {
+            "pk": {"S": f"{slug}#ATTENDEE"},
+            "sk": {"S": email},
+            "email": {"S": email},
+            "firstName": {"S": details.get("first", "Ada")},
+            "lastName": {"S": details.get("last", "Lovelace")},
+            "phone": {"S": details.get("phone", "+44 20 7946 0000")},
+            "profession": {"S": details.get("profession", "Engineer")},
+            "eventType": {"S": "conference"},
+        }
+        self.ddb.put_item(TableName=self.name, Item=item)
+
+    def unregister(self, slug: str, email: str) -> None:
+        self.ddb.delete_item(
+            TableName=self.name, Key={"pk": {"S": f"{slug}#ATTENDEE"}, "sk": {"S": email}}
+        )
+
+    def change_profession(self, slug: str, email: str, profession: str) -> None:
+        self.ddb.update_item(
+            TableName=self.name,
+            Key={"pk": {"S": f"{slug}#ATTENDEE"}, "sk": {"S": email}},
+            UpdateExpression="SET profession = :p",
+            ExpressionAttributeValues={":p": {"S": profession}},
+        )
+
+    def item(self, key: EventKey) -> dict[str, Any]:
+        response = self.ddb.get_item(
+            TableName=self.name,
+            Key={"pk": {"S": key.partition}, "sk": {"S": key.sort_key}},
+            ConsistentRead=True,
+        )
+        return dict(response["Item"])
+
+    def stored(self, key: EventKey) -> int:
+        return int(self.item(key)["attendeeCount"]["N"])
+
+    def true_count(self, slug: str) -> int:
+        response = self.ddb.query(
+            TableName=self.name,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"{slug}#ATTENDEE"}},
+            Select="COUNT",
+            ConsistentRead=True,
+        )
+        return int(response["Count"])
+
+    def stream_arn(self) -> str:
+        return stream_arn_for(self.ddb, self.name)
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every record in the stream so far, exactly as Lambda would deliver them."""
+        return collect_records(self.clients.streams(), self.stream_arn(), self.clients.region)
+
+    def attendee_records(self) -> list[dict[str, Any]]:
+        return [r for r in self.records() if r["dynamodb"]["Keys"]["pk"]["S"].endswith("#ATTENDEE")]
+
+    def handler(self) -> StreamHandler:
+        return StreamHandler(
+            DynamoEventLocator(self.ddb, self.name, MODEL),
+            DynamoCounterStore(self.ddb, self.name, MODEL),
+            EmfWriter(self.emf, "Test/Handler", "updateAttendeeCounter"),
+            MODEL,
+        )
