@@ -1,7 +1,8 @@
 """The CDK app: ``python -m deploy.app --out cdk.out`` writes every stack's template.
 
 The stacks are environment-agnostic, so synth needs no AWS account, credentials or network;
-the account and region are bound at ``cdk deploy`` time.
+the account and region are bound at ``cdk deploy`` time. ``cdk.json`` runs this module for the
+cdk CLI (``cdk deploy StatefulStack``), which passes its output directory and context itself.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 from aws_cdk import App
 
+from deploy.reconciler_stack import ReconcilerStack
 from deploy.stateful_stack import StatefulStack
 from deploy.stateless_stack import StatelessStack
 
@@ -22,6 +24,7 @@ class Stacks:
     app: App
     stateful: StatefulStack
     stateless: StatelessStack
+    reconciler: ReconcilerStack
 
 
 def build_app(outdir: str | None = None, context: Mapping[str, object] | None = None) -> Stacks:
@@ -41,7 +44,15 @@ def build_app(outdir: str | None = None, context: Mapping[str, object] | None = 
     )
     # Only Fn.importValue links them, which CDK cannot see: state the order explicitly.
     stateless.add_stack_dependency(stateful)
-    return Stacks(app=app, stateful=stateful, stateless=stateless)
+    reconciler = ReconcilerStack(
+        app,
+        "ReconcilerStack",
+        desired_count=int(str(app.node.try_get_context("reconcilerDesiredCount") or 1)),
+        handler_function_name=stateless.handler_function_name,
+        description="reconciler serve on ECS Fargate: keeps attendeeCount exact",
+    )
+    reconciler.add_stack_dependency(stateful)
+    return Stacks(app=app, stateful=stateful, stateless=stateless, reconciler=reconciler)
 
 
 def _context_pair(text: str) -> tuple[str, str]:
@@ -53,7 +64,10 @@ def _context_pair(text: str) -> tuple[str, str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.app", description=__doc__)
-    parser.add_argument("--out", default="cdk.out", help="cloud assembly directory (cdk.out)")
+    parser.add_argument(
+        "--out",
+        help="cloud assembly directory; omitted under the cdk CLI, which passes CDK_OUTDIR",
+    )
     parser.add_argument(
         "-c",
         "--context",

@@ -1,0 +1,34 @@
+# The reconciler as a long-running service: `reconciler serve` with /metrics and /healthz on 9464.
+# Two stages: the builder turns the source into wheels; the runtime stage installs only those,
+# so no compiler, build tool or source tree ships in the image.
+# Base image pinned to an exact patch release; bump both stages together.
+
+FROM python:3.11.11-slim-bookworm AS builder
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY reconciler ./reconciler
+COPY alarms ./alarms
+# The project wheel, then wheels of its runtime dependencies only (no dev or deploy extras).
+RUN pip wheel --no-deps --wheel-dir /dist . \
+    && pip wheel --wheel-dir /wheels /dist/*.whl
+
+FROM python:3.11.11-slim-bookworm AS runtime
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    RECONCILER_LOG_FORMAT=json
+RUN groupadd --system --gid 10001 reconciler \
+    && useradd --system --uid 10001 --gid reconciler --no-create-home \
+       --home-dir /nonexistent --shell /usr/sbin/nologin reconciler
+COPY --from=builder /wheels /wheels
+RUN pip install --no-index --find-links=/wheels /wheels/attendee_counter_reconciler-*.whl \
+    && rm -rf /wheels
+USER 10001:10001
+EXPOSE 9464
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9464/healthz', timeout=4)"]
+ENTRYPOINT ["reconciler"]
+CMD ["serve"]

@@ -1,0 +1,254 @@
+"""The reconciler as a Fargate service: ``reconciler serve`` beside the live stream handler.
+
+Replicas elect a leader through a lease item in the table itself, so the service can run one
+task or two for availability; only the leader writes corrections.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import CfnOutput, Duration, Fn, RemovalPolicy, Size, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from deploy.stateless_stack import table_arn
+from reconciler import deployment_spec as spec
+from reconciler.model import TableModel
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+METRICS_PORT = 9464
+RECONCILER_CLOUDWATCH_NAMESPACE = "AttendeeCounter/Reconciler"
+"""Where ``serve --cloudwatch-namespace`` publishes each pass's summary for the alarms."""
+
+IMAGE_EXCLUDES: tuple[str, ...] = (
+    ".venv",
+    ".git",
+    "cdk.out",
+    "node_modules",
+    ".tools",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+    ".hypothesis",
+    "**/__pycache__",
+)
+"""Never staged into the image asset, even if .dockerignore is edited: cdk.out may live inside
+the directory being staged, and the virtualenv alone is hundreds of megabytes."""
+
+HEALTHCHECK_COMMAND = (
+    "import urllib.request; "
+    f"urllib.request.urlopen('http://127.0.0.1:{METRICS_PORT}/healthz', timeout=4)"
+)
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+
+
+class ReconcilerStack(Stack):
+    """VPC (or the caller's), cluster, task definition with a least-privilege role, service.
+
+    Table access is exactly what a pass does: count attendees (``Query``), read an event
+    (``GetItem``), correct it conditionally (``UpdateItem``); the lease item's writes are
+    confined to the lock partition with ``dynamodb:LeadingKeys``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        vpc: ec2.IVpc | None = None,
+        desired_count: int = 1,
+        cloudwatch_namespace: str = RECONCILER_CLOUDWATCH_NAMESPACE,
+        handler_function_name: str = spec.HANDLER_FUNCTION_NAME,
+        image_directory: Path = REPO_ROOT,
+        cpu: int = 256,
+        memory_mib: int = 512,
+        model: TableModel | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        if desired_count not in (1, 2):
+            raise ValueError("desired_count must be 1 or 2: one leader, at most one standby")
+        model = model or TableModel()
+        self.cloudwatch_namespace = cloudwatch_namespace
+        table_name = Fn.import_value(spec.TABLE_NAME_EXPORT)
+
+        self.vpc = vpc or self._new_vpc()
+        self.cluster = ecs.Cluster(
+            self,
+            "Cluster",
+            vpc=self.vpc,
+            container_insights_v2=ecs.ContainerInsights.ENABLED,
+        )
+
+        self.task_role = iam.Role(
+            self,
+            "TaskRole",
+            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+            description="reconciler serve: count, correct, lease, pass metrics",
+        )
+        self.task_policy = iam.Policy(
+            self,
+            "TaskPolicy",
+            roles=[self.task_role],
+            statements=self._statements(table_arn(self, table_name), model),
+        )
+
+        self.log_group = logs.LogGroup(
+            self,
+            "LogGroup",
+            retention=LOG_RETENTION,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+
+        self.task_definition = ecs.FargateTaskDefinition(
+            self,
+            "TaskDefinition",
+            cpu=cpu,
+            memory_limit_mib=memory_mib,
+            task_role=self.task_role,
+            runtime_platform=ecs.RuntimePlatform(
+                cpu_architecture=ecs.CpuArchitecture.X86_64,
+                operating_system_family=ecs.OperatingSystemFamily.LINUX,
+            ),
+        )
+        self.task_definition.add_volume(name="tmp")
+        self.container = self.task_definition.add_container(
+            "reconciler",
+            container_name="reconciler",
+            image=ecs.ContainerImage.from_asset(
+                str(image_directory),
+                file="Dockerfile",
+                exclude=list(IMAGE_EXCLUDES),
+            ),
+            command=["serve"],
+            environment={
+                "TABLE_NAME": table_name,
+                "RECONCILER_PORT": str(METRICS_PORT),
+                "RECONCILER_BIND": "0.0.0.0",  # noqa: S104 - reachable only through the SG
+                "RECONCILER_CLOUDWATCH_NAMESPACE": cloudwatch_namespace,
+                "RECONCILER_FUNCTION_NAME": handler_function_name,
+                "RECONCILER_LOG_FORMAT": "json",
+            },
+            port_mappings=[
+                ecs.PortMapping(
+                    container_port=METRICS_PORT, protocol=ecs.Protocol.TCP, name="metrics"
+                )
+            ],
+            health_check=ecs.HealthCheck(
+                command=["CMD", "python", "-c", HEALTHCHECK_COMMAND],
+                interval=Duration.seconds(30),
+                timeout=Duration.seconds(5),
+                retries=3,
+                start_period=Duration.seconds(30),
+            ),
+            logging=ecs.LogDrivers.aws_logs(
+                stream_prefix="reconciler",
+                log_group=self.log_group,
+                mode=ecs.AwsLogDriverMode.NON_BLOCKING,
+                max_buffer_size=Size.mebibytes(25),
+            ),
+            readonly_root_filesystem=True,
+            # SIGTERM lets the pass in progress finish its current event before exiting.
+            stop_timeout=Duration.seconds(60),
+        )
+        self.container.add_mount_points(
+            ecs.MountPoint(container_path="/tmp", source_volume="tmp", read_only=False)  # noqa: S108
+        )
+
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "ServiceSecurityGroup",
+            vpc=self.vpc,
+            description="reconciler: metrics from inside the VPC, HTTPS out to AWS APIs",
+            allow_all_outbound=False,
+        )
+        self.security_group.add_ingress_rule(
+            ec2.Peer.ipv4(self.vpc.vpc_cidr_block),
+            ec2.Port.tcp(METRICS_PORT),
+            "Prometheus scrapes /metrics from inside the VPC",
+        )
+        self.security_group.add_egress_rule(
+            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "AWS APIs (DynamoDB, CloudWatch, ECR, Logs)"
+        )
+
+        self.service = ecs.FargateService(
+            self,
+            "Service",
+            cluster=self.cluster,
+            task_definition=self.task_definition,
+            desired_count=desired_count,
+            security_groups=[self.security_group],
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            assign_public_ip=False,
+            min_healthy_percent=100,
+            max_healthy_percent=200,
+            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
+            enable_execute_command=False,
+        )
+
+        CfnOutput(self, "ClusterName", value=self.cluster.cluster_name)
+        CfnOutput(self, "ServiceName", value=self.service.service_name)
+        CfnOutput(self, "LogGroupName", value=self.log_group.log_group_name)
+
+    def _new_vpc(self) -> ec2.Vpc:
+        """Two AZs, private subnets behind one NAT gateway, and a free DynamoDB endpoint so
+        the counting traffic never crosses the NAT."""
+        return ec2.Vpc(
+            self,
+            "Vpc",
+            max_azs=2,
+            nat_gateways=1,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(
+                    name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24
+                ),
+                ec2.SubnetConfiguration(
+                    name="private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=22
+                ),
+            ],
+            gateway_endpoints={
+                "DynamoDb": ec2.GatewayVpcEndpointOptions(
+                    service=ec2.GatewayVpcEndpointAwsService.DYNAMODB
+                )
+            },
+        )
+
+    def _statements(self, table: str, model: TableModel) -> list[iam.PolicyStatement]:
+        return [
+            iam.PolicyStatement(
+                sid="CountAndCorrectCounters",
+                actions=["dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem"],
+                resources=[table],
+            ),
+            iam.PolicyStatement(
+                sid="LeaderLease",
+                actions=[
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                ],
+                resources=[table],
+                conditions={
+                    "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [model.lock_partition]}
+                },
+            ),
+            iam.PolicyStatement(
+                sid="PublishPassMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": self.cloudwatch_namespace}},
+            ),
+            # GetMetricStatistics has no resource-level permissions: it reads the handler's
+            # IteratorAge for the lag gate.
+            iam.PolicyStatement(
+                sid="ReadHandlerIteratorAge",
+                actions=["cloudwatch:GetMetricStatistics"],
+                resources=["*"],
+            ),
+        ]

@@ -1,0 +1,85 @@
+"""The wheel the image installs works in a fresh environment with runtime dependencies only.
+
+There is no Docker engine here, so this does what the Dockerfile does, on this machine: build the
+wheel from the builder stage's sources, install it into a new virtualenv, run the entry point.
+NETWORK: installing the runtime dependencies (and the build backend) reaches PyPI; pip's cache
+keeps repeat runs to seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.deploy.test_dockerfile import BUILD_SOURCES
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEV_ONLY = ("aws_cdk", "moto", "pytest", "hypothesis", "cfnlint")
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("wheel")]
+
+
+def _run(*args: str | Path, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.run(
+        [str(a) for a in args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
+    )
+
+
+def _serve_is_registered() -> bool:
+    from reconciler.commands import COMMANDS
+
+    return "serve" in COMMANDS
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv holding the project wheel and its runtime dependencies; its bin dir."""
+    root = tmp_path_factory.mktemp("wheel")
+    source = root / "src"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in BUILD_SOURCES:
+        origin = REPO_ROOT / name
+        if origin.is_dir():
+            shutil.copytree(origin, source / name, ignore=ignore)
+        else:
+            source.mkdir(exist_ok=True)
+            shutil.copy2(origin, source / name)
+
+    built = _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", root / "dist", source)
+    assert built.returncode == 0, built.stderr
+    (wheel,) = (root / "dist").glob("attendee_counter_reconciler-*.whl")
+
+    venv = root / "venv"
+    created = _run(sys.executable, "-m", "venv", "--without-pip", venv)
+    assert created.returncode == 0, created.stderr
+    python = venv / "bin" / "python"
+    pip = (sys.executable, "-m", "pip", "--python", python)
+    installed = _run(*pip, "install", "--quiet", wheel)
+    assert installed.returncode == 0, installed.stderr
+    return venv / "bin"
+
+
+def test_installed_entry_point_runs_the_command_the_image_runs(installed: Path) -> None:
+    args = ["serve", "--help"] if _serve_is_registered() else ["--help"]
+    result = _run(installed / "reconciler", *args, timeout=60)
+    assert result.returncode == 0, result.stderr
+    expected = "usage: reconciler serve" if args[0] == "serve" else "usage: reconciler"
+    assert expected in result.stdout
+
+
+def test_only_runtime_dependencies_are_installed(installed: Path) -> None:
+    probe = "import importlib.util as u, sys; print(*[m for m in sys.argv[1:] if u.find_spec(m)])"
+    result = _run(installed / "python", "-c", probe, *DEV_ONLY, "structlog", "boto3")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["structlog", "boto3"]
