@@ -45,6 +45,8 @@ HEALTHCHECK_COMMAND = (
     f"urllib.request.urlopen('http://127.0.0.1:{METRICS_PORT}/healthz', timeout=4)"
 )
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+SHUTDOWN_TIMEOUT_SECONDS = 45
+STOP_TIMEOUT_SECONDS = 60
 
 
 class ReconcilerStack(Stack):
@@ -131,7 +133,8 @@ class ReconcilerStack(Stack):
                 "RECONCILER_PORT": str(METRICS_PORT),
                 "RECONCILER_BIND": "0.0.0.0",  # noqa: S104 - reachable only through the SG
                 "RECONCILER_CLOUDWATCH_NAMESPACE": cloudwatch_namespace,
-                "RECONCILER_FUNCTION_NAME": handler_function_name,
+                "RECONCILER_HANDLER_FUNCTION_NAME": handler_function_name,
+                "RECONCILER_SHUTDOWN_TIMEOUT": f"{SHUTDOWN_TIMEOUT_SECONDS}s",
                 "RECONCILER_LOG_FORMAT": "json",
             },
             port_mappings=[
@@ -153,8 +156,9 @@ class ReconcilerStack(Stack):
                 max_buffer_size=Size.mebibytes(25),
             ),
             readonly_root_filesystem=True,
-            # SIGTERM lets the pass in progress finish its current event before exiting.
-            stop_timeout=Duration.seconds(60),
+            # SIGTERM lets the pass in progress finish its current event; ECS waits longer than
+            # serve does before it sends SIGKILL.
+            stop_timeout=Duration.seconds(STOP_TIMEOUT_SECONDS),
         )
         self.container.add_mount_points(
             ecs.MountPoint(container_path="/tmp", source_volume="tmp", read_only=False)  # noqa: S108

@@ -150,12 +150,21 @@ def test_container_runs_serve_with_the_table_from_the_stateful_export(
     env = {item["Name"]: item["Value"] for item in container["Environment"]}
     assert env["TABLE_NAME"] == {"Fn::ImportValue": spec.TABLE_NAME_EXPORT}
     assert env["RECONCILER_PORT"] == str(METRICS_PORT)
-    assert env["RECONCILER_FUNCTION_NAME"] == spec.HANDLER_FUNCTION_NAME
+    assert env["RECONCILER_HANDLER_FUNCTION_NAME"] == spec.HANDLER_FUNCTION_NAME
     assert env["RECONCILER_CLOUDWATCH_NAMESPACE"]
     assert container["PortMappings"] == [
         {"ContainerPort": METRICS_PORT, "Name": "metrics", "Protocol": "tcp"}
     ]
     assert container["ReadonlyRootFilesystem"] is True
+
+
+def test_ecs_waits_longer_than_serve_takes_to_shut_down(template: dict[str, Any]) -> None:
+    from reconciler.settings import parse_duration
+
+    container = _container(template)
+    env = {item["Name"]: item["Value"] for item in container["Environment"]}
+    shutdown = parse_duration(env["RECONCILER_SHUTDOWN_TIMEOUT"], "RECONCILER_SHUTDOWN_TIMEOUT")
+    assert 0 < shutdown < container["StopTimeout"] <= 120
 
 
 def test_container_health_check_asks_healthz_on_the_metrics_port(
@@ -280,3 +289,27 @@ def test_more_than_two_replicas_is_refused() -> None:
 
     with pytest.raises(ValueError, match="desired_count must be 1 or 2"):
         ReconcilerStack(App(), "TooMany", desired_count=3)
+
+
+def _serve_options() -> set[str]:
+    import argparse
+
+    from reconciler.cli import build_parser
+
+    parser = build_parser()
+    (subparsers,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    serve = subparsers.choices["serve"]
+    return {option for action in serve._actions for option in action.option_strings}
+
+
+def test_every_reconciler_setting_in_the_container_is_a_serve_flag(
+    template: dict[str, Any],
+) -> None:
+    from reconciler.commands import COMMANDS
+    from reconciler.settings import env_name
+
+    if "serve" not in COMMANDS:
+        pytest.skip("reconciler serve is not registered yet")
+    understood = {env_name(option) for option in _serve_options() if option.startswith("--")}
+    env = {item["Name"] for item in _container(template)["Environment"]}
+    assert {name for name in env if name.startswith("RECONCILER_")} <= understood
