@@ -71,3 +71,26 @@ class EmfWriter:
         document = render(self._namespace, self._function_name, values, int(self._clock() * 1000))
         self._stream.write(json.dumps(document, separators=(",", ":")) + "\n")
         self._stream.flush()
+
+
+class MetricTotals:
+    """Sums every metric written through it, optionally passing each line on.
+
+    The local pump and the demo report the handler's totals instead of (or besides)
+    printing one EMF line per invocation.
+    """
+
+    def __init__(self, forward: EmfWriter | None = None) -> None:
+        self._forward = forward
+        self.totals: dict[str, float] = {}
+        self.lines = 0
+
+    def write(self, values: Mapping[str, int | float]) -> None:
+        self.lines += 1
+        for name, value in values.items():
+            self.totals[name] = self.totals.get(name, 0) + value
+        if self._forward is not None:
+            self._forward.write(values)
+
+    def get(self, name: str) -> int:
+        return int(self.totals.get(name, 0))

@@ -308,13 +308,19 @@ def parse_handler_settings(source: Source, function_name: str | None = None) -> 
     )
 
 
-def build_handler(settings: HandlerSettings, clients: Clients, metrics: TextIO) -> StreamHandler:
+def emf_sink(settings: HandlerSettings, stream: TextIO) -> EmfWriter:
+    return EmfWriter(stream, settings.metrics_namespace, settings.function_name)
+
+
+def build_handler(
+    settings: HandlerSettings, clients: Clients, metrics: MetricsSink
+) -> StreamHandler:
     dynamodb = clients.dynamodb()
     table = settings.table
     return StreamHandler(
         DynamoEventLocator(dynamodb, table.table_name, table.model),
         DynamoCounterStore(dynamodb, table.table_name, table.model),
-        EmfWriter(metrics, settings.metrics_namespace, settings.function_name),
+        metrics,
         table.model,
         conflict_retries=settings.conflict_retries,
     )
@@ -334,6 +340,6 @@ def handler(event: dict[str, Any], context: Any) -> BatchResponse:
         configure_logging("json", settings.log.level)
         # Few attempts: a throttled event is retried by Lambda from its first record anyway.
         clients = Clients(config=client_config(max_attempts=4, connect_timeout=2))
-        instance = build_handler(settings, clients, sys.stdout)
+        instance = build_handler(settings, clients, emf_sink(settings, sys.stdout))
         _warm["handler"] = instance
     return instance.handle(event, getattr(context, "aws_request_id", None))

@@ -1,0 +1,203 @@
+"""``reconciler pump``: the stream handler fed by a local event source mapping.
+
+Against a local endpoint (moto) there is no Lambda to run the handler; this command plays the
+event source mapping: it reads the table's stream and invokes
+``reconciler.stream_handler`` with Lambda's batching, retries and partial-failure contract,
+optionally injecting duplicates, drops and delays. The last stdout line is a JSON summary of
+what was delivered and what the handler counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from reconciler import deployment_spec as spec
+from reconciler.aws import Clients, client_config, translate_error
+from reconciler.emf import MetricTotals
+from reconciler.errors import ConfigError, ReconcilerError
+from reconciler.local import create_table
+from reconciler.logs import configure_logging
+from reconciler.pump import STARTING_POSITIONS, FaultPlan, PumpConfig, StreamPump, stream_arn_for
+from reconciler.settings import Source, add_log_arguments, add_table_arguments, parse_log_settings
+from reconciler.stream_handler import (
+    HandlerSettings,
+    build_handler,
+    emf_sink,
+    parse_handler_settings,
+)
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "pump",
+        help="feed the table's stream through the stream handler, as Lambda would (local use)",
+        description="A local event source mapping: reads the DynamoDB stream and invokes the "
+        "stream handler with Lambda's batching, retries and partial batch responses. Meant for "
+        "a local endpoint such as moto; in AWS the real mapping does this.",
+    )
+    add_table_arguments(parser)
+    parser.add_argument("--endpoint-url", help="DynamoDB endpoint, e.g. http://127.0.0.1:5000")
+    parser.add_argument(
+        "--create-table",
+        action="store_true",
+        default=None,
+        help="create the table with its stream first if it does not exist (local endpoints)",
+    )
+    parser.add_argument(
+        "--follow",
+        action="store_true",
+        default=None,
+        help="keep polling for new records until interrupted (default: drain and exit)",
+    )
+    mapping = parser.add_argument_group("event source mapping (defaults: the deployed ones)")
+    mapping.add_argument("--batch-size", help=f"records per invocation ({spec.BATCH_SIZE})")
+    mapping.add_argument(
+        "--batching-window", help=f"max wait to fill a batch ({spec.BATCHING_WINDOW_SECONDS}s)"
+    )
+    mapping.add_argument("--max-retries", help=f"retries per batch ({spec.MAX_RETRY_ATTEMPTS})")
+    mapping.add_argument(
+        "--no-bisect",
+        dest="bisect",
+        action="store_false",
+        default=None,
+        help="do not split a batch in halves when the handler raises",
+    )
+    mapping.add_argument("--starting-position", help="TRIM_HORIZON (default) or LATEST")
+    mapping.add_argument("--poll-interval", help="follow mode: idle pause between polls (1s)")
+    faults = parser.add_argument_group("fault injection (batches numbered from 0)")
+    faults.add_argument("--duplicate-batches", help="comma-separated batches delivered twice")
+    faults.add_argument("--drop-batches", help="comma-separated batches never delivered")
+    faults.add_argument("--delay-batches", help="comma-separated batches delivered late")
+    faults.add_argument("--delay", help="how late a delayed batch is delivered (1s)")
+    faults.add_argument("--duplicate-rate", help="share of batches delivered twice (0..1)")
+    faults.add_argument("--drop-rate", help="share of batches never delivered (0..1)")
+    faults.add_argument("--delay-rate", help="share of batches delivered late (0..1)")
+    faults.add_argument("--fault-seed", help="seed for the fault rates (0)")
+    parser.add_argument(
+        "--metrics-namespace", help=f"EMF namespace ({spec.HANDLER_METRICS_NAMESPACE})"
+    )
+    parser.add_argument(
+        "--emf",
+        help="where the handler's EMF lines go: off (default; totals in the summary) or stderr",
+    )
+    add_log_arguments(parser)
+    parser.set_defaults(handler=handle)
+
+
+def parse_pump_config(source: Source) -> PumpConfig:
+    position = source.choice(
+        "--starting-position",
+        spec.STARTING_POSITION.lower(),
+        tuple(p.lower() for p in STARTING_POSITIONS),
+    ).upper()
+    return PumpConfig(
+        batch_size=source.integer("--batch-size", spec.BATCH_SIZE, minimum=1, maximum=10000),
+        batching_window=source.duration("--batching-window", spec.BATCHING_WINDOW_SECONDS),
+        max_retries=source.integer(
+            "--max-retries", spec.MAX_RETRY_ATTEMPTS, minimum=0, maximum=10000
+        ),
+        bisect_on_error=source.boolean("--bisect", spec.BISECT_BATCH_ON_ERROR),
+        starting_position=position,
+        poll_interval=source.duration("--poll-interval", 1.0, minimum=0.01),
+    )
+
+
+def parse_fault_plan(source: Source) -> FaultPlan:
+    return FaultPlan(
+        duplicate_batches=_indexes(source, "--duplicate-batches"),
+        drop_batches=_indexes(source, "--drop-batches"),
+        delay_batches=_indexes(source, "--delay-batches"),
+        delay_seconds=source.duration("--delay", 1.0),
+        duplicate_rate=source.number("--duplicate-rate", 0.0, minimum=0.0, maximum=1.0),
+        drop_rate=source.number("--drop-rate", 0.0, minimum=0.0, maximum=1.0),
+        delay_rate=source.number("--delay-rate", 0.0, minimum=0.0, maximum=1.0),
+        seed=source.integer("--fault-seed", 0),
+    )
+
+
+def _indexes(source: Source, flag: str) -> frozenset[int]:
+    label, _ = source.raw(flag)
+    values = source.string_list(flag, ())
+    try:
+        indexes = frozenset(int(value) for value in values)
+    except ValueError:
+        raise ConfigError(label, f"must be comma-separated batch numbers, got {values!r}") from None
+    if any(index < 0 for index in indexes):
+        raise ConfigError(label, "batch numbers start at 0")
+    return indexes
+
+
+def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    source = Source(args, env)
+    log_settings = parse_log_settings(source)
+    handler_settings = parse_handler_settings(source)
+    config = parse_pump_config(source)
+    faults = parse_fault_plan(source)
+    emf_target = source.choice("--emf", "off", ("off", "stderr"))
+    endpoint = source.string("--endpoint-url")
+    configure_logging(log_settings.format, log_settings.level)
+    # botocore's debug log prints GetRecords bodies: attendee images, i.e. personal data.
+    logging.getLogger("botocore").setLevel(logging.INFO)
+
+    clients = Clients(config=client_config(max_attempts=4), endpoint_url=endpoint)
+    table_name = handler_settings.table.table_name
+    try:
+        if source.boolean("--create-table", False):
+            _create_if_missing(clients, table_name, handler_settings)
+        stream_arn = stream_arn_for(clients.dynamodb(), table_name)
+    except ReconcilerError as exc:
+        print(f"reconciler pump: {exc}", file=sys.stderr)
+        return 1
+
+    totals = MetricTotals(
+        emf_sink(handler_settings, sys.stderr) if emf_target == "stderr" else None
+    )
+    handler = build_handler(handler_settings, clients, totals)
+    pump = StreamPump(
+        clients.streams(),
+        stream_arn,
+        lambda event, context: handler.handle(event, context.aws_request_id),
+        region=clients.region,
+        config=config,
+        faults=faults,
+    )
+    try:
+        if source.boolean("--follow", False):
+            stop = threading.Event()
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            try:
+                stats = pump.follow(stop.is_set)
+            except KeyboardInterrupt:
+                stats = pump.stats
+        else:
+            stats = pump.drain()
+    except ReconcilerError as exc:
+        print(f"reconciler pump: {exc}", file=sys.stderr)
+        return 1
+    summary = {"table": table_name, "pump": stats.to_dict(), "handler": totals.totals}
+    print(json.dumps(summary, sort_keys=True), flush=True)
+    return 0
+
+
+def _create_if_missing(clients: Clients, table_name: str, settings: HandlerSettings) -> None:
+    dynamodb = clients.dynamodb()
+    try:
+        dynamodb.describe_table(TableName=table_name)
+        return
+    except dynamodb.exceptions.ResourceNotFoundException:
+        pass
+    except (ClientError, BotoCoreError) as exc:
+        raise translate_error("DescribeTable", exc) from exc
+    try:
+        create_table(dynamodb, table_name, settings.table.model)
+    except (ClientError, BotoCoreError) as exc:
+        raise translate_error("CreateTable", exc) from exc
