@@ -98,3 +98,26 @@ def test_vendoring_refuses_a_compiled_distribution(tmp_path: Path) -> None:
     dist._texts["WHEEL"] = "Wheel-Version: 1.0\nRoot-Is-Purelib: false\n"
     with pytest.raises(BundlingError, match="not pure Python"):
         vendor_distribution(dist, tmp_path / "out")
+
+
+def test_bundling_twice_gives_byte_identical_trees(tmp_path: Path) -> None:
+    # The asset hash is taken from this output: a nondeterministic bundle would redeploy the
+    # function on every synth.
+    from aws_cdk import BundlingOptions, DockerImage
+
+    from deploy.bundling import HandlerBundling
+
+    package = Path(__file__).resolve().parents[2] / "reconciler"
+    bundler = HandlerBundling(package)
+    options = BundlingOptions(image=DockerImage.from_registry("unused"))
+    trees = []
+    for name in ("first", "second"):
+        out = tmp_path / name
+        out.mkdir()
+        assert bundler.try_bundle(str(out), options) is True
+        trees.append(
+            {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+        )
+    assert trees[0] == trees[1]
+    assert "structlog/__init__.py" in trees[0]
+    assert "reconciler/deployment_spec.py" in trees[0]
