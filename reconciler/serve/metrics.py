@@ -344,8 +344,9 @@ def correction_counts(summary: PassSummary) -> dict[str, int]:
     """Split a pass's corrections into the fixed outcome labels.
 
     Planned-but-unwritten corrections are attributed to the one reason nothing was written,
-    in order of precedence: a dry run writes nothing regardless, then the brake, then the lag
-    gate.
+    with the precedence of ``reconcile.core.plan_corrections``: a dry run writes nothing
+    regardless, then the lag gate, then the brake. ``corrected`` already includes initialized
+    and invalid counters that were rewritten.
     """
     applied = summary.corrected
     counts = {
@@ -356,10 +357,10 @@ def correction_counts(summary: PassSummary) -> dict[str, int]:
     planned = max(summary.planned, 0)
     if summary.dry_run:
         counts["dry_run"] = planned
-    elif summary.brake_tripped:
-        counts["braked"] = planned
     elif summary.corrections_paused:
         counts["paused"] = planned
+    elif summary.brake_tripped:
+        counts["braked"] = planned
     return {key: value for key, value in counts.items() if value}
 
 

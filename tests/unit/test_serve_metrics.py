@@ -121,8 +121,8 @@ def test_a_braked_pass_is_not_a_success_and_reports_its_planned_corrections(regi
     ("flags", "label"),
     [
         ({"dry_run": True, "brake_tripped": True}, "dry_run"),
-        ({"brake_tripped": True, "corrections_paused": True}, "braked"),
-        ({"corrections_paused": True}, "paused"),
+        ({"brake_tripped": True, "corrections_paused": True}, "paused"),
+        ({"brake_tripped": True}, "braked"),
     ],
 )
 def test_planned_corrections_are_attributed_to_the_one_reason_nothing_was_written(flags, label):

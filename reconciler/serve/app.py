@@ -1,0 +1,219 @@
+"""The running worker: HTTP port, lease keeper, lag gate and scheduler wired around a pass.
+
+Start-up order matters: the lease gets one synchronous attempt before the scheduler starts
+(so ``--run-at-start`` on a free lease runs at once), and the HTTP port opens before the first
+pass so probes and scrapes work while it runs. Shutdown runs in reverse: stop scheduling, let
+the pass in progress finish its current event, release the lease, close the port.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry
+
+from reconciler import __version__
+from reconciler.logs import get_logger
+from reconciler.reconcile.service import build_reconciler
+from reconciler.reconcile.settings import RunSettings
+from reconciler.serve.http import HttpServer, Readiness
+from reconciler.serve.job import LagCheck, PassJob, PassRunner
+from reconciler.serve.lag_gate import CloudWatchIteratorAge, LagGate
+from reconciler.serve.lease import (
+    DEFAULT_LEASE_NAME,
+    DynamoLeaseStore,
+    LeaderLease,
+    LeaseKeeper,
+    default_owner_id,
+)
+from reconciler.serve.metrics import ReconcilerMetrics
+from reconciler.serve.scheduler import PassScheduler, Schedule
+
+if TYPE_CHECKING:
+    from reconciler.aws import Clients
+    from reconciler.settings import TableSettings
+
+log = get_logger(__name__)
+
+DEFAULT_PORT = 9464
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseSettings:
+    name: str = DEFAULT_LEASE_NAME
+    duration_seconds: float = 30.0
+    heartbeat_seconds: float = 10.0
+    owner: str = ""
+    """Empty: host, pid and a random suffix (unique per process)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServeSettings:
+    schedule: Schedule
+    host: str = "0.0.0.0"  # noqa: S104 - Prometheus scrapes from another host or pod
+    port: int = DEFAULT_PORT
+    shutdown_timeout: float = 30.0
+    max_consecutive_failures: int = 3
+    """Readiness fails once more passes than this have failed in a row."""
+    lease: LeaseSettings | None = LeaseSettings()
+    handler_function_name: str | None = None
+    """Lag gate: the stream handler's Lambda function name; None disables the gate."""
+
+
+def build_lease(
+    clients: Clients,
+    table: TableSettings,
+    settings: LeaseSettings,
+    metrics: ReconcilerMetrics,
+) -> LeaderLease:
+    def on_transition(transition: str) -> None:
+        metrics.observe_lease_transition(transition)
+        metrics.set_leader(transition == "acquired")
+        if transition == "lost":
+            metrics.clear_pass_gauges()
+
+    store = DynamoLeaseStore(clients.dynamodb(), table.table_name, table.model, settings.name)
+    return LeaderLease(
+        store,
+        settings.owner or default_owner_id(),
+        settings.duration_seconds,
+        settings.heartbeat_seconds,
+        on_transition=on_transition,
+        on_error=metrics.observe_lease_error,
+    )
+
+
+class ServeApp:
+    """One replica of ``reconciler serve``; :meth:`run` blocks until :meth:`request_stop`."""
+
+    def __init__(
+        self,
+        runner: PassRunner,
+        metrics: ReconcilerMetrics,
+        settings: ServeSettings,
+        *,
+        lease: LeaderLease | None = None,
+        lag_gate: LagCheck | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.metrics = metrics
+        self.settings = settings
+        self._clock = clock
+        self._stop = threading.Event()
+        self.job = PassJob(
+            runner, metrics, stop=self._stop, leadership=lease, lag_gate=lag_gate, clock=clock
+        )
+        self.scheduler = PassScheduler(self.job, settings.schedule, metrics)
+        self._keeper = LeaseKeeper(lease) if lease is not None else None
+        self.http = HttpServer(
+            metrics.registry, self.readiness, host=settings.host, port=settings.port
+        )
+        self._started = False
+
+    @property
+    def metrics_url(self) -> str:
+        return f"{self.http.url}/metrics"
+
+    def readiness(self) -> Readiness:
+        failures = self.job.consecutive_failures
+        running = self.scheduler.running and not self._stop.is_set()
+        ready = running and failures <= self.settings.max_consecutive_failures
+        return Readiness(
+            ready,
+            {
+                "scheduler_running": running,
+                "consecutive_failures": failures,
+                "max_consecutive_failures": self.settings.max_consecutive_failures,
+                "leader": self._keeper is None or self._keeper.lease.is_held(),
+                "pass_in_progress": self.job.running,
+            },
+        )
+
+    def start(self) -> None:
+        self.metrics.set_started(self._clock(), self.scheduler.interval_seconds)
+        self.http.start()
+        if self._keeper is None:
+            self.metrics.set_leader(True)
+        else:
+            self._keeper.start()
+        self.scheduler.start()
+        self._started = True
+        log.info("serve_started", metrics_url=self.metrics_url)
+
+    def request_stop(self) -> None:
+        """Safe from a signal handler: only sets an event."""
+        self._stop.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until a stop is requested (True) or the timeout passes (False)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._stop.is_set():
+            remaining = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
+            if remaining <= 0:
+                return False
+            self._stop.wait(remaining)
+        return True
+
+    def shutdown(self) -> bool:
+        """Stop scheduling, let the current pass finish, release the lease, close the port.
+
+        Returns False when the pass did not finish within the shutdown timeout.
+        """
+        self._stop.set()
+        if not self._started:
+            return True
+        self.scheduler.stop()
+        log.info("shutdown_started", pass_in_progress=self.job.running)
+        finished = self.job.wait_idle(self.settings.shutdown_timeout)
+        if self._keeper is not None:
+            # never release while a pass might still write: let the lease expire instead
+            self._keeper.stop(release=finished)
+        self.http.stop()
+        if finished:
+            log.info("shutdown_complete")
+        else:
+            log.error("shutdown_timed_out", timeout_seconds=self.settings.shutdown_timeout)
+        return finished
+
+    def run(self) -> bool:
+        self.start()
+        self.wait()
+        return self.shutdown()
+
+
+def build_app(
+    run: RunSettings,
+    settings: ServeSettings,
+    clients: Clients,
+    registry: CollectorRegistry,
+) -> tuple[ServeApp, Callable[[], None]]:
+    """The composition root shared by ``reconciler serve`` and :func:`serve_for`.
+
+    Returns the app and a closer for the reconciler's resources (audit file, client hooks).
+    """
+    metrics = ReconcilerMetrics(registry, version=__version__)
+    reconciler = build_reconciler(run, clients)
+    lease = (
+        build_lease(clients, run.table, settings.lease, metrics)
+        if settings.lease is not None
+        else None
+    )
+    lag_gate = (
+        LagGate(
+            CloudWatchIteratorAge(clients.cloudwatch()),
+            settings.handler_function_name,
+            run.settle_seconds,
+        )
+        if settings.handler_function_name
+        else None
+    )
+    app = ServeApp(reconciler, metrics, settings, lease=lease, lag_gate=lag_gate)
+    return app, reconciler.close
