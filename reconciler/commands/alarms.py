@@ -1,0 +1,119 @@
+"""``reconciler alarms plan|apply|destroy``: the CloudWatch alarms of ``alarms.spec``.
+
+The composition root for the alarms tooling: settings are parsed once, clients created here
+and injected into the adapters. Results go to stdout, logs to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+from alarms.cloudwatch import CloudWatchAlarms, LambdaFunctions, SnsTopics, SqsQueues
+from alarms.config import add_alarm_arguments, load_alarm_settings
+from alarms.plan import AlarmPlan
+from alarms.service import AlarmPorts, Outcome, apply, destroy, prepare
+from reconciler.aws import Clients
+from reconciler.errors import ConfigError, ReconcilerError
+from reconciler.logs import configure_logging, get_logger
+from reconciler.settings import Source, add_log_arguments, parse_log_settings
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "alarms",
+        help="plan, apply or destroy the CloudWatch alarms on the handler and reconciler",
+        description="CloudWatch alarms as code: the same specification the CDK MonitoringStack "
+        "deploys. Only alarms tagged as owned by this tool (and this prefix) are changed.",
+    )
+    actions = parser.add_subparsers(dest="alarms_action", metavar="ACTION", required=True)
+    for name, help_text in (
+        ("plan", "show what apply would create, update and delete"),
+        ("apply", "create the topic and make the alarms match the specification"),
+        ("destroy", "delete the alarms this tool owns under the prefix"),
+    ):
+        action = actions.add_parser(name, help=help_text, description=help_text)
+        add_alarm_arguments(action)
+        add_log_arguments(action)
+        action.add_argument("--json", action="store_true", help="print one JSON object")
+        action.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    source = Source(args, env)
+    logs = parse_log_settings(source)
+    settings = load_alarm_settings(source)
+    configure_logging(logs.format, logs.level)
+    log = get_logger("reconciler.alarms")
+    clients = Clients()
+    ports = AlarmPorts(
+        alarms=CloudWatchAlarms(clients.cloudwatch()),
+        topics=SnsTopics(clients.sns()),
+        functions=LambdaFunctions(clients.lambda_()),
+        queues=SqsQueues(clients.sqs()),
+    )
+    action = args.alarms_action
+    try:
+        if action == "destroy":
+            result = destroy(settings, ports)
+            _print_plan(result, out, args.json, verb="destroy", past=True)
+            log.info("alarms_destroyed", prefix=settings.prefix, deleted=len(result.delete))
+            return EXIT_OK
+        outcome = apply(settings, ports) if action == "apply" else prepare(settings, ports)
+    except ConfigError:
+        raise
+    except ReconcilerError as exc:
+        print(f"reconciler alarms {action}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    if action == "plan" and outcome.plan.foreign:
+        print(
+            f"reconciler alarms plan: {len(outcome.plan.foreign)} desired alarm name(s) are "
+            f"taken by alarms not owned by this tool: {', '.join(outcome.plan.foreign)}",
+            file=sys.stderr,
+        )
+    _print_outcome(outcome, out, args.json, action)
+    log.info(
+        f"alarms_{action}",
+        prefix=settings.prefix,
+        create=len(outcome.plan.create),
+        update=len(outcome.plan.update),
+        delete=len(outcome.plan.delete),
+        unchanged=len(outcome.plan.unchanged),
+        subscriptions_added=outcome.subscriptions_added,
+    )
+    return EXIT_FAILURE if outcome.plan.foreign else EXIT_OK
+
+
+def _print_outcome(outcome: Outcome, out: TextIO, as_json: bool, action: str) -> None:
+    if not as_json:
+        state = "exists" if outcome.topic_exists else "will be created by apply"
+        print(f"topic      {outcome.topic_arn} ({state})", file=out)
+        print(f"timeout    {outcome.timeout_seconds} s (duration alarm threshold base)", file=out)
+    _print_plan(outcome.plan, out, as_json, verb=action, past=action == "apply")
+
+
+def _print_plan(result: AlarmPlan, out: TextIO, as_json: bool, *, verb: str, past: bool) -> None:
+    if as_json:
+        print(json.dumps(result.to_json(), sort_keys=False), file=out)
+        return
+    rows: list[tuple[str, str]] = [("create", d.name) for d in result.create]
+    rows += [("update", f"{u.definition.name} ({', '.join(u.changed)})") for u in result.update]
+    rows += [("delete", name) for name in result.delete]
+    rows += [("unchanged", name) for name in result.unchanged]
+    rows += [("FOREIGN", f"{name} (exists, not owned by this tool)") for name in result.foreign]
+    for kind, text in rows:
+        print(f"{kind:<10} {text}", file=out)
+    counts = (
+        f"{len(result.create)} {'created' if past else 'to create'}, "
+        f"{len(result.update)} {'updated' if past else 'to update'}, "
+        f"{len(result.delete)} {'deleted' if past else 'to delete'}, "
+        f"{len(result.unchanged)} unchanged"
+    )
+    print(f"{verb}: {result.changes} changes ({counts})", file=out)

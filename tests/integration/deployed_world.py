@@ -1,0 +1,156 @@
+"""Builds the deployed system in moto, piece by piece, the way the two CDK stacks would.
+
+The doctor tests build the all-green world and then break one piece per test; the alarms tests
+need only the handler function (and sometimes its on-failure queue).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler import deployment_spec as deployed
+
+ASSUME_LAMBDA = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+def policy(actions: tuple[str, ...] | list[str], resource: str = "*") -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": resource}],
+        }
+    )
+
+
+def create_role(clients: Any, name: str = "updateAttendeeCounter-role") -> str:
+    role = clients.iam().create_role(
+        RoleName=name, AssumeRolePolicyDocument=json.dumps(ASSUME_LAMBDA)
+    )
+    return str(role["Role"]["Arn"])
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    return {}\n")
+    return buffer.getvalue()
+
+
+def create_handler(
+    clients: Any,
+    role_arn: str,
+    name: str = deployed.HANDLER_FUNCTION_NAME,
+    timeout: int = deployed.HANDLER_TIMEOUT_SECONDS,
+) -> str:
+    created = clients.lambda_().create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=role_arn,
+        Handler="handler.handler",
+        Code={"ZipFile": _zip()},
+        Timeout=timeout,
+        MemorySize=deployed.HANDLER_MEMORY_MB,
+    )
+    return str(created["FunctionArn"])
+
+
+def create_queue(clients: Any, name: str) -> str:
+    """Returns the queue ARN."""
+    sqs = clients.sqs()
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    return str(attributes["Attributes"]["QueueArn"])
+
+
+def export_stream_arn(
+    clients: Any,
+    value: str,
+    export_name: str = deployed.TABLE_STREAM_ARN_EXPORT,
+    stack_name: str = "StatefulStack",
+) -> None:
+    template = {
+        "Resources": {"Marker": {"Type": "AWS::SQS::Queue"}},
+        "Outputs": {"TableStreamArn": {"Value": value, "Export": {"Name": export_name}}},
+    }
+    clients.cloudformation().create_stack(StackName=stack_name, TemplateBody=json.dumps(template))
+
+
+def create_mapping(
+    clients: Any,
+    stream_arn: str,
+    on_failure_arn: str | None,
+    function_name: str = deployed.HANDLER_FUNCTION_NAME,
+    **overrides: Any,
+) -> str:
+    settings: dict[str, Any] = {
+        "EventSourceArn": stream_arn,
+        "FunctionName": function_name,
+        "BatchSize": deployed.BATCH_SIZE,
+        "MaximumBatchingWindowInSeconds": deployed.BATCHING_WINDOW_SECONDS,
+        "StartingPosition": deployed.STARTING_POSITION,
+        "MaximumRetryAttempts": deployed.MAX_RETRY_ATTEMPTS,
+        "BisectBatchOnFunctionError": deployed.BISECT_BATCH_ON_ERROR,
+        "FunctionResponseTypes": list(deployed.FUNCTION_RESPONSE_TYPES),
+        "MaximumRecordAgeInSeconds": deployed.MAX_RECORD_AGE_SECONDS,
+    }
+    if on_failure_arn:
+        settings["DestinationConfig"] = {"OnFailure": {"Destination": on_failure_arn}}
+    settings.update(overrides)
+    return str(clients.lambda_().create_event_source_mapping(**settings)["UUID"])
+
+
+def stream_arn_of(clients: Any, table_name: str) -> str:
+    table = clients.dynamodb().describe_table(TableName=table_name)["Table"]
+    return str(table["LatestStreamArn"])
+
+
+@dataclass(frozen=True)
+class World:
+    table_name: str
+    stream_arn: str
+    function_name: str
+    function_arn: str
+    role_name: str
+    queue_name: str
+    queue_arn: str
+    mapping_uuid: str
+
+
+def build_green_world(clients: Any, table_name: str, queue_name: str = "stream-failures") -> World:
+    """Everything the deployment guide's validation steps expect, as the stacks deploy it."""
+    stream_arn = stream_arn_of(clients, table_name)
+    export_stream_arn(clients, stream_arn)
+    role_name = "updateAttendeeCounter-role"
+    role_arn = create_role(clients, role_name)
+    clients.iam().put_role_policy(
+        RoleName=role_name,
+        PolicyName="stream-read",
+        PolicyDocument=policy(deployed.STREAM_READ_ACTIONS, stream_arn),
+    )
+    function_arn = create_handler(clients, role_arn)
+    queue_arn = create_queue(clients, queue_name)
+    mapping = create_mapping(clients, stream_arn, queue_arn)
+    clients.logs().create_log_group(logGroupName=f"/aws/lambda/{deployed.HANDLER_FUNCTION_NAME}")
+    return World(
+        table_name=table_name,
+        stream_arn=stream_arn,
+        function_name=deployed.HANDLER_FUNCTION_NAME,
+        function_arn=function_arn,
+        role_name=role_name,
+        queue_name=queue_name,
+        queue_arn=queue_arn,
+        mapping_uuid=mapping,
+    )
