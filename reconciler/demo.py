@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import random
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 DEMO_TABLE = "registrations-demo"
+"""Prefix of the demo table; each run adds a suffix, because moto servers started in one
+process share their state (the test suite runs the demo beside its own server)."""
 DEMO_REGION = "us-east-1"
 
 DEMO_EVENTS: tuple[EventKey, ...] = (
@@ -105,6 +108,7 @@ class CountRow:
 @dataclass(slots=True)
 class DemoResult:
     endpoint: str
+    table_name: str
     traffic: Traffic
     pump: PumpStats
     handler: MetricTotals
@@ -146,7 +150,7 @@ def demo_clients(endpoint: str) -> Clients:
     return Clients(session=session, config=client_config(max_attempts=3), endpoint_url=endpoint)
 
 
-def create_demo_table(clients: Clients, table_name: str = DEMO_TABLE) -> str:
+def create_demo_table(clients: Clients, table_name: str) -> str:
     return create_table(clients.dynamodb(), table_name)
 
 
@@ -296,7 +300,7 @@ def _count_attendees(dynamodb: DynamoDBClient, table_name: str, slug: str) -> in
 def render_report(result: DemoResult) -> str:
     traffic, pump, handler = result.traffic, result.pump, result.handler
     lines = [
-        f"Live path: moto at {result.endpoint}, table {DEMO_TABLE}",
+        f"Live path: moto at {result.endpoint}, table {result.table_name}",
         "",
         f"traffic  {traffic.registrations} registrations, {traffic.removals} removals, "
         f"{traffic.profile_updates} profile updates over {len(result.rows)} events; "
@@ -354,13 +358,14 @@ def _signed(number: int) -> str:
 
 def run_demo(out: TextIO, options: DemoOptions | None = None) -> DemoResult:
     options = options or DemoOptions()
+    table_name = f"{DEMO_TABLE}-{uuid.uuid4().hex[:6]}"
     with local_aws() as endpoint:
         clients = demo_clients(endpoint)
-        stream_arn = create_demo_table(clients)
-        seed_events(clients, DEMO_TABLE)
-        traffic = write_traffic(clients, DEMO_TABLE, options)
-        pump, totals = pump_stream(clients, DEMO_TABLE, stream_arn, options)
-        rows = measure(clients, DEMO_TABLE)
-        result = DemoResult(endpoint, traffic, pump, totals, rows)
+        stream_arn = create_demo_table(clients, table_name)
+        seed_events(clients, table_name)
+        traffic = write_traffic(clients, table_name, options)
+        pump, totals = pump_stream(clients, table_name, stream_arn, options)
+        rows = measure(clients, table_name)
+        result = DemoResult(endpoint, table_name, traffic, pump, totals, rows)
         print(render_report(result), file=out, flush=True)
     return result

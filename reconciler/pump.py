@@ -387,8 +387,9 @@ class StreamPump:
         except (ClientError, BotoCoreError) as exc:
             error = translate_error("GetRecords", exc)
             if isinstance(error, AwsError) and error.code == "ExpiredIteratorException":
-                shard.iterator = None  # resume after the last record read
-                return False
+                shard.iterator = None  # resume after the last record read, next round
+                self._log.info("pump_iterator_expired", shard=shard.shard_id)
+                return True
             raise error from exc
         records = response.get("Records", [])
         if records and not shard.buffer:
