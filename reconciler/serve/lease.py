@@ -19,6 +19,7 @@ Every acquire, renew and release is a conditional write; losing a race is a
 from __future__ import annotations
 
 import datetime as dt
+import os
 import socket
 import threading
 import time
@@ -49,7 +50,7 @@ HEARTBEAT_ATTR = "lastHeartbeatAt"
 
 def default_owner_id() -> str:
     """Host, pid and a random suffix: unique per process even when pods reuse hostnames."""
-    return f"{socket.gethostname()}-{threading.get_native_id()}-{uuid.uuid4().hex[:6]}"
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
 def new_version() -> str:

@@ -113,3 +113,9 @@ def test_served_exposition_passes_promtool_check_metrics():
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == ""
     assert result.stderr.strip() == ""
+
+
+def test_example_scrape_config_is_valid_and_loads_the_alert_rules():
+    result = promtool("check", "config", "prometheus.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "11 rules found" in result.stdout + result.stderr
