@@ -145,8 +145,9 @@ def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     emf_target = source.choice("--emf", "off", ("off", "stderr"))
     endpoint = source.string("--endpoint-url")
     configure_logging(log_settings.format, log_settings.level)
-    # botocore's debug log prints GetRecords bodies: attendee images, i.e. personal data.
-    logging.getLogger("botocore").setLevel(logging.INFO)
+    if log_settings.level == "debug":
+        # botocore's debug log prints GetRecords bodies: attendee images, i.e. personal data.
+        logging.getLogger("botocore").setLevel(logging.WARNING)
 
     clients = Clients(config=client_config(max_attempts=4), endpoint_url=endpoint)
     table_name = handler_settings.table.table_name
