@@ -5,4 +5,4 @@ function ``(args, env) -> exit code``. ``env`` is the process environment, read 
 ``reconciler.cli.main``; commands are their own composition roots.
 """
 
-COMMANDS: tuple[str, ...] = ("run", "pump", "demo", "serve", "alarms")
+COMMANDS: tuple[str, ...] = ("run", "pump", "demo", "serve", "alarms", "doctor")

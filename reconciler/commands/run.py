@@ -1,0 +1,73 @@
+"""``reconciler run --once``: one reconciliation pass, a JSON summary as the last line of stdout.
+
+Exit codes: 0 success, 1 failure (the summary says ``"failed": true``), 2 invalid settings,
+3 the brake tripped (corrections were planned and reported, none written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+import boto3
+
+from reconciler.aws import Clients, client_config
+from reconciler.errors import ConfigError
+from reconciler.logs import configure_logging
+from reconciler.reconcile.service import build_reconciler, exit_code
+from reconciler.reconcile.settings import add_run_arguments, parse_run_settings
+from reconciler.settings import Source, add_log_arguments, parse_log_settings
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "run",
+        help="one race-safe reconciliation pass over every event (or one, or one shard)",
+        description="Recount attendees per event and correct drifted counters without racing "
+        "the live stream handler. The last line on stdout is a JSON summary.",
+    )
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        help="run a single pass and exit (the only mode of `run`; `serve` repeats passes)",
+    )
+    add_run_arguments(parser)
+    add_log_arguments(parser)
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    source = Source(args, env)
+    log_settings = parse_log_settings(source)
+    settings = parse_run_settings(source)
+    configure_logging(log_settings.format, log_settings.level)
+    clients = Clients(
+        session=_session(env), config=client_config(max_attempts=settings.aws_max_attempts)
+    )
+    reconciler = build_reconciler(settings, clients)
+    try:
+        summary = reconciler.run_pass()
+    finally:
+        reconciler.close()
+    if summary.failed:
+        print(f"reconciler run: failed: {summary.error}", file=sys.stderr)
+    elif summary.brake_tripped:
+        print(
+            f"reconciler run: brake tripped: {summary.extra.get('brake_reason')}", file=sys.stderr
+        )
+    print(json.dumps(summary.to_dict(), sort_keys=True), flush=True)
+    return exit_code(summary)
+
+
+def _session(env: Mapping[str, str]) -> boto3.session.Session:
+    """boto3 resolves the region itself (``AWS_DEFAULT_REGION``, the profile); the SDK-wide
+    ``AWS_REGION`` is honoured too, and no region at all is a setting error, not a traceback."""
+    session = boto3.session.Session()
+    if session.region_name is None and env.get("AWS_REGION"):
+        session = boto3.session.Session(region_name=env["AWS_REGION"])
+    if session.region_name is None:
+        raise ConfigError("AWS_REGION", "no AWS region configured (or AWS_DEFAULT_REGION, profile)")
+    return session

@@ -1,0 +1,299 @@
+"""The DynamoDB side of a pass: list events, read counters, count attendees, write corrections.
+
+Every read is strongly consistent and paginated, asks for ``ConsumedCapacity`` and goes
+through the shared read-rate limiter. Event items are streamed page by page from each event
+partition and merged by sort key, so the items of one slug arrive next to each other (a sort
+key prefix is a contiguous range) and ambiguity is seen without holding the events in memory.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from reconciler.aws import translate_error
+from reconciler.event_lookup import DynamoEventLocator
+from reconciler.model import EventKey, ItemKind, TableModel, classify
+from reconciler.reconcile.core import Correction, CounterKind, StoredCounter
+from reconciler.reconcile.ports import EventGroup, IoStats
+from reconciler.reconcile.ratelimit import ReadRateLimiter
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+AttributeValue = dict[str, Any]
+
+_QUIET_CODES = frozenset({"ConditionalCheckFailedException"})
+"""Expected answers, reported as conflicts rather than errors."""
+
+
+def stored_counter(item: dict[str, AttributeValue], model: TableModel) -> StoredCounter:
+    """Interpret the raw counter attributes of an event item."""
+    version, version_unreadable = _version(item.get(model.version_attr))
+    raw = item.get(model.counter_attr)
+    if raw is None:
+        return StoredCounter(
+            CounterKind.MISSING, version=version, version_unreadable=version_unreadable
+        )
+    rendered = json.dumps(raw, sort_keys=True, separators=(",", ":"))
+    value = _integer(raw)
+    if value is None:
+        return StoredCounter(
+            CounterKind.INVALID,
+            raw=rendered,
+            version=version,
+            version_unreadable=version_unreadable,
+        )
+    return StoredCounter(
+        CounterKind.NUMBER,
+        value=value,
+        raw=rendered,
+        version=version,
+        version_unreadable=version_unreadable,
+    )
+
+
+def _integer(raw: AttributeValue) -> int | None:
+    text = raw.get("N") if isinstance(raw, dict) else None
+    if not isinstance(text, str):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def _version(raw: AttributeValue | None) -> tuple[int | None, bool]:
+    if raw is None:
+        return None, False
+    value = _integer(raw)
+    return (None, True) if value is None else (value, False)
+
+
+class DynamoReconcileTable:
+    """Implements :class:`EventSource` and :class:`CounterTable` on one DynamoDB table.
+
+    Thread-safe: the pass calls it from its worker threads. The client is injected; this class
+    registers a ``needs-retry`` hook on it to count every failed attempt by operation and error
+    code (so throttling that boto3 retried away is still visible). Call :meth:`close` to remove
+    the hook when the client outlives this object.
+    """
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        model: TableModel,
+        limiter: ReadRateLimiter,
+        *,
+        event_page_size: int | None = None,
+    ) -> None:
+        self._client = client
+        self._table = table_name
+        self._model = model
+        self._limiter = limiter
+        self._page_size = event_page_size
+        self._lock = threading.Lock()
+        self._requests: Counter[str] = Counter()
+        self._errors: Counter[str] = Counter()
+        self._read_units = 0.0
+        self._write_units = 0.0
+        self._skipped_items = 0
+        self._locator = DynamoEventLocator(client, table_name, model)
+        self._hook_id = f"reconciler-errors-{id(self)}"
+        client.meta.events.register(
+            "needs-retry.dynamodb", self._on_attempt, unique_id=self._hook_id
+        )
+
+    def close(self) -> None:
+        self._client.meta.events.unregister(
+            "needs-retry.dynamodb", self._on_attempt, unique_id=self._hook_id
+        )
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def _on_attempt(self, **kwargs: Any) -> None:
+        operation = getattr(kwargs.get("operation"), "name", "Unknown")
+        response = kwargs.get("response")
+        exception = kwargs.get("caught_exception")
+        code: str | None = None
+        if exception is not None:
+            code = type(exception).__name__
+        elif response is not None:
+            parsed = response[1] if isinstance(response, tuple) and len(response) > 1 else {}
+            error = parsed.get("Error") if isinstance(parsed, dict) else None
+            if error:
+                code = str(error.get("Code", "Unknown"))
+        if code is not None and code not in _QUIET_CODES:
+            with self._lock:
+                self._errors[f"{operation}:{code}"] += 1
+
+    def _account(self, operation: str, response: Any, *, write: bool = False) -> float:
+        units = float(response.get("ConsumedCapacity", {}).get("CapacityUnits", 0.0) or 0.0)
+        with self._lock:
+            self._requests[operation] += 1
+            if write:
+                self._write_units += units
+            else:
+                self._read_units += units
+        return units
+
+    def stats(self) -> IoStats:
+        with self._lock:
+            return IoStats(
+                requests=dict(self._requests),
+                read_units=self._read_units,
+                write_units=self._write_units,
+                errors=dict(self._errors),
+            )
+
+    @property
+    def skipped_items(self) -> int:
+        """Items in an event partition whose sort key is not ``<slug>#...``."""
+        return self._skipped_items
+
+    def _read(self, operation: str, call: Any, **kwargs: Any) -> Any:
+        self._limiter.acquire(1.0)
+        try:
+            response = call(ReturnConsumedCapacity="TOTAL", **kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            with self._lock:
+                self._requests[operation] += 1
+            raise translate_error(operation, exc) from exc
+        units = self._account(operation, response)
+        self._limiter.charge(units - 1.0)
+        return response
+
+    # -- EventSource -------------------------------------------------------------------------
+
+    def _partition_keys(self, partition: str) -> Iterator[EventKey]:
+        model = self._model
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "#pk = :pk",
+            "ExpressionAttributeNames": {"#pk": model.pk_attr, "#sk": model.sk_attr},
+            "ExpressionAttributeValues": {":pk": {"S": partition}},
+            "ProjectionExpression": "#pk, #sk",
+        }
+        if self._page_size:
+            kwargs["Limit"] = self._page_size
+        while True:
+            page = self._read("Query", self._client.query, **kwargs)
+            for item in page.get("Items", []):
+                sort_key = item.get(model.sk_attr, {}).get("S")
+                ref = classify(partition, sort_key, model)
+                if ref.kind is ItemKind.EVENT and isinstance(sort_key, str):
+                    yield EventKey(partition, sort_key)
+                else:
+                    with self._lock:
+                        self._skipped_items += 1
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                return
+            kwargs["ExclusiveStartKey"] = last
+
+    def events(self) -> Iterator[EventGroup]:
+        # DynamoDB orders string sort keys by UTF-8 bytes, which is Python's code point order.
+        merged = heapq.merge(
+            *(self._partition_keys(p) for p in self._model.event_partitions),
+            key=lambda key: key.sort_key,
+        )
+        for slug, keys in itertools.groupby(merged, key=lambda key: key.slug):
+            yield EventGroup(slug, tuple(keys))
+
+    def event(self, slug: str) -> EventGroup | None:
+        self._limiter.acquire(1.0)
+        keys = self._locator.find_keys(slug)
+        with self._lock:
+            self._requests["Query"] += len(self._model.event_partitions)
+        return EventGroup(slug, tuple(keys)) if keys else None
+
+    # -- CounterTable ------------------------------------------------------------------------
+
+    def _key(self, key: EventKey) -> dict[str, AttributeValue]:
+        return {
+            self._model.pk_attr: {"S": key.partition},
+            self._model.sk_attr: {"S": key.sort_key},
+        }
+
+    def read_counter(self, key: EventKey) -> StoredCounter | None:
+        model = self._model
+        response = self._read(
+            "GetItem",
+            self._client.get_item,
+            TableName=self._table,
+            Key=self._key(key),
+            ConsistentRead=True,
+            ProjectionExpression="#pk, #count, #ver",
+            ExpressionAttributeNames={
+                "#pk": model.pk_attr,
+                "#count": model.counter_attr,
+                "#ver": model.version_attr,
+            },
+        )
+        item = response.get("Item")
+        return None if item is None else stored_counter(dict(item), model)
+
+    def count_attendees(self, slug: str) -> int:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "#pk = :pk",
+            "ExpressionAttributeNames": {"#pk": self._model.pk_attr},
+            "ExpressionAttributeValues": {":pk": {"S": self._model.attendee_pk(slug)}},
+            "Select": "COUNT",
+            "ConsistentRead": True,
+        }
+        total = 0
+        while True:
+            page = self._read("Query", self._client.query, **kwargs)
+            total += int(page.get("Count", 0))
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                return total
+            kwargs["ExclusiveStartKey"] = last
+
+    def write_correction(self, correction: Correction) -> None:
+        """``SET count = :counted ADD version 1`` on condition that count and version are
+        exactly as both looks saw them (or absent, when they were absent)."""
+        model = self._model
+        stored = correction.stored
+        names = {"#pk": model.pk_attr, "#count": model.counter_attr, "#ver": model.version_attr}
+        values: dict[str, AttributeValue] = {
+            ":counted": {"N": str(correction.counted)},
+            ":one": {"N": "1"},
+        }
+        clauses = ["attribute_exists(#pk)"]
+        if stored.version is None:
+            clauses.append("attribute_not_exists(#ver)")
+        else:
+            clauses.append("#ver = :version")
+            values[":version"] = {"N": str(stored.version)}
+        if stored.kind is CounterKind.MISSING:
+            clauses.append("attribute_not_exists(#count)")
+        else:
+            if stored.raw is None:
+                raise ValueError("a present counter must carry its raw value")
+            clauses.append("#count = :stored")
+            values[":stored"] = json.loads(stored.raw)
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=self._key(correction.key),
+                UpdateExpression="SET #count = :counted ADD #ver :one",
+                ConditionExpression=" AND ".join(clauses),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnConsumedCapacity="TOTAL",
+            )
+        except (ClientError, BotoCoreError) as exc:
+            with self._lock:
+                self._requests["UpdateItem"] += 1
+            raise translate_error("UpdateItem", exc) from exc
+        self._account("UpdateItem", response, write=True)

@@ -1,0 +1,160 @@
+"""Settings of a reconciliation pass, shared by ``reconciler run`` and ``reconciler serve``.
+
+Parsed once from flags and the environment (``RECONCILER_<FLAG>``; ``TABLE_NAME`` for the
+table). Every problem raises :class:`ConfigError` naming the setting, before any AWS call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.errors import ConfigError
+from reconciler.model import is_valid_slug
+from reconciler.reconcile.core import BrakePolicy, Shard
+from reconciler.settings import Source, TableSettings, add_table_arguments, parse_table_settings
+
+DEFAULT_SETTLE_SECONDS = 120.0
+"""Longer than the batching window (5 s) plus a handler run and its retries."""
+DEFAULT_CONCURRENCY = 4
+DEFAULT_MAX_READS_PER_SECOND = 500.0
+DEFAULT_MAX_CORRECTIONS = 100
+DEFAULT_MAX_CORRECTION_RATIO = 0.5
+DEFAULT_BRAKE_MIN_EVENTS = 20
+DEFAULT_AWS_MAX_ATTEMPTS = 8
+
+DEFAULT_BRAKE = BrakePolicy(
+    DEFAULT_MAX_CORRECTIONS, DEFAULT_MAX_CORRECTION_RATIO, DEFAULT_BRAKE_MIN_EVENTS
+)
+
+_SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    table: TableSettings
+    event: str | None = None
+    shard: Shard | None = None
+    dry_run: bool = False
+    settle_seconds: float = DEFAULT_SETTLE_SECONDS
+    concurrency: int = DEFAULT_CONCURRENCY
+    max_reads_per_second: float = DEFAULT_MAX_READS_PER_SECOND
+    """Read capacity units per second; 0 disables the limit."""
+    brake: BrakePolicy = DEFAULT_BRAKE
+    audit_file: Path | None = None
+    aws_max_attempts: int = DEFAULT_AWS_MAX_ATTEMPTS
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of one pass; ``serve`` adds the same ones so both parse identically."""
+    add_table_arguments(parser)
+    group = parser.add_argument_group("reconciliation pass")
+    group.add_argument("--event", metavar="SLUG", help="reconcile this event only")
+    group.add_argument(
+        "--dry-run",
+        action="store_true",
+        default=None,
+        help="plan and report every correction, write nothing",
+    )
+    group.add_argument(
+        "--settle-seconds",
+        metavar="N",
+        help=f"wait this long before rechecking a suspect (default {DEFAULT_SETTLE_SECONDS:g})",
+    )
+    group.add_argument(
+        "--concurrency", metavar="N", help=f"events read in parallel ({DEFAULT_CONCURRENCY})"
+    )
+    group.add_argument(
+        "--max-reads-per-second",
+        metavar="N",
+        help=f"read capacity units per second, 0 = unlimited ({DEFAULT_MAX_READS_PER_SECOND:g})",
+    )
+    group.add_argument(
+        "--max-corrections",
+        metavar="N",
+        help=f"brake: more confirmed corrections than this writes none ({DEFAULT_MAX_CORRECTIONS})",
+    )
+    group.add_argument(
+        "--max-correction-ratio",
+        metavar="F",
+        help="brake: corrections / events checked above this writes none "
+        f"({DEFAULT_MAX_CORRECTION_RATIO:g})",
+    )
+    group.add_argument(
+        "--brake-min-events",
+        metavar="N",
+        help=f"the ratio brake applies from this many events checked ({DEFAULT_BRAKE_MIN_EVENTS})",
+    )
+    group.add_argument(
+        "--force", action="store_true", default=None, help="override the brake (a human decided)"
+    )
+    group.add_argument(
+        "--shard", metavar="I/N", help="only events whose stable slug hash mod N is I"
+    )
+    group.add_argument("--audit-file", metavar="PATH", help="append audit records (JSON lines)")
+    group.add_argument(
+        "--aws-max-attempts",
+        metavar="N",
+        help=f"boto3 attempts per request, retries included ({DEFAULT_AWS_MAX_ATTEMPTS})",
+    )
+
+
+def parse_shard(text: str, label: str) -> Shard:
+    match = _SHARD.match(text)
+    if not match:
+        raise ConfigError(label, f"must be I/N such as 0/4, got {text!r}")
+    index, count = int(match.group(1)), int(match.group(2))
+    if count < 1 or not 0 <= index < count:
+        raise ConfigError(label, f"needs 0 <= I < N, got {text!r}")
+    return Shard(index, count)
+
+
+def parse_run_settings(source: Source) -> RunSettings:
+    table = parse_table_settings(source)
+    event = source.string("--event")
+    if event is not None and not is_valid_slug(event, table.model):
+        raise ConfigError(source.raw("--event")[0], f"is not a valid event slug: {event!r}")
+    shard_label, shard_raw = source.raw("--shard")
+    shard = parse_shard(str(shard_raw), shard_label) if shard_raw is not None else None
+    if shard is not None and event is not None:
+        raise ConfigError(shard_label, "cannot be combined with --event")
+    audit_file = _audit_file(source)
+    return RunSettings(
+        table=table,
+        event=event,
+        shard=shard,
+        dry_run=source.boolean("--dry-run", False),
+        settle_seconds=source.duration("--settle-seconds", DEFAULT_SETTLE_SECONDS),
+        concurrency=source.integer("--concurrency", DEFAULT_CONCURRENCY, minimum=1, maximum=64),
+        max_reads_per_second=source.number(
+            "--max-reads-per-second", DEFAULT_MAX_READS_PER_SECOND, minimum=0
+        ),
+        brake=BrakePolicy(
+            max_corrections=source.integer("--max-corrections", DEFAULT_MAX_CORRECTIONS, minimum=0),
+            max_ratio=source.number(
+                "--max-correction-ratio", DEFAULT_MAX_CORRECTION_RATIO, minimum=0, maximum=1
+            ),
+            min_events_for_ratio=source.integer(
+                "--brake-min-events", DEFAULT_BRAKE_MIN_EVENTS, minimum=1
+            ),
+            force=source.boolean("--force", False),
+        ),
+        audit_file=audit_file,
+        aws_max_attempts=source.integer(
+            "--aws-max-attempts", DEFAULT_AWS_MAX_ATTEMPTS, minimum=1, maximum=20
+        ),
+    )
+
+
+def _audit_file(source: Source) -> Path | None:
+    label, raw = source.raw("--audit-file")
+    if raw is None or str(raw).strip() == "":
+        return None
+    path = Path(str(raw)).expanduser()
+    if path.exists() and not path.is_file():
+        raise ConfigError(label, f"is not a regular file: {str(path)!r}")
+    if not path.parent.is_dir():
+        raise ConfigError(label, f"directory does not exist: {str(path.parent)!r}")
+    return path

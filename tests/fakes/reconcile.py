@@ -1,0 +1,197 @@
+"""In-memory fakes of the reconciliation ports (reconciler.reconcile.ports).
+
+``FakeReconcileTable`` keeps event counters and attendee counts in dicts and enforces the same
+write condition as the DynamoDB adapter (version and stored value exactly as seen). Tests steer
+interleavings with ``before_op``: a callback run before every port call, which may change the
+table (a registration, a handler delivery) exactly between two steps of the pass.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from reconciler.errors import ConflictError, ReconcilerError
+from reconciler.model import EventKey
+from reconciler.reconcile.audit import AuditRecord
+from reconciler.reconcile.core import Correction, CounterKind, StoredCounter
+from reconciler.reconcile.ports import EventGroup, IoStats
+
+MISSING = object()
+"""Sentinel: the event item has no counter attribute."""
+
+
+@dataclass
+class FakeEvent:
+    count: object = 0
+    """An int is a number; MISSING is absent; anything else is a non-numeric counter."""
+    version: int | None = 0
+    version_raw: object = None
+    """Set to a non-int to simulate an unreadable counterVersion."""
+
+
+@dataclass
+class FakeReconcileTable:
+    events_by_key: dict[EventKey, FakeEvent] = field(default_factory=dict)
+    attendees: Counter[str] = field(default_factory=Counter)
+    before_op: Callable[[str, str], None] | None = None
+    """Called with (operation, slug) before every read or write."""
+    failures: dict[str, ReconcilerError] = field(default_factory=dict)
+    """Operation name -> error raised instead of performing it."""
+    writes: list[Correction] = field(default_factory=list)
+    refused: list[Correction] = field(default_factory=list)
+    requests: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    listed: int = 0
+    """Event items handed out by events() so far (shows the listing is lazy)."""
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    # -- test set-up helpers -------------------------------------------------------------------
+
+    def add_event(
+        self,
+        slug: str,
+        count: object = 0,
+        *,
+        attendees: int | None = None,
+        version: int | None = 0,
+        partition: str = "EVENT",
+        suffix: str = "2024-10-27#conference",
+    ) -> EventKey:
+        key = EventKey(partition, f"{slug}#{suffix}")
+        self.events_by_key[key] = FakeEvent(count=count, version=version)
+        if attendees is not None:
+            self.attendees[slug] = attendees
+        elif isinstance(count, int):
+            self.attendees[slug] = count
+        return key
+
+    def count_of(self, key: EventKey) -> object:
+        return self.events_by_key[key].count
+
+    def handler_add(self, key: EventKey, delta: int) -> None:
+        """What the live handler does for an applied batch: ADD to the count, bump the version."""
+        with self.lock:
+            event = self.events_by_key[key]
+            current = event.count if isinstance(event.count, int) else 0
+            event.count = max(0, current + delta)
+            event.version = (event.version or 0) + 1
+
+    # -- ports ---------------------------------------------------------------------------------
+
+    def _enter(self, operation: str, slug: str) -> None:
+        if self.before_op is not None:
+            self.before_op(operation, slug)
+        with self.lock:
+            self.requests[operation] += 1
+        error = self.failures.get(operation)
+        if error is not None:
+            with self.lock:
+                self.errors[f"{operation}:{type(error).__name__}"] += 1
+            raise error
+
+    def events(self) -> Iterator[EventGroup]:
+        self._enter("ListEvents", "")
+        keys = sorted(self.events_by_key, key=lambda k: k.sort_key)
+        groups: dict[str, list[EventKey]] = {}
+        order: list[str] = []
+        for key in keys:
+            if key.slug not in groups:
+                order.append(key.slug)
+                groups[key.slug] = []
+            groups[key.slug].append(key)
+        for slug in order:
+            self.listed += len(groups[slug])
+            yield EventGroup(slug, tuple(groups[slug]))
+
+    def event(self, slug: str) -> EventGroup | None:
+        self._enter("FindEvent", slug)
+        keys = tuple(
+            k for k in sorted(self.events_by_key, key=lambda k: k.sort_key) if k.slug == slug
+        )
+        return EventGroup(slug, keys) if keys else None
+
+    def read_counter(self, key: EventKey) -> StoredCounter | None:
+        self._enter("GetItem", key.slug)
+        with self.lock:
+            event = self.events_by_key.get(key)
+            if event is None:
+                return None
+            return stored_counter(event)
+
+    def count_attendees(self, slug: str) -> int:
+        self._enter("Query", slug)
+        with self.lock:
+            return self.attendees[slug]
+
+    def write_correction(self, correction: Correction) -> None:
+        self._enter("UpdateItem", correction.key.slug)
+        with self.lock:
+            event = self.events_by_key.get(correction.key)
+            if event is None or stored_counter(event) != correction.stored:
+                self.refused.append(correction)
+                raise ConflictError("UpdateItem: condition failed")
+            event.count = correction.counted
+            event.version = (event.version or 0) + 1
+            self.writes.append(correction)
+
+    def stats(self) -> IoStats:
+        with self.lock:
+            return IoStats(
+                requests=dict(self.requests),
+                read_units=float(self.requests["GetItem"] + self.requests["Query"]),
+                write_units=float(self.requests["UpdateItem"]),
+                errors=dict(self.errors),
+            )
+
+
+def stored_counter(event: FakeEvent) -> StoredCounter:
+    """The same interpretation the DynamoDB adapter applies to a real item."""
+    unreadable = event.version_raw is not None and not isinstance(event.version_raw, int)
+    version = None if unreadable else event.version
+    if event.count is MISSING:
+        return StoredCounter(CounterKind.MISSING, version=version, version_unreadable=unreadable)
+    if isinstance(event.count, int) and not isinstance(event.count, bool):
+        return StoredCounter(
+            CounterKind.NUMBER,
+            value=event.count,
+            raw=json.dumps({"N": str(event.count)}),
+            version=version,
+            version_unreadable=unreadable,
+        )
+    return StoredCounter(
+        CounterKind.INVALID,
+        raw=json.dumps({"S": str(event.count)}),
+        version=version,
+        version_unreadable=unreadable,
+    )
+
+
+@dataclass
+class RecordingAuditSink:
+    records: list[AuditRecord] = field(default_factory=list)
+
+    def write(self, record: AuditRecord) -> None:
+        self.records.append(record)
+
+
+@dataclass
+class FakeClock:
+    """Monotonic time that only moves when the pass sleeps; ``on_sleep`` runs after each move,
+    so a test can deliver stream records 'during' the settle window."""
+
+    now: float = 1000.0
+    slept: list[float] = field(default_factory=list)
+    on_sleep: Callable[[float], None] | None = None
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+        if self.on_sleep is not None:
+            self.on_sleep(self.now)

@@ -1,0 +1,70 @@
+"""Audit records: what they hold, the JSON-lines file, and the log line."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from reconciler.logs import configure_logging
+from reconciler.model import EventKey
+from reconciler.reconcile.audit import (
+    JsonLinesAuditSink,
+    LogAuditSink,
+    audit_record,
+)
+from reconciler.reconcile.core import Correction, CounterKind, Hold, Reason, StoredCounter
+
+KEY = EventKey("FAD", "tech-summit-2024#2024-10-27#conference")
+DRIFT = Correction(KEY, Reason.DRIFT, StoredCounter(CounterKind.NUMBER, 12, '{"N":"12"}', 4), 10)
+
+
+def test_a_record_holds_key_values_delta_reason_and_outcome():
+    record = audit_record("run-1", DRIFT, "corrected", "2024-10-27T09:30:00.000+00:00")
+    assert record.to_dict() == {
+        "run_id": "run-1",
+        "partition": "FAD",
+        "sort_key": "tech-summit-2024#2024-10-27#conference",
+        "slug": "tech-summit-2024",
+        "stored": 12,
+        "stored_raw": None,
+        "counted": 10,
+        "delta": -2,
+        "reason": "drift",
+        "outcome": "corrected",
+        "hold": None,
+        "version": 4,
+        "time": "2024-10-27T09:30:00.000+00:00",
+    }
+
+
+def test_planned_records_say_what_held_them():
+    record = audit_record("r", DRIFT, "planned", "t", Hold.BRAKE)
+    assert (record.outcome, record.hold) == ("planned", "brake")
+
+
+def test_the_file_is_appended_one_json_object_per_line(tmp_path: Path):
+    path = tmp_path / "audit.jsonl"
+    path.write_text('{"earlier": true}\n')
+    sink = JsonLinesAuditSink(path)
+    sink.write(audit_record("r1", DRIFT, "corrected", "t1"))
+    sink.write(audit_record("r1", DRIFT, "conflict", "t2"))
+    sink.close()
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert lines[0] == {"earlier": True}
+    assert [line["outcome"] for line in lines[1:]] == ["corrected", "conflict"]
+
+
+def test_records_are_logged_as_counter_corrected_with_their_fields():
+    out = io.StringIO()
+    configure_logging("json", "info", stream=out)
+    LogAuditSink().write(audit_record("r1", DRIFT, "corrected", "t"))
+    LogAuditSink().write(audit_record("r1", DRIFT, "conflict", "t"))
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert lines[0]["event"] == "counter_corrected"
+    assert (lines[0]["slug"], lines[0]["delta"], lines[0]["run_id"]) == (
+        "tech-summit-2024",
+        -2,
+        "r1",
+    )
+    assert lines[1]["event"] == "counter_correction_conflict"
