@@ -109,22 +109,6 @@ class CloudWatchAlarms:
             raise translate_error("DescribeAlarms", exc) from exc
         return found
 
-    def states(self, names: Sequence[str]) -> dict[str, str]:
-        """Current state per existing alarm name (absent names are simply missing)."""
-        states: dict[str, str] = {}
-        try:
-            for start in range(0, len(names), DELETE_BATCH):
-                pages = self._cloudwatch.get_paginator("describe_alarms").paginate(
-                    AlarmNames=list(names[start : start + DELETE_BATCH]),
-                    AlarmTypes=["MetricAlarm"],
-                )
-                for page in pages:
-                    for alarm in page.get("MetricAlarms", []):
-                        states[alarm["AlarmName"]] = alarm.get("StateValue", "INSUFFICIENT_DATA")
-        except ClientError as exc:
-            raise translate_error("DescribeAlarms", exc) from exc
-        return states
-
     def put(self, definition: AlarmDefinition, *, replace_tags_of: str | None = None) -> None:
         try:
             self._cloudwatch.put_metric_alarm(**put_metric_alarm_kwargs(definition))

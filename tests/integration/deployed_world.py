@@ -35,6 +35,20 @@ def policy(actions: tuple[str, ...] | list[str], resource: str = "*") -> str:
     )
 
 
+def stream_read_policy(stream_arn: str) -> str:
+    """As StatelessStack grants it: ListStreams has no resource-level permissions, so ``*``."""
+    scoped = [a for a in deployed.STREAM_READ_ACTIONS if a != "dynamodb:ListStreams"]
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": scoped, "Resource": stream_arn},
+                {"Effect": "Allow", "Action": "dynamodb:ListStreams", "Resource": "*"},
+            ],
+        }
+    )
+
+
 def create_role(clients: Any, name: str = "updateAttendeeCounter-role") -> str:
     role = clients.iam().create_role(
         RoleName=name, AssumeRolePolicyDocument=json.dumps(ASSUME_LAMBDA)
@@ -136,9 +150,7 @@ def build_green_world(clients: Any, table_name: str, queue_name: str = "stream-f
     role_name = "updateAttendeeCounter-role"
     role_arn = create_role(clients, role_name)
     clients.iam().put_role_policy(
-        RoleName=role_name,
-        PolicyName="stream-read",
-        PolicyDocument=policy(deployed.STREAM_READ_ACTIONS, stream_arn),
+        RoleName=role_name, PolicyName="stream-read", PolicyDocument=stream_read_policy(stream_arn)
     )
     function_arn = create_handler(clients, role_arn)
     queue_arn = create_queue(clients, queue_name)

@@ -1,0 +1,107 @@
+"""``reconciler doctor``: checks a live deployment against the deployment guide.
+
+Exit 0 when nothing failed (warnings allowed), 1 when any check failed, 2 on bad settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+from alarms.config import add_alarm_arguments, load_alarm_settings
+from alarms.spec import build_specs
+from reconciler import deployment_spec as deployed
+from reconciler.aws import Clients
+from reconciler.doctor.checks import CheckResult, Expectations, evaluate, failed
+from reconciler.doctor.gather import Gatherer
+from reconciler.logs import configure_logging, get_logger
+from reconciler.settings import Source, add_log_arguments, parse_log_settings
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+
+_MARK = {"pass": "PASS", "warn": "WARN", "fail": "FAIL"}
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "doctor",
+        help="check the deployment: table, stream, export, mapping, permissions, logs, alarms",
+        description="Runs the deployment guide's validation and troubleshooting checks against "
+        "the account and region boto3 resolves; each check passes, warns or fails with a fix.",
+    )
+    parser.add_argument("--table-name", help="DynamoDB table (env TABLE_NAME)")
+    parser.add_argument(
+        "--stream-export-name",
+        help=f"CloudFormation export of the stream ARN ({deployed.TABLE_STREAM_ARN_EXPORT})",
+    )
+    parser.add_argument("--skip-alarms", action="store_true", help="do not check the alarms")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_alarm_arguments(parser)
+    add_log_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    source = Source(args, env)
+    logs = parse_log_settings(source)
+    table_name = source.required_string("--table-name", env="TABLE_NAME")
+    export_name = source.string("--stream-export-name", deployed.TABLE_STREAM_ARN_EXPORT)
+    settings = load_alarm_settings(source)
+    skip_alarms = source.boolean("--skip-alarms", False)
+    configure_logging(logs.format, logs.level)
+
+    alarm_names: tuple[str, ...] | None = None
+    runbooks: dict[str, str] = {}
+    if not skip_alarms:
+        # Names do not depend on the timeout, so the deployed default is good enough here.
+        timeout = settings.function_timeout_seconds or deployed.HANDLER_TIMEOUT_SECONDS
+        specs = build_specs(settings.spec_parameters(timeout))
+        alarm_names = tuple(spec.name(settings.prefix) for spec in specs)
+        runbooks = {spec.name(settings.prefix): spec.runbook_anchor for spec in specs}
+
+    facts = Gatherer.from_clients(Clients()).gather(
+        table_name=table_name,
+        function_name=settings.function_name,
+        export_name=export_name or deployed.TABLE_STREAM_ARN_EXPORT,
+        alarm_names=alarm_names,
+        runbooks=runbooks,
+    )
+    expected = Expectations(
+        table_name=table_name,
+        function_name=settings.function_name,
+        export_name=export_name or deployed.TABLE_STREAM_ARN_EXPORT,
+        on_failure_queue=settings.on_failure_queue,
+    )
+    results = evaluate(facts, expected)
+    render(results, out, as_json=bool(args.json))
+    get_logger("reconciler.doctor").info(
+        "doctor_finished",
+        checks=len(results),
+        failed=sum(r.status == "fail" for r in results),
+        warned=sum(r.status == "warn" for r in results),
+    )
+    return EXIT_FAILURE if failed(results) else EXIT_OK
+
+
+def render(results: list[CheckResult], out: TextIO, *, as_json: bool) -> None:
+    if as_json:
+        document = {"ok": not failed(results), "checks": [r.to_json() for r in results]}
+        print(json.dumps(document), file=out)
+        return
+    width = max(len(r.name) for r in results)
+    for result in results:
+        print(f"{_MARK[result.status]}  {result.name:<{width}}  {result.detail}", file=out)
+        if result.status != "pass" and result.fix:
+            print(f"{'':<{width + 8}}fix: {result.fix}", file=out)
+    counts = {s: sum(r.status == s for r in results) for s in ("pass", "warn", "fail")}
+    verdict = "FAILED" if counts["fail"] else "OK"
+    print(
+        f"doctor: {verdict} ({counts['pass']} passed, {counts['warn']} warnings, "
+        f"{counts['fail']} failed)",
+        file=out,
+    )

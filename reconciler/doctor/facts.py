@@ -1,0 +1,91 @@
+"""What the doctor learned about the deployment: plain data, no boto3 types."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class TableFacts:
+    name: str
+    exists: bool
+    stream_enabled: bool = False
+    stream_view_type: str | None = None
+    stream_arn: str | None = None
+    error: str | None = None
+    """Set when the facts could not be read (e.g. AccessDenied); the others are then unknown."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExportFacts:
+    name: str
+    value: str | None
+    """``None``: no export by that name in this account and region."""
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionFacts:
+    name: str
+    exists: bool
+    role_arn: str | None = None
+    timeout_seconds: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MappingFacts:
+    uuid: str
+    event_source_arn: str
+    state: str
+    batch_size: int | None = None
+    batching_window_seconds: int | None = None
+    maximum_retry_attempts: int | None = None
+    bisect_on_error: bool | None = None
+    function_response_types: tuple[str, ...] = ()
+    maximum_record_age_seconds: int | None = None
+    on_failure_destination: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One IAM policy statement, normalised: single strings become one-element tuples."""
+
+    effect: str
+    actions: tuple[str, ...] = ()
+    not_actions: tuple[str, ...] = ()
+    resources: tuple[str, ...] = ()
+    not_resources: tuple[str, ...] = ()
+    conditional: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RoleFacts:
+    name: str
+    statements: tuple[Statement, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmFacts:
+    expected: tuple[str, ...]
+    states: Mapping[str, str] = field(default_factory=dict)
+    """State per expected alarm that exists; missing names are absent."""
+    runbooks: Mapping[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    table: TableFacts
+    export: ExportFacts
+    function: FunctionFacts
+    mappings: tuple[MappingFacts, ...] = ()
+    mappings_error: str | None = None
+    role: RoleFacts | None = None
+    log_group: str = ""
+    log_group_exists: bool | None = None
+    """``None``: could not be checked."""
+    alarms: AlarmFacts | None = None
+    """``None``: alarm checks were skipped."""

@@ -1,0 +1,233 @@
+"""Collects the doctor's facts from AWS: read-only calls, each failure recorded, never raised.
+
+A doctor that crashes on the first AccessDenied tells the operator nothing; so each group of
+facts carries its own ``error`` (a bounded error code) and the checks report it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from reconciler.doctor.facts import (
+    AlarmFacts,
+    ExportFacts,
+    Facts,
+    FunctionFacts,
+    MappingFacts,
+    RoleFacts,
+    Statement,
+    TableFacts,
+)
+from reconciler.doctor.policy import statements_of
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_logs import CloudWatchLogsClient
+
+    from reconciler.aws import Clients
+
+_NOT_FOUND = frozenset({"ResourceNotFoundException", "NoSuchEntity", "NoSuchEntityException"})
+_DESCRIBE_BATCH = 100
+
+
+def _code(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "Unknown"))
+    return type(exc).__name__
+
+
+def _not_found(exc: Exception) -> bool:
+    return isinstance(exc, ClientError) and _code(exc) in _NOT_FOUND
+
+
+class Gatherer:
+    def __init__(
+        self,
+        *,
+        dynamodb: DynamoDBClient,
+        cloudformation: CloudFormationClient,
+        lambda_client: LambdaClient,
+        iam: IAMClient,
+        logs: CloudWatchLogsClient,
+        cloudwatch: CloudWatchClient,
+    ) -> None:
+        self._dynamodb = dynamodb
+        self._cloudformation = cloudformation
+        self._lambda = lambda_client
+        self._iam = iam
+        self._logs = logs
+        self._cloudwatch = cloudwatch
+
+    @classmethod
+    def from_clients(cls, clients: Clients) -> Gatherer:
+        return cls(
+            dynamodb=clients.dynamodb(),
+            cloudformation=clients.cloudformation(),
+            lambda_client=clients.lambda_(),
+            iam=clients.iam(),
+            logs=clients.logs(),
+            cloudwatch=clients.cloudwatch(),
+        )
+
+    def gather(
+        self,
+        *,
+        table_name: str,
+        function_name: str,
+        export_name: str,
+        alarm_names: Sequence[str] | None = None,
+        runbooks: Mapping[str, str] | None = None,
+    ) -> Facts:
+        function = self.function(function_name)
+        mappings, mappings_error = self.mappings(function_name) if function.exists else ((), None)
+        role = self.role(function.role_arn) if function.role_arn else None
+        log_group = f"/aws/lambda/{function_name}"
+        return Facts(
+            table=self.table(table_name),
+            export=self.export(export_name),
+            function=function,
+            mappings=mappings,
+            mappings_error=mappings_error,
+            role=role,
+            log_group=log_group,
+            log_group_exists=self.log_group_exists(log_group),
+            alarms=None
+            if alarm_names is None
+            else self.alarms(tuple(alarm_names), dict(runbooks or {})),
+        )
+
+    def table(self, name: str) -> TableFacts:
+        try:
+            table = self._dynamodb.describe_table(TableName=name)["Table"]
+        except (ClientError, BotoCoreError) as exc:
+            if _not_found(exc):
+                return TableFacts(name=name, exists=False)
+            return TableFacts(name=name, exists=False, error=_code(exc))
+        stream = table.get("StreamSpecification", {})
+        enabled = bool(stream.get("StreamEnabled"))
+        return TableFacts(
+            name=name,
+            exists=True,
+            stream_enabled=enabled,
+            stream_view_type=stream.get("StreamViewType"),
+            # LatestStreamArn outlives a disabled stream; only an enabled one is "current".
+            stream_arn=table.get("LatestStreamArn") if enabled else None,
+        )
+
+    def export(self, name: str) -> ExportFacts:
+        try:
+            for page in self._cloudformation.get_paginator("list_exports").paginate():
+                for export in page.get("Exports", []):
+                    if export.get("Name") == name:
+                        return ExportFacts(name=name, value=export.get("Value"))
+        except (ClientError, BotoCoreError) as exc:
+            return ExportFacts(name=name, value=None, error=_code(exc))
+        return ExportFacts(name=name, value=None)
+
+    def function(self, name: str) -> FunctionFacts:
+        try:
+            config = self._lambda.get_function_configuration(FunctionName=name)
+        except (ClientError, BotoCoreError) as exc:
+            if _not_found(exc):
+                return FunctionFacts(name=name, exists=False)
+            return FunctionFacts(name=name, exists=False, error=_code(exc))
+        return FunctionFacts(
+            name=name,
+            exists=True,
+            role_arn=config.get("Role"),
+            timeout_seconds=config.get("Timeout"),
+        )
+
+    def mappings(self, function_name: str) -> tuple[tuple[MappingFacts, ...], str | None]:
+        found: list[MappingFacts] = []
+        try:
+            pages = self._lambda.get_paginator("list_event_source_mappings").paginate(
+                FunctionName=function_name
+            )
+            for page in pages:
+                for m in page.get("EventSourceMappings", []):
+                    destination = m.get("DestinationConfig", {}).get("OnFailure", {})
+                    found.append(
+                        MappingFacts(
+                            uuid=m.get("UUID", ""),
+                            event_source_arn=m.get("EventSourceArn", ""),
+                            state=m.get("State", "Unknown"),
+                            batch_size=m.get("BatchSize"),
+                            batching_window_seconds=m.get("MaximumBatchingWindowInSeconds"),
+                            maximum_retry_attempts=m.get("MaximumRetryAttempts"),
+                            bisect_on_error=m.get("BisectBatchOnFunctionError"),
+                            function_response_types=tuple(m.get("FunctionResponseTypes", [])),
+                            maximum_record_age_seconds=m.get("MaximumRecordAgeInSeconds"),
+                            on_failure_destination=destination.get("Destination"),
+                        )
+                    )
+        except (ClientError, BotoCoreError) as exc:
+            return (), _code(exc)
+        return tuple(found), None
+
+    def role(self, role_arn: str) -> RoleFacts:
+        # arn:aws:iam::123456789012:role/optional/path/name -> name
+        name = role_arn.rsplit("/", 1)[-1]
+        statements: list[Statement] = []
+        try:
+            for page in self._iam.get_paginator("list_role_policies").paginate(RoleName=name):
+                for policy_name in page.get("PolicyNames", []):
+                    inline = self._iam.get_role_policy(RoleName=name, PolicyName=policy_name)
+                    statements.extend(statements_of(_document(inline["PolicyDocument"])))
+            attached = self._iam.get_paginator("list_attached_role_policies")
+            for attached_page in attached.paginate(RoleName=name):
+                for policy in attached_page.get("AttachedPolicies", []):
+                    arn = policy["PolicyArn"]
+                    version = self._iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+                    managed = self._iam.get_policy_version(PolicyArn=arn, VersionId=version)
+                    statements.extend(
+                        statements_of(_document(managed["PolicyVersion"]["Document"]))
+                    )
+        except (ClientError, BotoCoreError) as exc:
+            return RoleFacts(name=name, error=_code(exc))
+        return RoleFacts(name=name, statements=tuple(statements))
+
+    def log_group_exists(self, name: str) -> bool | None:
+        try:
+            pages = self._logs.get_paginator("describe_log_groups").paginate(
+                logGroupNamePrefix=name
+            )
+            return any(g.get("logGroupName") == name for p in pages for g in p.get("logGroups", []))
+        except (ClientError, BotoCoreError):
+            return None
+
+    def alarms(self, names: tuple[str, ...], runbooks: dict[str, str]) -> AlarmFacts:
+        states: dict[str, str] = {}
+        try:
+            for start in range(0, len(names), _DESCRIBE_BATCH):
+                batch = list(names[start : start + _DESCRIBE_BATCH])
+                pages = self._cloudwatch.get_paginator("describe_alarms").paginate(
+                    AlarmNames=batch, AlarmTypes=["MetricAlarm"]
+                )
+                for page in pages:
+                    for alarm in page.get("MetricAlarms", []):
+                        states[alarm["AlarmName"]] = alarm.get("StateValue", "INSUFFICIENT_DATA")
+        except (ClientError, BotoCoreError) as exc:
+            return AlarmFacts(expected=names, runbooks=runbooks, error=_code(exc))
+        return AlarmFacts(expected=names, states=states, runbooks=runbooks)
+
+
+def _document(raw: object) -> Mapping[str, Any]:
+    """boto3 usually decodes policy documents; some paths hand back URL-encoded JSON text."""
+    if isinstance(raw, Mapping):
+        return raw
+    text = unquote(str(raw))
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
