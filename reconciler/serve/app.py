@@ -56,7 +56,7 @@ class ServeSettings:
     schedule: Schedule
     host: str = "0.0.0.0"  # noqa: S104 - Prometheus scrapes from another host or pod
     port: int = DEFAULT_PORT
-    shutdown_timeout: float = 30.0
+    shutdown_timeout: float = 25.0
     max_consecutive_failures: int = 3
     """Readiness fails once more passes than this have failed in a row."""
     lease: LeaseSettings | None = LeaseSettings()

@@ -226,6 +226,7 @@ class LeaderLease:
         self.owner = owner
         self._duration = duration_seconds
         self._heartbeat = heartbeat_seconds
+        self.heartbeat_seconds = heartbeat_seconds
         self._monotonic = monotonic
         self._versions = versions
         self._on_transition = on_transition
@@ -261,7 +262,7 @@ class LeaderLease:
                     self._renew()
                     return self._heartbeat
                 return self._try_acquire()
-            except ReconcilerError as exc:
+            except (ReconcilerError, BotoCoreError) as exc:
                 self._on_error()
                 log.warning("lease_error", error_type=type(exc).__name__, error=str(exc))
                 return self._heartbeat
@@ -380,7 +381,11 @@ class LeaseKeeper:
     def _loop(self) -> None:
         delay = self._next
         while not self._stop.wait(max(delay, self._minimum)):
-            delay = self.lease.tick()
+            try:
+                delay = self.lease.tick()
+            except Exception as exc:  # noqa: BLE001 - a dead heartbeat thread would be silent
+                log.error("lease_tick_crashed", error_type=type(exc).__name__, error=str(exc))
+                delay = self.lease.heartbeat_seconds
 
     def stop(self, *, release: bool = True) -> None:
         self._stop.set()

@@ -88,7 +88,7 @@ def _weekday(token: str, field: str, label: str) -> int:
 
 
 def build_trigger(schedule: Schedule) -> IntervalTrigger | CronTrigger:
-    jitter = int(schedule.jitter) if schedule.jitter >= 1 else None
+    jitter = schedule.jitter if schedule.jitter > 0 else None
     if schedule.every is not None:
         return IntervalTrigger(seconds=schedule.every, jitter=jitter, timezone=dt.UTC)
     if schedule.cron is None:

@@ -17,7 +17,8 @@ from reconciler.serve.scheduler import Schedule, build_trigger, longest_gap_seco
 from reconciler.settings import Source
 
 DEFAULT_EVERY_SECONDS = 300.0
-DEFAULT_SHUTDOWN_TIMEOUT = 30.0
+DEFAULT_SHUTDOWN_TIMEOUT = 25.0
+"""Below Kubernetes' default 30 s grace period, so we exit before the SIGKILL."""
 DEFAULT_LEASE_SECONDS = 30.0
 DEFAULT_HEARTBEAT_SECONDS = 10.0
 DEFAULT_MAX_CONSECUTIVE_FAILURES = 3
@@ -45,7 +46,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     schedule.add_argument(
         "--shutdown-timeout",
         metavar="DURATION",
-        help="on SIGTERM, wait this long for the pass to finish its event (default 30s)",
+        help="on SIGTERM, wait this long for the pass to finish its event (default 25s)",
     )
     schedule.add_argument(
         "--max-consecutive-failures",
