@@ -24,6 +24,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -236,6 +237,8 @@ class LeaderLease:
         """Serialises tick and release (they do I/O); ``is_held`` never takes it."""
         self._held = False
         self._version = ""
+        self._unconfirmed: deque[str] = deque(maxlen=32)
+        """Versions we sent since the last confirmed write: one may have landed unseen."""
         self._valid_until = 0.0
         self._observed: tuple[str, float] | None = None
         """(version, monotonic time first seen) of another owner's record."""
@@ -293,6 +296,7 @@ class LeaderLease:
         was_held = self._held
         self._held = True
         self._version = version
+        self._unconfirmed.clear()
         self._valid_until = sent_at + self._trust
         self._observed = None
         if not was_held:
@@ -305,14 +309,22 @@ class LeaderLease:
         self._on_transition("lost")
         log.warning("lease_lost", owner=self.owner, reason=reason)
 
+    def _is_ours(self, record: LeaseRecord) -> bool:
+        """A record we wrote ourselves. The owner name alone is not enough: two replicas given
+        the same ``--owner-id`` by mistake must not both adopt the lease."""
+        return record.owner == self.owner and (
+            record.version == self._version or record.version in self._unconfirmed
+        )
+
     def _renew(self) -> None:
         version = self._versions()
         sent_at = self._monotonic()
+        self._unconfirmed.append(version)
         try:
             self._store.replace(self._record(version), self._version)
         except ConflictError:
             current = self._store.read()
-            if current is not None and current.owner == self.owner:
+            if current is not None and self._is_ours(current):
                 # our previous renewal landed although its response was lost: adopt it
                 self._adopt(current)
             else:
@@ -323,6 +335,7 @@ class LeaderLease:
     def _adopt(self, current: LeaseRecord) -> None:
         version = self._versions()
         sent_at = self._monotonic()
+        self._unconfirmed.append(version)
         try:
             self._store.replace(self._record(version), current.version)
         except ConflictError:
@@ -336,13 +349,14 @@ class LeaderLease:
         now = self._monotonic()
         if current is None:
             version = self._versions()
+            self._unconfirmed.append(version)
             try:
                 self._store.create(self._record(version))
             except ConflictError:
                 return self._heartbeat
             self._granted(version, now)
             return self._heartbeat
-        if current.owner == self.owner:
+        if self._is_ours(current):
             self._adopt(current)
             return self._heartbeat
         if self._observed is None or self._observed[0] != current.version:
@@ -354,6 +368,7 @@ class LeaderLease:
             return min(self._heartbeat, lease - waited)
         version = self._versions()
         sent_at = self._monotonic()
+        self._unconfirmed.append(version)
         try:
             self._store.replace(self._record(version), version_seen)
         except ConflictError:

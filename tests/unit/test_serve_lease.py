@@ -186,3 +186,30 @@ def test_an_unreadable_table_is_a_lease_error_not_a_crash(store):
 def test_heartbeat_must_be_shorter_than_the_lease(store):
     with pytest.raises(ValueError, match="heartbeat"):
         LeaderLease(store, "a", 1.0, 1.0)
+
+
+def test_a_replica_wrongly_given_the_same_owner_id_does_not_adopt_the_lease(store):
+    # GIVEN two processes configured with the same --owner-id
+    a = Replica(store, "same", 0.0)
+    twin = LeaderLease(
+        store, "same", LEASE, HEARTBEAT, monotonic=ManualClock(0.0), versions=lambda: "twin-v"
+    )
+    a.lease.tick()
+    # WHEN the twin looks at the lease the other one keeps renewing
+    for _ in range(10):
+        a.clock.advance(HEARTBEAT)
+        a.lease.tick()
+        twin.tick()
+    # THEN it waits like any challenger instead of taking the record as its own
+    assert a.lease.is_held()
+    assert not twin.is_held()
+
+
+def test_a_lease_whose_acquire_response_was_lost_is_adopted_at_the_next_tick(store):
+    a = Replica(store, "a", 0.0)
+    store.lose_response_of_next_write = True
+    a.lease.tick()  # the create landed, but a saw an error
+    assert not a.lease.is_held()
+    a.clock.advance(HEARTBEAT)
+    a.lease.tick()
+    assert a.lease.is_held()
