@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import signal
 import time
 
 import pytest
 
 from reconciler.errors import ConflictError
-from reconciler.model import ItemKind, TableModel, classify_item
+from reconciler.model import EventKey, ItemKind, TableModel, classify_item
 from reconciler.serve.lease import DynamoLeaseStore, LeaderLease, LeaseRecord
 from tests.integration.serve_support import ServeProcess, seed, wait_for
+from tests.integration.traffic import Table
 
 LEASE_SECONDS = 1.0
 HEARTBEAT_SECONDS = 0.2
@@ -115,3 +117,24 @@ def test_two_replicas_never_overlap_and_a_killed_leader_hands_over_within_one_le
         assert second_start >= first_end
     # AND the new leader's first pass started after the old leader was gone
     assert min(start for start, _ in _intervals(standby)) >= killed_at
+
+
+def test_the_stream_handler_ignores_the_lease_items_stream_records(clients, table_name):
+    # GIVEN an event, and a lease acquired, renewed and released on the same table
+    table = Table(clients, table_name)
+    key = table.put_event(EventKey("EVENT", "lease-probe#2024-10-27#conference"), count=7)
+    lease = LeaderLease(DynamoLeaseStore(clients.dynamodb(), table_name, TableModel()), "a", 5, 1)
+    lease.tick()
+    lease.tick()
+    lease.release()
+    lease_records = [
+        r for r in table.records() if r["dynamodb"]["Keys"]["pk"]["S"] == "_RECONCILER"
+    ]
+    assert len(lease_records) == 3  # INSERT, MODIFY, REMOVE
+    # WHEN the real handler receives them
+    response = table.handler().handle({"Records": lease_records})
+    # THEN no batch item failed and no counter moved
+    assert response == {"batchItemFailures": []}
+    assert table.stored(key) == 7
+    emf = [json.loads(line) for line in table.emf.getvalue().splitlines() if line.strip()]
+    assert sum(document.get("RecordsIgnored", 0) for document in emf) == 3
