@@ -45,6 +45,7 @@ class RunSettings:
     brake: BrakePolicy = DEFAULT_BRAKE
     audit_file: Path | None = None
     aws_max_attempts: int = DEFAULT_AWS_MAX_ATTEMPTS
+    """Passed to botocore as ``retries.max_attempts``: retries after the first attempt."""
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -97,7 +98,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--aws-max-attempts",
         metavar="N",
-        help=f"boto3 attempts per request, retries included ({DEFAULT_AWS_MAX_ATTEMPTS})",
+        help="boto3 retries per request after the first attempt, i.e. botocore's "
+        f"retries.max_attempts ({DEFAULT_AWS_MAX_ATTEMPTS})",
     )
 
 
@@ -143,7 +145,7 @@ def parse_run_settings(source: Source) -> RunSettings:
         ),
         audit_file=audit_file,
         aws_max_attempts=source.integer(
-            "--aws-max-attempts", DEFAULT_AWS_MAX_ATTEMPTS, minimum=1, maximum=20
+            "--aws-max-attempts", DEFAULT_AWS_MAX_ATTEMPTS, minimum=0, maximum=20
         ),
     )
 

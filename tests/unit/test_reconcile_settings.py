@@ -85,7 +85,7 @@ def test_a_bad_shard_from_the_environment_names_the_variable():
         (["--max-corrections", "-1"], "--max-corrections"),
         (["--max-reads-per-second", "-3"], "--max-reads-per-second"),
         (["--event", "bad#slug"], "--event"),
-        (["--aws-max-attempts", "0"], "--aws-max-attempts"),
+        (["--aws-max-attempts=-1"], "--aws-max-attempts"),
         (["--event", "tech", "--shard", "0/2"], "--shard"),
         (["--audit-file", "/no/such/dir/audit.jsonl"], "--audit-file"),
     ],

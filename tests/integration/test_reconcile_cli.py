@@ -1,0 +1,218 @@
+"""``reconciler run`` end to end against a moto server: exit codes, the JSON last line, the audit
+file, ``--event`` and ``--shard``. Settle windows are real but tiny here."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.cli import main
+from reconciler.model import EventKey
+from reconciler.reconcile.core import Shard, in_shard
+from tests.integration.traffic import Table
+
+REQUIRED_KEYS = {
+    "run_id",
+    "events_checked",
+    "in_sync",
+    "drifted",
+    "corrected",
+    "conflicts",
+    "in_flux",
+    "ambiguous",
+    "initialized",
+    "invalid",
+    "brake_tripped",
+    "dry_run",
+    "consumed_read_units",
+    "duration_seconds",
+}
+
+
+@pytest.fixture
+def table(clients: Any, table_name: str) -> Table:
+    return Table(clients, table_name)
+
+
+def run_cli(
+    capsys: pytest.CaptureFixture[str], table: Table | None, *args: str, **env: str
+) -> tuple[int, dict[str, Any] | None, str]:
+    environment = dict(os.environ)
+    if table is not None:
+        environment["TABLE_NAME"] = table.name
+    environment.update(env)
+    code = main(
+        ["run", "--once", "--settle-seconds", "0.05", "--log-format", "json", *args], environment
+    )
+    captured = capsys.readouterr()
+    lines = captured.out.strip().splitlines()
+    summary = json.loads(lines[-1]) if lines else None
+    return code, summary, captured.err
+
+
+def seed(table: Table, drifted: int, exact: int = 0) -> list[EventKey]:
+    keys = []
+    for i in range(drifted + exact):
+        key = table.put_event(EventKey("EVENT", f"event-{i:03d}#2024-10-27#conference"), 0)
+        keys.append(key)
+        if i < drifted:
+            table.register(key.slug, f"someone-{i}@example.com")
+    return keys
+
+
+def test_a_clean_pass_exits_0_with_the_summary_as_the_last_line(
+    table: Table, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = seed(table, drifted=2, exact=3)
+    code, summary, _ = run_cli(capsys, table)
+    assert code == 0
+    assert summary is not None
+    assert set(summary) >= REQUIRED_KEYS
+    assert (summary["events_checked"], summary["drifted"], summary["corrected"]) == (5, 2, 2)
+    assert summary["failed"] is False
+    assert summary["consumed_read_units"] > 0
+    assert all(table.stored(k) == table.true_count(k.slug) for k in keys)
+
+
+def test_the_brake_exits_3_and_writes_nothing(
+    table: Table, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = seed(table, drifted=3)
+    code, summary, err = run_cli(capsys, table, "--max-corrections", "2")
+    assert code == 3
+    assert summary is not None
+    assert summary["brake_tripped"] is True
+    assert summary["planned"] == 3
+    assert "brake tripped" in err
+    assert all(table.stored(k) == 0 for k in keys)
+
+
+def test_force_overrides_the_brake(table: Table, capsys: pytest.CaptureFixture[str]) -> None:
+    seed(table, drifted=3)
+    code, summary, _ = run_cli(capsys, table, "--max-corrections", "2", "--force")
+    assert code == 0
+    assert summary is not None
+    assert summary["corrected"] == 3
+
+
+def test_dry_run_exits_0_plans_and_writes_nothing(
+    table: Table, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    keys = seed(table, drifted=2)
+    audit = tmp_path / "audit.jsonl"
+    code, summary, _ = run_cli(capsys, table, "--dry-run", "--audit-file", str(audit))
+    assert code == 0
+    assert summary is not None
+    assert (summary["dry_run"], summary["planned"], summary["corrected"]) == (True, 2, 0)
+    assert all(table.stored(k) == 0 for k in keys)
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert [(r["outcome"], r["hold"]) for r in records] == [("planned", "dry_run")] * 2
+
+
+def test_invalid_settings_exit_2_with_one_line_naming_the_setting(
+    table: Table, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, summary, err = run_cli(capsys, table, "--shard", "4/4")
+    assert code == 2
+    assert summary is None
+    assert err.strip().count("\n") == 0
+    assert "--shard" in err
+
+
+def test_invalid_settings_from_the_environment_exit_2(
+    table: Table, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run_cli(capsys, table, RECONCILER_CONCURRENCY="lots")
+    assert code == 2
+    assert "RECONCILER_CONCURRENCY" in err
+
+
+def test_a_missing_table_exits_1_and_still_prints_the_summary(
+    capsys: pytest.CaptureFixture[str], aws: str
+) -> None:
+    code, summary, err = run_cli(capsys, None, TABLE_NAME="no-such-table")
+    assert code == 1
+    assert summary is not None
+    assert summary["failed"] is True
+    assert "ResourceNotFoundException" in summary["error"]
+    assert "failed" in err
+
+
+def test_an_unreachable_endpoint_exits_1_with_a_clear_error_and_counts_the_attempts(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    code, summary, _ = run_cli(capsys, None, "--aws-max-attempts", "2", TABLE_NAME="t")
+    assert code == 1
+    assert summary is not None
+    assert summary["failed"] is True
+    assert "unreachable" in summary["error"]
+    # botocore's max_attempts counts retries: the first attempt and two retries failed.
+    assert summary["aws_errors"] == {"Query:EndpointConnectionError": 3}
+
+
+def test_event_option_touches_one_event_and_an_unknown_slug_fails(
+    table: Table, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = seed(table, drifted=3)
+    code, summary, _ = run_cli(capsys, table, "--event", keys[1].slug)
+    assert code == 0
+    assert summary is not None
+    assert summary["events_checked"] == 1
+    assert [table.stored(k) for k in keys] == [0, 1, 0]
+    code, summary, _ = run_cli(capsys, table, "--event", "no-such-event")
+    assert code == 1
+    assert summary is not None
+    assert "no-such-event" in summary["error"]
+
+
+def test_shards_split_the_events_without_overlap_and_cover_them_all(
+    table: Table, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    keys = seed(table, drifted=12)
+    audit = tmp_path / "audit.jsonl"
+    checked = 0
+    slugs: list[str] = []
+    for index in range(3):
+        code, summary, _ = run_cli(
+            capsys, table, "--shard", f"{index}/3", "--audit-file", str(audit)
+        )
+        assert code == 0
+        assert summary is not None
+        assert summary["shard"] == f"{index}/3"
+        checked += summary["events_checked"]
+        lines = audit.read_text().splitlines()[len(slugs) :]
+        mine = [json.loads(line)["slug"] for line in lines]
+        assert all(in_shard(slug, Shard(index, 3)) for slug in mine)
+        slugs.extend(mine)
+    assert sorted(slugs) == sorted(k.slug for k in keys)  # union = all, no duplicates
+    assert checked == len(keys)
+    assert all(table.stored(k) == 1 for k in keys)
+
+
+def test_the_audit_file_is_appended_across_runs(
+    table: Table, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    keys = seed(table, drifted=1)
+    audit = tmp_path / "audit.jsonl"
+    run_cli(capsys, table, "--audit-file", str(audit))
+    table.ddb.update_item(
+        TableName=table.name,
+        Key={"pk": {"S": keys[0].partition}, "sk": {"S": keys[0].sort_key}},
+        UpdateExpression="SET attendeeCount = :n",
+        ExpressionAttributeValues={":n": {"N": "40"}},
+    )  # a hand edit
+    run_cli(capsys, table, "--audit-file", str(audit))
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert [(r["stored"], r["counted"], r["delta"]) for r in records] == [(0, 1, 1), (40, 1, -39)]
+    assert records[0]["run_id"] != records[1]["run_id"]
+    text = audit.read_text()
+    assert "@example.com" not in text
