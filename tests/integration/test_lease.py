@@ -16,8 +16,8 @@ from reconciler.serve.lease import DynamoLeaseStore, LeaderLease, LeaseRecord
 from tests.integration.serve_support import ServeProcess, seed, wait_for
 from tests.integration.traffic import Table
 
-LEASE_SECONDS = 1.0
-HEARTBEAT_SECONDS = 0.2
+LEASE_SECONDS = 1.5
+HEARTBEAT_SECONDS = 0.25
 
 
 def test_lock_item_conditions_hold_on_a_real_table(clients, table_name):
@@ -69,7 +69,7 @@ def _timestamp(record: dict[str, object]) -> float:
 def test_two_replicas_never_overlap_and_a_killed_leader_hands_over_within_one_lease(
     aws, clients, table_name, tmp_path
 ):
-    # GIVEN two replicas on one table, passes due every 200 ms, a 1 s lease
+    # GIVEN two replicas on one table, passes due every 200 ms, a 1.5 s lease
     seed(clients, table_name, events=3, drifted=0)
     args = [
         "--every", "200ms", "--run-at-start", "--settle-seconds", "0.05",

@@ -75,12 +75,13 @@ def test_a_second_signal_exits_at_once(aws, clients, table_name, tmp_path):
         serve.wait_ready()
         wait_for(lambda: serve.events("counter_suspect"), 15, what="the first look")
         serve.signal(signal.SIGTERM)
-        time.sleep(0.05)
+        time.sleep(0.01)
         serve.signal(signal.SIGINT)
         code = serve.wait(timeout=5)
     finally:
         serve.stop()
-    assert code == 128 + signal.SIGINT
+    # whichever handler Python ran second saw a stop already requested and exited at once
+    assert code in (128 + signal.SIGINT, 128 + signal.SIGTERM)
     assert not serve.events("shutdown_complete")
 
 
