@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from alarms.render import DEFAULT_RUNBOOK_URL
-from alarms.spec import ALARM_KEYS, DEFAULT_PREFIX, SpecParameters, Tuning
+from alarms.spec import ALARM_KEYS, DEFAULT_PREFIX, THRESHOLD_UNITS, SpecParameters, Tuning
 from reconciler import deployment_spec as deployed
 from reconciler.errors import ConfigError
 from reconciler.settings import Source
@@ -119,6 +119,13 @@ def add_alarm_arguments(parser: argparse.ArgumentParser) -> None:
         "--period", action="append", metavar="ALARM=SECONDS", help="period (repeatable)"
     )
     group.add_argument("--disable", action="append", metavar="ALARM", help="turn an alarm off")
+
+
+def alarm_keys_help() -> str:
+    """An epilog listing the ALARM names and what their thresholds mean."""
+    lines = ["ALARM names and threshold units:"]
+    lines += [f"  {key:<32} {THRESHOLD_UNITS[key]}" for key in ALARM_KEYS]
+    return "\n".join(lines)
 
 
 def read_config_file(path: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 from alarms.cloudwatch import CloudWatchAlarms, LambdaFunctions, SnsTopics, SqsQueues
-from alarms.config import add_alarm_arguments, load_alarm_settings
+from alarms.config import add_alarm_arguments, alarm_keys_help, load_alarm_settings
 from alarms.plan import AlarmPlan
 from alarms.service import AlarmPorts, Outcome, apply, destroy, prepare
 from reconciler.aws import Clients
@@ -38,7 +38,13 @@ def register(subparsers: Any) -> None:
         ("apply", "create the topic and make the alarms match the specification"),
         ("destroy", "delete the alarms this tool owns under the prefix"),
     ):
-        action = actions.add_parser(name, help=help_text, description=help_text)
+        action = actions.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=alarm_keys_help(),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         add_alarm_arguments(action)
         add_log_arguments(action)
         action.add_argument("--json", action="store_true", help="print one JSON object")

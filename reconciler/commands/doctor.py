@@ -38,7 +38,9 @@ def register(subparsers: Any) -> None:
         "--stream-export-name",
         help=f"CloudFormation export of the stream ARN ({deployed.TABLE_STREAM_ARN_EXPORT})",
     )
-    parser.add_argument("--skip-alarms", action="store_true", help="do not check the alarms")
+    parser.add_argument(
+        "--skip-alarms", action="store_true", default=None, help="do not check the alarms"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     add_alarm_arguments(parser)
     add_log_arguments(parser)
