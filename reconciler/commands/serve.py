@@ -2,7 +2,7 @@
 
 Runs until SIGTERM or SIGINT: the first stops scheduling and lets the pass in progress finish
 its current event (exit 0 within ``--shutdown-timeout``, else 1); a second exits at once.
-Exit 2 for invalid settings, 1 when the HTTP port cannot be opened.
+Exit 2 for invalid settings, 1 when the HTTP port (or the audit file) cannot be opened.
 """
 
 from __future__ import annotations
@@ -63,15 +63,16 @@ def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     configure_logging(log_settings.format, log_settings.level)
     prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
     clients = Clients(config=client_config(max_attempts=run.aws_max_attempts))
-    app, close = build_app(run, settings, clients, CollectorRegistry())
+    try:
+        app, close = build_app(run, settings, clients, CollectorRegistry())
+    except OSError as exc:  # the port is taken, or the audit file cannot be opened
+        print(f"reconciler serve: cannot start: {exc}", file=sys.stderr)
+        return 1
     install_signal_handlers(app)
     try:
         app.start()
     except OSError as exc:
-        print(
-            f"reconciler serve: cannot listen on {settings.host}:{settings.port}: {exc}",
-            file=sys.stderr,
-        )
+        print(f"reconciler serve: cannot start: {exc}", file=sys.stderr)
         app.shutdown()
         close()
         return 1

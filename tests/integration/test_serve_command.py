@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import signal
+import socket
 import time
 
 import pytest
@@ -128,3 +130,28 @@ def test_invalid_settings_exit_2_with_one_line_naming_the_setting(capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert "--every" in err
+
+
+@pytest.fixture
+def restore_logging():  # type: ignore[no-untyped-def]
+    """main() configures the root logger onto the captured stderr; put it back afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_a_port_in_use_exits_1_with_one_line(aws, capsys, restore_logging):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = main(
+            ["serve", "--port", str(port), "--bind", "127.0.0.1", "--no-lease"],
+            {"TABLE_NAME": "t"},
+        )
+    assert code == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("reconciler serve: cannot start:")
+    assert len(err.splitlines()) == 1
