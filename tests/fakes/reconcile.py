@@ -45,6 +45,10 @@ class FakeReconcileTable:
     refused: list[Correction] = field(default_factory=list)
     requests: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
+    after_write: Callable[[Correction], None] | None = None
+    """Called (under the table's lock) right after a successful conditional write."""
+    handler_keeps_version: bool = True
+    """False plays a handler that never bumps ``counterVersion`` (the fallback case)."""
     listed: int = 0
     """Event items handed out by events() so far (shows the listing is lazy)."""
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -78,7 +82,8 @@ class FakeReconcileTable:
             event = self.events_by_key[key]
             current = event.count if isinstance(event.count, int) else 0
             event.count = max(0, current + delta)
-            event.version = (event.version or 0) + 1
+            if self.handler_keeps_version:
+                event.version = (event.version or 0) + 1
 
     # -- ports ---------------------------------------------------------------------------------
 
@@ -137,6 +142,8 @@ class FakeReconcileTable:
             event.count = correction.counted
             event.version = (event.version or 0) + 1
             self.writes.append(correction)
+            if self.after_write is not None:
+                self.after_write(correction)
 
     def stats(self) -> IoStats:
         with self.lock:

@@ -438,3 +438,32 @@ def test_events_in_other_shards_are_not_even_read():
     expected = sum(1 for k in keys if in_shard(k.slug, shard))
     assert table.requests["GetItem"] == expected == summary.events_checked
     assert EventKey("EVENT", "s0#2024-10-27#conference") in table.events_by_key
+
+
+def test_reading_the_counter_before_counting_makes_an_early_delivery_harmless():
+    # GIVEN an exact counter (3). Between the two calls of the first look, attendee X
+    # registers and the handler applies it at once; just before the recheck, attendee Y
+    # leaves, and that record is still in flight when the pass writes.
+    table = FakeReconcileTable()
+    key = table.add_event("tech", 3, attendees=3)
+    calls: list[str] = []
+
+    def traffic(op: str, _slug: str) -> None:
+        if op not in ("GetItem", "Query"):
+            return
+        calls.append(op)
+        if len(calls) == 2:  # X: written and applied between the first look's two reads
+            table.attendees["tech"] += 1
+            table.handler_add(key, +1)
+        if len(calls) == 3:  # Y: written before the recheck, applied only after the pass
+            table.attendees["tech"] -= 1
+
+    table.before_op = traffic
+    reconciler, _, _ = build(table)
+    reconciler.run_pass()
+    table.handler_add(key, -1)  # Y lands
+    # THEN nothing was written from the inconsistent first look, and the count is exact.
+    # (Counting first would have seen count 3 / stored 4, confirmed it, written 3, and Y
+    # would then have taken the counter to 2.)
+    assert table.writes == []
+    assert table.count_of(key) == table.attendees["tech"] == 3
