@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from aws_cdk import App
 
-from deploy.reconciler_stack import ReconcilerStack
+from deploy.monitoring_stack import MonitoringStack
+from deploy.reconciler_stack import RECONCILER_CLOUDWATCH_NAMESPACE, ReconcilerStack
 from deploy.stateful_stack import StatefulStack
 from deploy.stateless_stack import StatelessStack
 
@@ -24,6 +25,7 @@ class Stacks:
     app: App
     stateful: StatefulStack
     stateless: StatelessStack
+    monitoring: MonitoringStack
     reconciler: ReconcilerStack
 
 
@@ -44,15 +46,43 @@ def build_app(outdir: str | None = None, context: Mapping[str, object] | None = 
     )
     # Only Fn.importValue links them, which CDK cannot see: state the order explicitly.
     stateless.add_stack_dependency(stateful)
+    monitoring = MonitoringStack(
+        app,
+        "MonitoringStack",
+        handler_function_name=stateless.handler_function_name,
+        handler_timeout_seconds=stateless.handler_timeout_seconds,
+        on_failure_queue_name=stateless.on_failure_queue_name,
+        reconciler_namespace=RECONCILER_CLOUDWATCH_NAMESPACE,
+        email_subscriptions=_list_context(app, "alarmEmail"),
+        description="CloudWatch alarms on the stream handler and the reconciler, and their topic",
+    )
+    # The alarms name the function and the queue: create them first.
+    monitoring.add_stack_dependency(stateless)
     reconciler = ReconcilerStack(
         app,
         "ReconcilerStack",
         desired_count=int(str(app.node.try_get_context("reconcilerDesiredCount") or 1)),
         handler_function_name=stateless.handler_function_name,
+        cloudwatch_namespace=RECONCILER_CLOUDWATCH_NAMESPACE,
         description="reconciler serve on ECS Fargate: keeps attendeeCount exact",
     )
     reconciler.add_stack_dependency(stateful)
-    return Stacks(app=app, stateful=stateful, stateless=stateless, reconciler=reconciler)
+    return Stacks(
+        app=app,
+        stateful=stateful,
+        stateless=stateless,
+        monitoring=monitoring,
+        reconciler=reconciler,
+    )
+
+
+def _list_context(app: App, key: str) -> list[str]:
+    """A comma-separated context value (``-c alarmEmail=a@x,b@y``) as a list."""
+    value = app.node.try_get_context(key)
+    if not value:
+        return []
+    items = value if isinstance(value, list) else str(value).split(",")
+    return [str(item).strip() for item in items if str(item).strip()]
 
 
 def _context_pair(text: str) -> tuple[str, str]:
@@ -75,7 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=_context_pair,
         default=[],
         metavar="KEY=VALUE",
-        help="CDK context value, e.g. tableName=registrations (repeatable)",
+        help="CDK context value (repeatable): tableName=NAME, reconcilerDesiredCount=1|2, "
+        "alarmEmail=ADDRESS[,ADDRESS]",
     )
     args = parser.parse_args(argv)
     stacks = build_app(args.out, dict(args.context))

@@ -11,7 +11,7 @@ from tests.deploy.conftest import CDK_GROUP, Synth
 
 pytestmark = CDK_GROUP
 
-EXPECTED_STACKS = {"StatefulStack", "StatelessStack", "ReconcilerStack"}
+EXPECTED_STACKS = {"StatefulStack", "StatelessStack", "MonitoringStack", "ReconcilerStack"}
 
 
 def _cfn_lint() -> str:
