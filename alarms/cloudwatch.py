@@ -102,7 +102,6 @@ class CloudWatchAlarms:
                         ExistingAlarm(
                             definition=definition_from_alarm(alarm, tags),
                             arn=arn,
-                            state=alarm.get("StateValue", "INSUFFICIENT_DATA"),
                         )
                     )
         except ClientError as exc:
@@ -201,7 +200,6 @@ class LambdaFunctions:
             name=config.get("FunctionName", function_name),
             arn=config.get("FunctionArn", ""),
             timeout_seconds=int(config.get("Timeout", 3)),
-            role_arn=config.get("Role", ""),
         )
 
 

@@ -18,7 +18,6 @@ from alarms.render import OWNER_CLI, AlarmDefinition, is_owned
 class ExistingAlarm:
     definition: AlarmDefinition
     arn: str
-    state: str = "OK"
 
 
 @dataclass(frozen=True, slots=True)

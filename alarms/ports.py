@@ -15,7 +15,6 @@ class FunctionInfo:
     name: str
     arn: str
     timeout_seconds: int
-    role_arn: str
 
     @property
     def partition(self) -> str:

@@ -13,7 +13,7 @@ from alarms.errors import ForeignAlarmError, QueueNotFoundError
 from alarms.plan import AlarmPlan, plan
 from alarms.ports import AlarmStore, FunctionDirectory, FunctionInfo, QueueDirectory, TopicStore
 from alarms.render import AlarmDefinition, render
-from alarms.spec import AlarmSpec, build_specs
+from alarms.spec import build_specs
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +34,6 @@ class Outcome:
     subscriptions_added: int = 0
 
 
-def specs_for(settings: AlarmSettings, timeout_seconds: int) -> tuple[AlarmSpec, ...]:
-    return build_specs(settings.spec_parameters(timeout_seconds))
-
-
 def prepare(settings: AlarmSettings, ports: AlarmPorts, *, create_topic: bool = False) -> Outcome:
     """Everything ``plan`` shows; with ``create_topic`` the topic is made to exist first."""
     function = ports.functions.describe(settings.function_name)
@@ -46,7 +42,7 @@ def prepare(settings: AlarmSettings, ports: AlarmPorts, *, create_topic: bool = 
         raise QueueNotFoundError(settings.on_failure_queue)
     topic_arn, topic_exists = _topic(settings, ports, function, create=create_topic)
     desired = render(
-        specs_for(settings, timeout),
+        build_specs(settings.spec_parameters(timeout)),
         prefix=settings.prefix,
         topic_arn=topic_arn,
         runbook_url=settings.runbook_url,

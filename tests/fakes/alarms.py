@@ -23,7 +23,6 @@ class FakeFunctions:
             name=function_name,
             arn=f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{function_name}",
             timeout_seconds=self.timeouts[function_name],
-            role_arn=f"arn:aws:iam::{ACCOUNT}:role/handler",
         )
 
 
