@@ -32,5 +32,14 @@ def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     log_format = parse_log_settings(source).format
     seed = source.integer("--seed", DemoOptions().seed)
     configure_logging(log_format, level)
-    result = run_demo(sys.stdout, DemoOptions(seed=seed))
+    try:
+        result = run_demo(sys.stdout, DemoOptions(seed=seed))
+    except ModuleNotFoundError as exc:
+        if exc.name != "moto" and not str(exc.name).startswith("moto."):
+            raise
+        print(
+            "reconciler demo: needs moto, a development dependency: pip install -e '.[dev]'",
+            file=sys.stderr,
+        )
+        return 1
     return 0 if result.all_in_sync else 1
