@@ -54,6 +54,7 @@ from reconciler.reconcile.ports import CounterTable, EventGroup, EventSource
 from reconciler.reconcile.ratelimit import ReadRateLimiter
 from reconciler.reconcile.settings import RunSettings
 from reconciler.summary import PassSummary
+from reconciler.summary_publisher import SummaryPublisher
 
 if TYPE_CHECKING:
     from reconciler.aws import Clients
@@ -443,6 +444,10 @@ def build_reconciler(
     table = DynamoReconcileTable(
         clients.dynamodb(), settings.table.table_name, settings.table.model, limiter
     )
+    callbacks = list(on_summary)
+    if settings.cloudwatch_namespace is not None:
+        publisher = SummaryPublisher(clients.cloudwatch(), settings.cloudwatch_namespace)
+        callbacks.append(_publish_safely(publisher))
     sinks: list[AuditSink] = [LogAuditSink(), *extra_audit_sinks]
     closers: list[Callable[[], None]] = [table.close]
     if settings.audit_file is not None:
@@ -457,9 +462,28 @@ def build_reconciler(
         clock=clock,
         sleep=sleep,
         wall=wall,
-        on_summary=on_summary,
+        on_summary=callbacks,
         on_close=closers,
     )
+
+
+def _publish_safely(publisher: SummaryPublisher) -> SummaryCallback:
+    """A CloudWatch outage must not turn a good pass into a failed one: the pass's own result
+    stands, the lost datapoint is logged (and the reconciler alarms treat missing data)."""
+    log = get_logger(__name__)
+
+    def publish(summary: PassSummary) -> None:
+        try:
+            publisher.publish(summary)
+        except ReconcilerError as exc:
+            log.warning(
+                "summary_publish_failed",
+                namespace=publisher.namespace,
+                error=type(exc).__name__,
+                detail=str(exc),
+            )
+
+    return publish
 
 
 def exit_code(summary: PassSummary) -> int:

@@ -30,6 +30,7 @@ DEFAULT_BRAKE = BrakePolicy(
 )
 
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+_NAMESPACE = re.compile(r"^[A-Za-z0-9_.\-/#:]{1,255}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,8 @@ class RunSettings:
     audit_file: Path | None = None
     aws_max_attempts: int = DEFAULT_AWS_MAX_ATTEMPTS
     """Passed to botocore as ``retries.max_attempts``: retries after the first attempt."""
+    cloudwatch_namespace: str | None = None
+    """When set, each pass's summary is published there for the CloudWatch alarms."""
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -95,6 +98,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "--shard", metavar="I/N", help="only events whose stable slug hash mod N is I"
     )
     group.add_argument("--audit-file", metavar="PATH", help="append audit records (JSON lines)")
+    group.add_argument(
+        "--cloudwatch-namespace",
+        metavar="NS",
+        help="publish each pass's summary to this CloudWatch namespace (PutMetricData), "
+        "which the reconciler alarms of `reconciler alarms` watch",
+    )
     group.add_argument(
         "--aws-max-attempts",
         metavar="N",
@@ -147,7 +156,18 @@ def parse_run_settings(source: Source) -> RunSettings:
         aws_max_attempts=source.integer(
             "--aws-max-attempts", DEFAULT_AWS_MAX_ATTEMPTS, minimum=0, maximum=20
         ),
+        cloudwatch_namespace=_cloudwatch_namespace(source),
     )
+
+
+def _cloudwatch_namespace(source: Source) -> str | None:
+    label, raw = source.raw("--cloudwatch-namespace")
+    if raw is None:
+        return None
+    namespace = str(raw).strip()
+    if not _NAMESPACE.match(namespace) or namespace.startswith("AWS/"):
+        raise ConfigError(label, f"is not a usable CloudWatch namespace: {raw!r}")
+    return namespace
 
 
 def _audit_file(source: Source) -> Path | None:
