@@ -1,7 +1,8 @@
-"""``reconciler demo``: the whole live loop on this machine, in a few seconds.
+"""``reconciler demo``: the whole loop on this machine, in about half a minute.
 
-Each step is a function so later steps (a reconciliation pass, the serve loop) slot in
-between without touching the others:
+Each step is a function, composed by :func:`run_demo` into three acts: the live path breaks
+some counters (duplicated and dropped batches, a hand-edited counter), one reconciliation pass
+repairs them, and a short ``serve`` loop shows the metrics an operator would scrape.
 
 1. :func:`local_aws` starts moto in-process on a free loopback port;
 2. :func:`create_demo_table` creates the table as the StatefulStack deploys it;
@@ -10,7 +11,10 @@ between without touching the others:
    for an event that does not exist;
 5. :func:`pump_stream` feeds the stream through the real handler with injected duplicates;
 6. :func:`measure` compares every stored count with the attendee items actually there,
-   and :func:`render_report` prints it.
+   and :func:`render_report` prints it;
+7. :func:`hand_edit_counter` overwrites one counter, as an operator fixing "by hand" would;
+8. :func:`reconcile` runs one race-safe pass (short settle window) and collects its audit;
+9. :func:`serve_briefly` runs the scheduled worker for a few seconds and samples ``/metrics``.
 """
 
 from __future__ import annotations
@@ -33,7 +37,13 @@ from reconciler.event_lookup import DynamoEventLocator
 from reconciler.local import create_table
 from reconciler.model import EventKey, TableModel
 from reconciler.pump import FaultPlan, PumpConfig, PumpStats, StreamPump
+from reconciler.reconcile.audit import AuditRecord
+from reconciler.reconcile.service import build_reconciler
+from reconciler.reconcile.settings import RunSettings
+from reconciler.serve.embedded import ServeSample, serve_for
+from reconciler.settings import TableSettings
 from reconciler.stream_handler import StreamHandler
+from reconciler.summary import PassSummary
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -70,8 +80,16 @@ class DemoOptions:
     batching_window: float = 0.05
     """Short, so the demo takes seconds; the deployed window is BATCHING_WINDOW_SECONDS."""
     faults: FaultPlan = field(
-        default_factory=lambda: FaultPlan(duplicate_batches=frozenset({1, 3, 6}))
+        default_factory=lambda: FaultPlan(
+            duplicate_batches=frozenset({1, 3, 6}), drop_batches=frozenset({4, 9})
+        )
     )
+    hand_edit: tuple[EventKey, int] | None = (DEMO_EVENTS[0], 25)
+    """An event whose counter an operator "fixes" by hand, and the value written."""
+    settle_seconds: float = 2.0
+    """Short for the demo; the deployed default (120 s) outlasts the batching window + retries."""
+    serve_seconds: float = 6.0
+    serve_every: float = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,10 +131,18 @@ class DemoResult:
     pump: PumpStats
     handler: MetricTotals
     rows: list[CountRow]
+    """Counts after the live path (and the hand edit), before any reconciliation."""
+    repaired: list[CountRow] = field(default_factory=list)
+    """Counts after the reconciliation pass."""
+    summary: PassSummary | None = None
+    corrections: list[AuditRecord] = field(default_factory=list)
+    serve: ServeSample | None = None
 
     @property
     def all_in_sync(self) -> bool:
-        return all(row.in_sync for row in self.rows)
+        """The demo's verdict: every count exact at the end."""
+        final = self.repaired or self.rows
+        return all(row.in_sync for row in final)
 
 
 # --- steps ----------------------------------------------------------------------------------
@@ -300,13 +326,15 @@ def _count_attendees(dynamodb: DynamoDBClient, table_name: str, slug: str) -> in
 def render_report(result: DemoResult) -> str:
     traffic, pump, handler = result.traffic, result.pump, result.handler
     lines = [
-        f"Live path: moto at {result.endpoint}, table {result.table_name}",
+        f"1. Live path: moto at {result.endpoint}, table {result.table_name}",
         "",
         f"traffic  {traffic.registrations} registrations, {traffic.removals} removals, "
         f"{traffic.profile_updates} profile updates over {len(result.rows)} events; "
         f"{traffic.orphan_registrations} registrations for '{ORPHAN_SLUG}', which has no event",
         f"pump     {pump.records_read} stream records in {pump.batches} batches; "
-        f"{pump.duplicated_batches} batches delivered twice, {pump.invocations} invocations",
+        f"{pump.duplicated_batches} batches delivered twice, {pump.injected_drops} dropped "
+        f"({pump.records_dropped_injected} records, as Lambda drops a batch whose retries are "
+        f"spent), {pump.invocations} invocations",
         f"handler  saw {handler.get(spec.METRIC_RECORDS_INSERT)} INSERT, "
         f"{handler.get(spec.METRIC_RECORDS_REMOVE)} REMOVE, "
         f"{handler.get(spec.METRIC_RECORDS_MODIFY)} MODIFY attendee records (replays included); "
@@ -317,7 +345,13 @@ def render_report(result: DemoResult) -> str:
         "",
         "stored = attendeeCount on the event item; true = attendee items in <slug>#ATTENDEE",
         "",
+        *render_counts(result.rows),
     ]
+    return "\n".join(lines)
+
+
+def render_counts(rows: Sequence[CountRow]) -> list[str]:
+    lines: list[str] = []
     headers = ("partition", "event", "stored", "true", "")
     table = [
         (
@@ -327,7 +361,7 @@ def render_report(result: DemoResult) -> str:
             str(row.true),
             "ok" if row.in_sync else f"DRIFT {_signed((row.stored or 0) - row.true)}",
         )
-        for row in result.rows
+        for row in rows
     ]
     widths = [max(len(cells[i]) for cells in (headers, *table)) for i in range(len(headers))]
     for cells in (headers, *table):
@@ -338,14 +372,113 @@ def render_report(result: DemoResult) -> str:
             ).rstrip()
         )
     lines.append("")
-    drifted = sum(1 for row in result.rows if not row.in_sync)
+    drifted = sum(1 for row in rows if not row.in_sync)
     if drifted:
-        lines.append(f"{drifted} of {len(result.rows)} counters drifted.")
+        lines.append(f"{drifted} of {len(rows)} counters drifted.")
     else:
+        lines.append(f"All {len(rows)} counters match their attendees.")
+    return lines
+
+
+def hand_edit_counter(clients: Clients, table_name: str, key: EventKey, value: int) -> None:
+    """What an operator "fixing" a count in the console does: a plain overwrite, which also
+    bypasses ``counterVersion`` (the reconciler still only writes after the settle recheck)."""
+    clients.dynamodb().update_item(
+        TableName=table_name,
+        Key={"pk": {"S": key.partition}, "sk": {"S": key.sort_key}},
+        UpdateExpression="SET attendeeCount = :value",
+        ExpressionAttributeValues={":value": {"N": str(value)}},
+    )
+
+
+class _CollectAudit:
+    def __init__(self) -> None:
+        self.records: list[AuditRecord] = []
+
+    def write(self, record: AuditRecord) -> None:
+        self.records.append(record)
+
+
+def demo_run_settings(table_name: str, options: DemoOptions) -> RunSettings:
+    return RunSettings(
+        table=TableSettings(table_name=table_name, model=TableModel()),
+        settle_seconds=options.settle_seconds,
+    )
+
+
+def reconcile(
+    clients: Clients, table_name: str, options: DemoOptions
+) -> tuple[PassSummary, list[AuditRecord]]:
+    """One pass exactly as ``reconciler run --once`` makes it, with a short settle window."""
+    collected = _CollectAudit()
+    reconciler = build_reconciler(
+        demo_run_settings(table_name, options), clients, extra_audit_sinks=[collected]
+    )
+    try:
+        summary = reconciler.run_pass()
+    finally:
+        reconciler.close()
+    return summary, collected.records
+
+
+def render_reconciliation(
+    summary: PassSummary,
+    corrections: Sequence[AuditRecord],
+    repaired: Sequence[CountRow],
+    settle_seconds: float,
+) -> str:
+    lines = [
+        f"2. Reconciliation: reconciler run --once --settle-seconds {settle_seconds:g} "
+        f"(run {summary.run_id})",
+        "",
+        f"checked {summary.events_checked} events: {summary.in_sync} in sync, "
+        f"{summary.drifted} drifted; after the settle window {summary.corrected} corrected, "
+        f"{summary.conflicts} conflicts, {summary.in_flux} in flux "
+        f"({summary.consumed_read_units:g} read units, {summary.duration_seconds:.1f} s)",
+    ]
+    for record in corrections:
         lines.append(
-            f"All {len(result.rows)} counters match their attendees, despite "
-            f"{pump.duplicated_batches} duplicated batches."
+            f"  audit  {record.sort_key}: stored {record.stored_raw or record.stored} -> "
+            f"counted {record.counted} ({record.reason}, {record.outcome})"
         )
+    lines += ["", *render_counts(repaired)]
+    return "\n".join(lines)
+
+
+def serve_briefly(
+    clients: Clients, table_name: str, options: DemoOptions, out: TextIO
+) -> ServeSample:
+    """The scheduled worker for a few seconds, so the operator's view is visible too."""
+
+    def announce(url: str) -> None:
+        print(
+            f"3. Scheduled worker: reconciler serve --every {options.serve_every:g}s "
+            f"for {options.serve_seconds:g} s; metrics at {url}",
+            file=out,
+            flush=True,
+        )
+
+    return serve_for(
+        demo_run_settings(table_name, options),
+        clients,
+        options.serve_seconds,
+        every=options.serve_every,
+        on_ready=announce,
+    )
+
+
+def render_serve(sample: ServeSample) -> str:
+    width = max((len(name) for name in sample.values), default=0)
+    lines = ["", "sampled from /metrics:"]
+    lines += [
+        f"  {name.ljust(width)}  {value:.0f}"
+        if value >= 1e6
+        else f"  {name.ljust(width)}  {value:g}"
+        for name, value in sample.values.items()
+    ]
+    lines.append(
+        "(point a local Prometheus at it with deploy/prometheus/prometheus.yml; see README)"
+    )
     return "\n".join(lines)
 
 
@@ -365,7 +498,31 @@ def run_demo(out: TextIO, options: DemoOptions | None = None) -> DemoResult:
         seed_events(clients, table_name)
         traffic = write_traffic(clients, table_name, options)
         pump, totals = pump_stream(clients, table_name, stream_arn, options)
+        if options.hand_edit is not None:
+            hand_edit_counter(clients, table_name, *options.hand_edit)
         rows = measure(clients, table_name)
         result = DemoResult(endpoint, table_name, traffic, pump, totals, rows)
         print(render_report(result), file=out, flush=True)
+        if options.hand_edit is not None:
+            key, value = options.hand_edit
+            print(f"(and {key.sort_key} was set to {value} by hand)", file=out)
+        print("", file=out, flush=True)
+
+        result.summary, result.corrections = reconcile(clients, table_name, options)
+        result.repaired = measure(clients, table_name)
+        report = render_reconciliation(
+            result.summary, result.corrections, result.repaired, options.settle_seconds
+        )
+        print(report, file=out, flush=True)
+        print("", file=out, flush=True)
+
+        if options.serve_seconds > 0:
+            result.serve = serve_briefly(clients, table_name, options, out)
+            print(render_serve(result.serve), file=out, flush=True)
+        verdict = (
+            "Every counter is exact."
+            if result.all_in_sync
+            else "Some counters are still wrong: the demo failed."
+        )
+        print(f"\n{verdict}", file=out, flush=True)
     return result
