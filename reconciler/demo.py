@@ -90,6 +90,8 @@ class DemoOptions:
     """Short for the demo; the deployed default (120 s) outlasts the batching window + retries."""
     serve_seconds: float = 6.0
     serve_every: float = 2.0
+    metrics_port: int = 0
+    """0 picks a free port; 9464 matches deploy/prometheus/prometheus.yml."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -462,6 +464,7 @@ def serve_briefly(
         demo_run_settings(table_name, options),
         clients,
         options.serve_seconds,
+        port=options.metrics_port,
         every=options.serve_every,
         on_ready=announce,
     )

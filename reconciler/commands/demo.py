@@ -29,6 +29,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--serve-seconds", help="how long the scheduled worker runs at the end (6s; 0 skips it)"
     )
+    parser.add_argument(
+        "--metrics-port",
+        help="port of the worker's /metrics (0 = any free one; 9464 suits "
+        "deploy/prometheus/prometheus.yml)",
+    )
     parser.add_argument("--log-level", help="debug, info, warning (default), error")
     parser.add_argument("--log-format", help="auto (console on a TTY, else JSON), json, console")
     parser.set_defaults(handler=handle)
@@ -43,6 +48,7 @@ def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         seed=source.integer("--seed", defaults.seed),
         settle_seconds=source.duration("--settle-seconds", defaults.settle_seconds),
         serve_seconds=source.duration("--serve-seconds", defaults.serve_seconds),
+        metrics_port=source.integer("--metrics-port", 0, minimum=0, maximum=65535),
     )
     configure_logging(log_format, level)
     try:
