@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from reconciler.aws import translate_error
 from reconciler.errors import ConflictError
-from reconciler.model import SEQUENCE_WIDTH, EventKey, TableModel
+from reconciler.model import SEQUENCE_WIDTH, EventKey, TableModel, integer_attribute
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -38,17 +38,17 @@ class CounterState:
     @property
     def count_is_number(self) -> bool:
         """Absent counts as a number (zero); anything but an integer ``N`` does not."""
-        return self.raw_count is None or _integer(self.raw_count) is not None
+        return self.raw_count is None or integer_attribute(self.raw_count) is not None
 
     @property
     def version_is_number(self) -> bool:
         """The version must stay an integer for ``ADD`` and the reconciler's exact checks."""
-        return self.raw_version is None or _integer(self.raw_version) is not None
+        return self.raw_version is None or integer_attribute(self.raw_version) is not None
 
     @property
     def count(self) -> int:
         """The count, zero when absent; only meaningful when :attr:`count_is_number`."""
-        return 0 if self.raw_count is None else (_integer(self.raw_count) or 0)
+        return 0 if self.raw_count is None else (integer_attribute(self.raw_count) or 0)
 
     @property
     def sequence(self) -> str | None:
@@ -60,16 +60,6 @@ class CounterState:
         if len(text) != SEQUENCE_WIDTH or not text.isdigit():
             return None
         return text
-
-
-def _integer(value: AttributeValue) -> int | None:
-    text = value.get("N")
-    if not isinstance(text, str):
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        return None
 
 
 def state_from_item(item: dict[str, Any], model: TableModel) -> CounterState:

@@ -96,6 +96,21 @@ def classify_item(item: Mapping[str, object], model: TableModel) -> ItemRef:
     return classify(item.get(model.pk_attr), item.get(model.sk_attr), model)
 
 
+def integer_attribute(raw: object) -> int | None:
+    """The integer in a DynamoDB ``{"N": "..."}`` attribute value, or None for anything else.
+
+    The handler and the reconciler must agree on what a usable counter is: an ``N`` holding
+    an integer. ``{"N": "2.5"}``, ``{"S": "10"}`` or garbage are all "not a number".
+    """
+    text = raw.get("N") if isinstance(raw, dict) else None
+    if not isinstance(text, str):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
 def pad_sequence(sequence_number: str) -> str:
     """Zero-pad a stream sequence number so string order equals numeric order."""
     if not _DIGITS.match(sequence_number):

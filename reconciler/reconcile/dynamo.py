@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from reconciler.aws import translate_error
 from reconciler.event_lookup import DynamoEventLocator
-from reconciler.model import EventKey, ItemKind, TableModel, classify
+from reconciler.model import EventKey, ItemKind, TableModel, classify, integer_attribute
 from reconciler.reconcile.core import Correction, CounterKind, StoredCounter
 from reconciler.reconcile.ports import EventGroup, IoStats
 from reconciler.reconcile.ratelimit import ReadRateLimiter
@@ -43,7 +43,7 @@ def stored_counter(item: dict[str, AttributeValue], model: TableModel) -> Stored
             CounterKind.MISSING, version=version, version_unreadable=version_unreadable
         )
     rendered = json.dumps(raw, sort_keys=True, separators=(",", ":"))
-    value = _integer(raw)
+    value = integer_attribute(raw)
     if value is None:
         return StoredCounter(
             CounterKind.INVALID,
@@ -60,20 +60,10 @@ def stored_counter(item: dict[str, AttributeValue], model: TableModel) -> Stored
     )
 
 
-def _integer(raw: AttributeValue) -> int | None:
-    text = raw.get("N") if isinstance(raw, dict) else None
-    if not isinstance(text, str):
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        return None
-
-
 def _version(raw: AttributeValue | None) -> tuple[int | None, bool]:
     if raw is None:
         return None, False
-    value = _integer(raw)
+    value = integer_attribute(raw)
     return (None, True) if value is None else (value, False)
 
 

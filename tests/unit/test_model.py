@@ -2,7 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.model import EventKey, ItemKind, TableModel, classify, classify_item, pad_sequence
+from reconciler.model import (
+    EventKey,
+    ItemKind,
+    TableModel,
+    classify,
+    classify_item,
+    integer_attribute,
+    pad_sequence,
+)
 
 MODEL = TableModel()
 
@@ -65,3 +73,20 @@ def test_padded_sequence_numbers_compare_like_numbers():
 def test_malformed_sequence_numbers_are_rejected(bad: str):
     with pytest.raises(ValueError, match="sequence number"):
         pad_sequence(bad)
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [
+        ({"N": "12"}, 12),
+        ({"N": "-3"}, -3),
+        ({"N": "2.5"}, None),
+        ({"S": "10"}, None),
+        ({"N": "ten"}, None),
+        ({"N": 10}, None),
+        ("10", None),
+        (None, None),
+    ],
+)
+def test_only_integer_number_attributes_are_usable_counters(raw: object, value: int | None):
+    assert integer_attribute(raw) == value
