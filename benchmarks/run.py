@@ -41,6 +41,7 @@ from reconciler.local import create_table
 from reconciler.logs import configure_logging
 from reconciler.model import TableModel
 from reconciler.reconcile.core import BrakePolicy
+from reconciler.reconcile.dynamo import EVENT_PAGE_SIZE
 from reconciler.reconcile.service import build_reconciler
 from reconciler.reconcile.settings import RunSettings
 from reconciler.settings import TableSettings
@@ -127,6 +128,18 @@ def seed(ddb: Any, table: str, events: int, attendees: int, drift_percent: float
 
 
 def peak_rss_mb() -> float:
+    """Peak RSS of this process's own address space (``VmHWM``).
+
+    Not ``ru_maxrss``: Linux carries the pre-exec high-water mark of the forked parent into
+    it, so a child of a parent that just seeded a million items would report the parent's size.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -173,6 +186,7 @@ def measure_floor(
                 KeyConditionExpression="pk = :pk",
                 ExpressionAttributeValues={":pk": {"S": partition}},
                 ProjectionExpression="pk, sk",
+                Limit=EVENT_PAGE_SIZE,
             ):
                 for item in page["Items"]:
                     yield item["pk"]["S"], item["sk"]["S"]

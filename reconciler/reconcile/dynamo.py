@@ -30,6 +30,11 @@ if TYPE_CHECKING:
 
 AttributeValue = dict[str, Any]
 
+EVENT_PAGE_SIZE = 500
+"""Event items per listing page. A full 1 MB page of event items parses into tens of MB of
+Python objects (two partitions' pages are alive at once in the merge); 500 keeps the listing's
+memory small and flat whatever the table size, for a negligible number of extra requests."""
+
 _QUIET_CODES = frozenset({"ConditionalCheckFailedException"})
 """Expected answers, reported as conflicts rather than errors."""
 
@@ -83,7 +88,7 @@ class DynamoReconcileTable:
         model: TableModel,
         limiter: ReadRateLimiter,
         *,
-        event_page_size: int | None = None,
+        event_page_size: int | None = EVENT_PAGE_SIZE,
     ) -> None:
         self._client = client
         self._table = table_name
