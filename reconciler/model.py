@@ -15,7 +15,7 @@ SEQUENCE_WIDTH = 40
 """Stream sequence numbers have up to 40 digits: more than a DynamoDB number keeps exactly,
 so we store them as zero-padded strings, which compare in the same order as the numbers."""
 
-_DIGITS = re.compile(r"^[0-9]{1,40}$")
+_DIGITS = re.compile(r"[0-9]{1,40}")
 
 
 class ItemKind(enum.Enum):
@@ -113,6 +113,7 @@ def integer_attribute(raw: object) -> int | None:
 
 def pad_sequence(sequence_number: str) -> str:
     """Zero-pad a stream sequence number so string order equals numeric order."""
-    if not _DIGITS.match(sequence_number):
+    # fullmatch: ``$`` would also accept a trailing newline, and "123\n" padded sorts wrongly.
+    if not _DIGITS.fullmatch(sequence_number):
         raise ValueError("sequence number must be 1 to 40 decimal digits")
     return sequence_number.zfill(SEQUENCE_WIDTH)

@@ -253,6 +253,22 @@ def test_malformed_records_are_skipped_and_the_rest_applied(world: World) -> Non
     assert world.last_metrics()[spec.METRIC_MALFORMED_RECORDS] == 3
 
 
+def test_sequence_number_with_a_trailing_newline_is_malformed_and_cannot_break_replays(
+    world: World,
+) -> None:
+    # GIVEN a record whose sequence number carries a trailing newline: padded, it would sort
+    # below every real one and, stored as counterSeq, would disable the replay guard
+    bad = insert("workshop", "a@example.com", world.seq() + "\n")
+    response = world.handle([bad])
+    assert response == {"batchItemFailures": []}
+    assert world.last_metrics()[spec.METRIC_MALFORMED_RECORDS] == 1
+    # WHEN the same batch is delivered again
+    world.handle([bad])
+    # THEN it was never counted, so nothing can be counted twice
+    assert world.store.count(WORKSHOP) == 0
+    assert world.store.sequence(WORKSHOP) is None
+
+
 def test_an_event_that_is_not_a_batch_is_reported_not_raised(world: World) -> None:
     assert world.handler.handle({"nope": 1}) == {"batchItemFailures": []}
     assert world.last_metrics()[spec.METRIC_MALFORMED_RECORDS] == 1

@@ -109,6 +109,11 @@ MALFORMED_CORPUS: list[tuple[str, object, MalformedReason]] = [
         MalformedReason.INVALID_SEQUENCE_NUMBER,
     ),
     (
+        "sequence with a trailing newline",
+        _with(("dynamodb", "SequenceNumber"), SEQ + "\n"),
+        MalformedReason.INVALID_SEQUENCE_NUMBER,
+    ),
+    (
         "empty sequence",
         _with(("dynamodb", "SequenceNumber"), ""),
         MalformedReason.INVALID_SEQUENCE_NUMBER,
