@@ -170,12 +170,14 @@ class ServeApp:
         self._stop.set()
         if not self._started:
             return True
+        # One deadline for every step: the orchestrator's SIGKILL does not wait for the lease.
+        deadline = time.monotonic() + self.settings.shutdown_timeout
         self.scheduler.stop()
         log.info("shutdown_started", pass_in_progress=self.job.running)
         finished = self.job.wait_idle(self.settings.shutdown_timeout)
         if self._keeper is not None:
             # never release while a pass might still write: let the lease expire instead
-            self._keeper.stop(release=finished)
+            self._keeper.stop(release=finished, timeout=max(deadline - time.monotonic(), 0.0))
         self.http.stop()
         if finished:
             log.info("shutdown_complete")

@@ -151,6 +151,7 @@ class PassJob:
             self._metrics.observe_skip(SkipReason.SHUTTING_DOWN)
             return
         if self._leadership is not None and not self._leadership.is_held():
+            self._forget_streaks()
             self._metrics.observe_skip(SkipReason.NOT_LEADER)
             log.debug("pass_skipped", reason="not_leader")
             return
@@ -166,6 +167,19 @@ class PassJob:
             log.error("pass_bookkeeping_failed", error_type=type(exc).__name__, error=str(exc))
         finally:
             self._idle.set()
+            self._lock.release()
+
+    def _forget_streaks(self) -> None:
+        """A standby runs no passes, so the failures and drift it saw while it led say nothing
+        about the passes now run elsewhere: kept, they would hold this replica unready and keep
+        ReconcilerPassesFailing firing for good, and resume a drift streak on re-election."""
+        if not self._lock.acquire(blocking=False):
+            return  # a pass is still finishing; the next skip resets
+        try:
+            if self._streaks != Streaks():
+                self._streaks = Streaks()
+                self._metrics.reset_streaks()
+        finally:
             self._lock.release()
 
     def _should_stop(self) -> bool:

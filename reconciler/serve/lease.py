@@ -402,9 +402,26 @@ class LeaseKeeper:
                 log.error("lease_tick_crashed", error_type=type(exc).__name__, error=str(exc))
                 delay = self.lease.heartbeat_seconds
 
-    def stop(self, *, release: bool = True) -> None:
+    def stop(self, *, release: bool = True, timeout: float = 10.0) -> bool:
+        """Stop heartbeating and (optionally) release, giving up after ``timeout`` seconds.
+
+        A heartbeat or the release may be stuck in retries against an unreachable table; the
+        caller has a shutdown deadline to keep, so we never wait past ``timeout``. Giving up is
+        safe: a lease nobody renews expires on its own. Returns False when we gave up.
+        """
+        deadline = time.monotonic() + max(timeout, 0.0)
         self._stop.set()
         if self._thread.is_alive():
-            self._thread.join(timeout=10)
-        if release:
-            self.lease.release()
+            self._thread.join(timeout=max(deadline - time.monotonic(), 0.0))
+            if self._thread.is_alive():
+                log.warning("lease_heartbeat_still_running", timeout_seconds=timeout)
+                return False
+        if not release:
+            return True
+        releaser = threading.Thread(target=self.lease.release, name="lease-release", daemon=True)
+        releaser.start()
+        releaser.join(timeout=max(deadline - time.monotonic(), 0.0))
+        if releaser.is_alive():
+            log.warning("lease_release_abandoned", timeout_seconds=timeout)
+            return False
+        return True

@@ -310,6 +310,12 @@ class ReconcilerMetrics:
         self.drift_streak.set(0)
         self.corrections_paused.set(0)
 
+    def reset_streaks(self) -> None:
+        """This replica stopped leading: its failure and drift streaks no longer describe the
+        passes being run (by another replica)."""
+        self.consecutive_failures.set(0)
+        self.drift_streak.set(0)
+
     def observe_aws_errors(self, counts: Mapping[str, int]) -> None:
         for key, count in counts.items():
             if count > 0:

@@ -95,6 +95,42 @@ def test_a_replica_without_the_lease_skips_the_pass(registry, metrics, stop):
     assert skipped == 1
 
 
+def test_a_leader_that_failed_and_lost_the_lease_forgets_its_failure_streak(
+    registry, metrics, stop
+):
+    # GIVEN a leader whose passes failed three times in a row (unready, alert firing)
+    lease = FakeLeadership(held=True)
+    failed = [PassSummary(run_id=f"f{i}", failed=True, error="x") for i in range(3)]
+    runner = FakePassRunner(script=[*failed])
+    job = make_job(runner, metrics, stop, leadership=lease)
+    for _ in range(3):
+        job()
+    assert job.consecutive_failures == 3
+    # WHEN it loses the lease and the next tick finds it a standby
+    lease.held = False
+    job()
+    # THEN it no longer reports failures of passes it is not running
+    assert job.consecutive_failures == 0
+    assert registry.get_sample_value("reconciler_consecutive_failures") == 0
+
+
+def test_a_drift_streak_does_not_resume_after_a_spell_as_standby(registry, metrics, stop):
+    # GIVEN two passes with drift, then the lease lost for a while
+    lease = FakeLeadership(held=True)
+    drifted = [PassSummary(run_id=f"d{i}", drifted=1) for i in range(3)]
+    runner = FakePassRunner(script=[*drifted])
+    job = make_job(runner, metrics, stop, leadership=lease)
+    job()
+    job()
+    lease.held = False
+    job()
+    # WHEN it leads again and its first pass finds drift
+    lease.held = True
+    job()
+    # THEN that is one pass with drift, not three in a row
+    assert registry.get_sample_value("reconciler_consecutive_passes_with_drift") == 1
+
+
 def test_losing_the_lease_mid_pass_stops_before_the_next_write(registry, metrics, stop):
     # GIVEN a leader whose lease is revoked while it processes the second event
     lease = FakeLeadership(held=True)
