@@ -8,6 +8,7 @@ key prefix is a contiguous range) and ambiguity is seen without holding the even
 
 from __future__ import annotations
 
+import base64
 import heapq
 import itertools
 import json
@@ -16,9 +17,11 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from reconciler.aws import translate_error
+from reconciler.errors import AwsError, EndpointUnreachableError, ReconcilerError
 from reconciler.event_lookup import DynamoEventLocator
 from reconciler.model import EventKey, ItemKind, TableModel, classify, integer_attribute
 from reconciler.reconcile.core import Correction, CounterKind, StoredCounter
@@ -39,6 +42,66 @@ _QUIET_CODES = frozenset({"ConditionalCheckFailedException"})
 """Expected answers, reported as conflicts rather than errors."""
 
 
+def aws_error(operation: str, exc: Exception) -> ReconcilerError:
+    """Every botocore failure as one of ours, so a pass always ends with its summary line.
+
+    ``translate_error`` leaves some ``BotoCoreError``s as they are (no credentials, a connection
+    closed mid-request, a TLS or proxy failure); raised raw, they would escape ``run_pass`` as a
+    traceback instead of a failed pass.
+    """
+    error = translate_error(operation, exc)
+    if isinstance(error, ReconcilerError):
+        return error
+    if isinstance(exc, BotoConnectionError | HTTPClientError):
+        return EndpointUnreachableError(f"{operation}: AWS endpoint unreachable: {exc}")
+    return AwsError(operation, type(exc).__name__, str(exc))
+
+
+def render_attribute(raw: AttributeValue) -> str:
+    """The exact attribute as DynamoDB JSON text (binary as base64, as the AWS CLI shows it).
+
+    botocore hands binary values over as ``bytes``, which ``json`` cannot encode; a counter
+    someone wrote as ``B`` or ``BS`` must be reported as invalid, not crash the pass.
+    """
+    return json.dumps(_encode_binary(raw), sort_keys=True, separators=(",", ":"))
+
+
+def parse_attribute(rendered: str) -> AttributeValue:
+    """Inverse of :func:`render_attribute`: the attribute value to condition a write on."""
+    value: AttributeValue = _decode_binary(json.loads(rendered))
+    return value
+
+
+def _encode_binary(value: Any) -> Any:
+    if not isinstance(value, dict) or len(value) != 1:
+        return value
+    ((kind, inner),) = value.items()
+    if kind == "B" and isinstance(inner, bytes | bytearray):
+        return {"B": base64.b64encode(inner).decode("ascii")}
+    if kind == "BS" and isinstance(inner, list):
+        return {"BS": [base64.b64encode(item).decode("ascii") for item in inner]}
+    if kind == "M" and isinstance(inner, dict):
+        return {"M": {name: _encode_binary(item) for name, item in inner.items()}}
+    if kind == "L" and isinstance(inner, list):
+        return {"L": [_encode_binary(item) for item in inner]}
+    return value
+
+
+def _decode_binary(value: Any) -> Any:
+    if not isinstance(value, dict) or len(value) != 1:
+        return value
+    ((kind, inner),) = value.items()
+    if kind == "B" and isinstance(inner, str):
+        return {"B": base64.b64decode(inner)}
+    if kind == "BS" and isinstance(inner, list):
+        return {"BS": [base64.b64decode(item) for item in inner]}
+    if kind == "M" and isinstance(inner, dict):
+        return {"M": {name: _decode_binary(item) for name, item in inner.items()}}
+    if kind == "L" and isinstance(inner, list):
+        return {"L": [_decode_binary(item) for item in inner]}
+    return value
+
+
 def stored_counter(item: dict[str, AttributeValue], model: TableModel) -> StoredCounter:
     """Interpret the raw counter attributes of an event item."""
     version, version_unreadable = _version(item.get(model.version_attr))
@@ -47,7 +110,7 @@ def stored_counter(item: dict[str, AttributeValue], model: TableModel) -> Stored
         return StoredCounter(
             CounterKind.MISSING, version=version, version_unreadable=version_unreadable
         )
-    rendered = json.dumps(raw, sort_keys=True, separators=(",", ":"))
+    rendered = render_attribute(raw)
     value = integer_attribute(raw)
     if value is None:
         return StoredCounter(
@@ -161,7 +224,7 @@ class DynamoReconcileTable:
         except (ClientError, BotoCoreError) as exc:
             with self._lock:
                 self._requests[operation] += 1
-            raise translate_error(operation, exc) from exc
+            raise aws_error(operation, exc) from exc
         units = self._account(operation, response)
         self._limiter.charge(units - 1.0)
         return response
@@ -205,7 +268,10 @@ class DynamoReconcileTable:
 
     def event(self, slug: str) -> EventGroup | None:
         self._limiter.acquire(1.0)
-        keys = self._locator.find_keys(slug)
+        try:
+            keys = self._locator.find_keys(slug)
+        except (ClientError, BotoCoreError) as exc:  # what translate_error left untranslated
+            raise aws_error("Query", exc) from exc
         with self._lock:
             self._requests["Query"] += len(self._model.event_partitions)
         return EventGroup(slug, tuple(keys)) if keys else None
@@ -276,7 +342,7 @@ class DynamoReconcileTable:
             if stored.raw is None:
                 raise ValueError("a present counter must carry its raw value")
             clauses.append("#count = :stored")
-            values[":stored"] = json.loads(stored.raw)
+            values[":stored"] = parse_attribute(stored.raw)
         try:
             response = self._client.update_item(
                 TableName=self._table,
@@ -290,5 +356,5 @@ class DynamoReconcileTable:
         except (ClientError, BotoCoreError) as exc:
             with self._lock:
                 self._requests["UpdateItem"] += 1
-            raise translate_error("UpdateItem", exc) from exc
+            raise aws_error("UpdateItem", exc) from exc
         self._account("UpdateItem", response, write=True)

@@ -3,9 +3,12 @@ file, ``--event`` and ``--shard``. Settle windows are real but tiny here."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +160,66 @@ def test_an_unreachable_endpoint_exits_1_with_a_clear_error_and_counts_the_attem
     assert "unreachable" in summary["error"]
     # botocore's max_attempts counts retries: the first attempt and two retries failed.
     assert summary["aws_errors"] == {"Query:EndpointConnectionError": 3}
+
+
+@pytest.fixture
+def closing_endpoint() -> Iterator[str]:
+    """An endpoint that accepts every connection and closes it unanswered (a dying proxy)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(1)
+                with contextlib.suppress(OSError):
+                    conn.recv(65536)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join(timeout=5)
+    server.close()
+
+
+def test_a_connection_closed_by_the_endpoint_exits_1_with_the_summary(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, closing_endpoint: str
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", closing_endpoint)
+    code, summary, _ = run_cli(capsys, None, "--aws-max-attempts", "0", TABLE_NAME="t")
+    assert code == 1
+    assert summary is not None
+    assert summary["failed"] is True
+    assert "unreachable" in summary["error"]
+
+
+@pytest.mark.parametrize("args", [(), ("--event", "tech")], ids=["listing", "event"])
+def test_missing_credentials_exit_1_with_the_summary(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    aws: str,
+    tmp_path: Path,
+    args: tuple[str, ...],
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("AWS_SECURITY_TOKEN", raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    code, summary, _ = run_cli(capsys, None, *args, TABLE_NAME="t")
+    assert code == 1
+    assert summary is not None
+    assert summary["failed"] is True
+    assert "NoCredentialsError" in summary["error"]
 
 
 def test_event_option_touches_one_event_and_an_unknown_slug_fails(

@@ -353,6 +353,27 @@ def test_missing_and_invalid_counters_are_initialized_and_corrected(table: Table
     assert invalid.outcome == "corrected"
 
 
+def test_binary_counters_are_invalid_corrected_and_their_old_value_kept(table: Table) -> None:
+    # GIVEN counters someone wrote as binary values (botocore returns them as bytes)
+    for key, raw in ((WORKSHOP, {"B": b"\x00\x07"}), (AI, {"BS": [b"\x01", b"\x02"]})):
+        table.ddb.put_item(
+            TableName=table.name,
+            Item={"pk": {"S": key.partition}, "sk": {"S": key.sort_key}, "attendeeCount": raw},
+        )
+    register(table, "workshop", 2)
+    audit = RecordingAuditSink()
+    # WHEN a pass runs
+    summary = _run_with_audit(table, FakeClock(), audit)
+    # THEN both are reported invalid and corrected, and the audit keeps the exact old values
+    assert summary.failed is False, summary.error
+    assert (summary.invalid, summary.corrected) == (2, 2)
+    assert (table.stored(WORKSHOP), table.stored(AI)) == (2, 0)
+    assert {r.slug: r.stored_raw for r in audit.records} == {
+        "workshop": '{"B":"AAc="}',
+        "workshop-ai": '{"BS":["AQ==","Ag=="]}',
+    }
+
+
 def test_ambiguous_slugs_are_reported_and_never_corrected(table: Table) -> None:
     table.put_event(EventKey("FAD", "tech#2024-10-27#conference"), 7)
     table.put_event(EventKey("EVENT", "tech#2025-10-27#conference"), 1)
