@@ -117,7 +117,9 @@ class DynamoCounterStore:
     ) -> AddResult:
         condition = (
             "attribute_exists(#pk)"
-            " AND (attribute_not_exists(#seq) OR #seq < :first)"
+            # A counterSeq that is not a string (hand-edited, a bug elsewhere) must send us to
+            # the slow path, not compare across types: moto fails the request on that.
+            " AND (attribute_not_exists(#seq) OR (attribute_type(#seq, :string) AND #seq < :first))"
             " AND (attribute_not_exists(#count) OR attribute_type(#count, :number))"
             " AND (attribute_not_exists(#ver) OR attribute_type(#ver, :number))"
         )
@@ -127,6 +129,7 @@ class DynamoCounterStore:
             ":first": {"S": first_sequence},
             ":last": {"S": last_sequence},
             ":number": {"S": "N"},
+            ":string": {"S": "S"},
         }
         if delta < 0:
             # An absent count compares false, so a decrement of a missing count goes slow too.

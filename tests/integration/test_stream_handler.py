@@ -221,6 +221,42 @@ def test_non_numeric_counter_is_left_for_the_reconciler(table: Table) -> None:
     assert total(table, spec.METRIC_MALFORMED_RECORDS) == 1
 
 
+def test_non_numeric_counter_is_left_alone_by_removals_too(table: Table) -> None:
+    table.put_event(WORKSHOP, "many")
+    table.register("workshop", "w@example.com")
+    table.unregister("workshop", "w@example.com")
+    table.unregister("workshop", "v@example.com")  # deleting nothing writes no record
+    removal = [r for r in table.attendee_records() if r["eventName"] == "REMOVE"]
+    assert table.handler().handle({"Records": removal}) == {"batchItemFailures": []}
+    assert table.item(WORKSHOP)["attendeeCount"] == {"S": "many"}
+    assert total(table, spec.METRIC_MALFORMED_RECORDS) == 1
+
+
+@pytest.mark.parametrize(
+    "stored", [{"N": "5"}, {"S": "not-a-sequence"}], ids=["number", "garbage string"]
+)
+def test_counter_seq_of_the_wrong_shape_is_replaced_not_fatal(
+    table: Table, stored: dict[str, str]
+) -> None:
+    # GIVEN an event item whose counterSeq someone overwrote with something else
+    table.put_event(WORKSHOP, 2)
+    table.ddb.update_item(
+        TableName=table.name,
+        Key={"pk": {"S": WORKSHOP.partition}, "sk": {"S": WORKSHOP.sort_key}},
+        UpdateExpression="SET counterSeq = :s",
+        ExpressionAttributeValues={":s": stored},
+    )
+    table.register("workshop", "w@example.com")
+    records = table.attendee_records()
+    # WHEN the registration is delivered, and delivered again
+    deliver(table, records)
+    deliver(table, records)
+    # THEN it counts once and the item carries a proper sequence again
+    item = table.item(WORKSHOP)
+    assert item["attendeeCount"] == {"N": "3"}
+    assert item["counterSeq"] == {"S": pad_sequence(records[-1]["dynamodb"]["SequenceNumber"])}
+
+
 def _corrupt(record: dict[str, Any], how: str) -> object:
     broken = copy.deepcopy(record)
     body = broken["dynamodb"]
