@@ -225,9 +225,21 @@ class ReconcilerStack(Stack):
     def _statements(self, table: str, model: TableModel) -> list[iam.PolicyStatement]:
         return [
             iam.PolicyStatement(
-                sid="CountAndCorrectCounters",
-                actions=["dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem"],
+                sid="CountAttendees",
+                actions=["dynamodb:Query", "dynamodb:GetItem"],
                 resources=[table],
+            ),
+            # Corrections only ever rewrite event items: the task may not modify attendee
+            # items (personal data) even if a bug or a bad --event-partitions aimed it there.
+            iam.PolicyStatement(
+                sid="CorrectCounters",
+                actions=["dynamodb:UpdateItem"],
+                resources=[table],
+                conditions={
+                    "ForAllValues:StringEquals": {
+                        "dynamodb:LeadingKeys": list(model.event_partitions)
+                    }
+                },
             ),
             iam.PolicyStatement(
                 sid="LeaderLease",

@@ -65,14 +65,36 @@ def _imported_table_arn() -> dict[str, Any]:
 
 
 def test_task_role_counts_and_corrects_with_three_table_actions(template: dict[str, Any]) -> None:
-    statement = _task_role_statements(template)["CountAndCorrectCounters"]
-    assert sorted(actions_of(statement)) == [
-        "dynamodb:GetItem",
-        "dynamodb:Query",
-        "dynamodb:UpdateItem",
+    statements = _task_role_statements(template)
+    count = statements["CountAttendees"]
+    assert sorted(actions_of(count)) == ["dynamodb:GetItem", "dynamodb:Query"]
+    assert count["Resource"] == _imported_table_arn()
+    assert "Condition" not in count
+    correct = statements["CorrectCounters"]
+    assert actions_of(correct) == ["dynamodb:UpdateItem"]
+    assert correct["Resource"] == _imported_table_arn()
+
+
+def test_corrections_may_only_update_event_items_never_attendee_items(
+    template: dict[str, Any],
+) -> None:
+    # Every statement that allows UpdateItem is confined to event or lock partitions, so the
+    # task role cannot modify an attendee item (personal data).
+    allowed = {*TableModel().event_partitions, TableModel().lock_partition}
+    granting = [
+        statement
+        for statement in _task_role_statements(template).values()
+        if "dynamodb:UpdateItem" in actions_of(statement)
     ]
-    assert statement["Resource"] == _imported_table_arn()
-    assert "Condition" not in statement
+    assert granting
+    for statement in granting:
+        keys = statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"]
+        assert set(keys) <= allowed
+        assert not any(key.endswith(TableModel().attendee_suffix) for key in keys)
+    correct = _task_role_statements(template)["CorrectCounters"]
+    assert correct["Condition"] == {
+        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": list(TableModel().event_partitions)}
+    }
 
 
 def test_lease_writes_are_confined_to_the_lock_partition(template: dict[str, Any]) -> None:
