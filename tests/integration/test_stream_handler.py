@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectionClosedError
 
 from reconciler import deployment_spec as spec
 from reconciler import stream_handler
@@ -343,6 +343,34 @@ def test_failed_event_is_reported_and_the_retry_counts_it_once(table: Table) -> 
     deliver(table, records[1:])
     # THEN every record counted exactly once
     assert (table.stored(TECH), table.stored(WORKSHOP)) == (2, 1)
+
+
+@pytest.mark.parametrize("operation", ["UpdateItem", "Query"])
+def test_a_dropped_connection_fails_only_that_event(table: Table, operation: str) -> None:
+    """botocore errors that translate_error passes through (a connection closed after the
+    client's retries) must still be one event's failure, not an exception for the batch."""
+    table.put_event(TECH)
+    table.put_event(WORKSHOP)
+    table.register("tech-summit-2024", "t@example.com")
+    table.register("workshop", "w@example.com")
+    records = table.attendee_records()
+
+    def drop_workshop(params: dict[str, Any], **_kwargs: Any) -> None:
+        values = json.dumps(params)
+        if "workshop" in values:
+            raise ConnectionClosedError(endpoint_url="http://127.0.0.1")
+
+    events = table.ddb.meta.events
+    events.register(f"before-parameter-build.dynamodb.{operation}", drop_workshop)
+    try:
+        response = table.handler().handle({"Records": records})
+    finally:
+        events.unregister(f"before-parameter-build.dynamodb.{operation}", drop_workshop)
+
+    first_workshop = records[1]["dynamodb"]["SequenceNumber"]
+    assert response == {"batchItemFailures": [{"itemIdentifier": first_workshop}]}
+    assert table.stored(TECH) == 1
+    assert total(table, spec.METRIC_PARTIAL_BATCH_FAILURES) == 1
 
 
 def test_non_numeric_version_is_left_for_the_reconciler(table: Table) -> None:
