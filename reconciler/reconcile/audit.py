@@ -15,7 +15,12 @@ from typing import IO, Any, Protocol
 
 import structlog
 
+from reconciler.errors import ReconcilerError
 from reconciler.reconcile.core import Correction, CounterKind, Hold
+
+
+class AuditWriteError(ReconcilerError):
+    """The audit file could not be written (disk full, file removed with its directory...)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +85,9 @@ class LogAuditSink:
 
     def write(self, record: AuditRecord) -> None:
         event = "counter_correction_conflict" if record.outcome == CONFLICT else "counter_corrected"
-        fields = record.to_dict()
-        fields.pop("time")  # the log line has its own timestamp
-        self._log.info(event, **fields)
+        # Every field, ``time`` included: the record's time is the one in the audit file, so
+        # the log line and the file line of one correction can be matched.
+        self._log.info(event, **record.to_dict())
 
 
 class JsonLinesAuditSink:
@@ -97,10 +102,15 @@ class JsonLinesAuditSink:
     def write(self, record: AuditRecord) -> None:
         line = json.dumps(record.to_dict(), sort_keys=True, separators=(",", ":")) + "\n"
         with self._lock:
-            if self._file is None:
-                self._file = self._path.open("a", encoding="utf-8")
-            self._file.write(line)
-            self._file.flush()
+            try:
+                if self._file is None:
+                    self._file = self._path.open("a", encoding="utf-8")
+                self._file.write(line)
+                self._file.flush()
+            except OSError as exc:
+                # A failed pass with its summary line, not a traceback; the log sink, which
+                # runs first, has the record.
+                raise AuditWriteError(f"audit file {str(self._path)!r}: {exc}") from exc
 
     def close(self) -> None:
         with self._lock:

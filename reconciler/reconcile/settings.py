@@ -179,4 +179,10 @@ def _audit_file(source: Source) -> Path | None:
         raise ConfigError(label, f"is not a regular file: {str(path)!r}")
     if not path.parent.is_dir():
         raise ConfigError(label, f"directory does not exist: {str(path.parent)!r}")
+    # Opened for append now, not at the first correction: by then the correction is already
+    # written to the table and its audit line would be lost.
+    try:
+        path.open("a", encoding="utf-8").close()
+    except OSError as exc:
+        raise ConfigError(label, f"cannot be opened for appending: {exc.strerror or exc}") from exc
     return path

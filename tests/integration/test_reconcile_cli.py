@@ -279,3 +279,16 @@ def test_the_audit_file_is_appended_across_runs(
     assert records[0]["run_id"] != records[1]["run_id"]
     text = audit.read_text()
     assert "@example.com" not in text
+
+
+def test_an_audit_file_that_cannot_be_appended_exits_2_before_writing_anything(
+    table: Table, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    keys = seed(table, drifted=2)
+    link = tmp_path / "audit.jsonl"
+    link.symlink_to(tmp_path / "gone" / "audit.jsonl")
+    code, summary, err = run_cli(capsys, table, "--audit-file", str(link))
+    assert code == 2
+    assert summary is None
+    assert "--audit-file" in err
+    assert all(table.stored(k) == 0 for k in keys)  # no correction without its audit line

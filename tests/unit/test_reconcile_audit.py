@@ -6,9 +6,13 @@ import io
 import json
 from pathlib import Path
 
+import pytest
+
+from reconciler.errors import ReconcilerError
 from reconciler.logs import configure_logging
 from reconciler.model import EventKey
 from reconciler.reconcile.audit import (
+    AuditWriteError,
     JsonLinesAuditSink,
     LogAuditSink,
     audit_record,
@@ -58,7 +62,8 @@ def test_the_file_is_appended_one_json_object_per_line(tmp_path: Path):
 def test_records_are_logged_as_counter_corrected_with_their_fields():
     out = io.StringIO()
     configure_logging("json", "info", stream=out)
-    LogAuditSink().write(audit_record("r1", DRIFT, "corrected", "t"))
+    record = audit_record("r1", DRIFT, "corrected", "2024-10-27T09:30:00.123+00:00")
+    LogAuditSink().write(record)
     LogAuditSink().write(audit_record("r1", DRIFT, "conflict", "t"))
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert lines[0]["event"] == "counter_corrected"
@@ -67,4 +72,15 @@ def test_records_are_logged_as_counter_corrected_with_their_fields():
         -2,
         "r1",
     )
+    # Every field of the record, the record's own time included.
+    assert {k: v for k, v in lines[0].items() if k in record.to_dict()} == record.to_dict()
     assert lines[1]["event"] == "counter_correction_conflict"
+
+
+def test_a_failing_audit_file_is_a_reconciler_error_not_a_crash(tmp_path: Path):
+    link = tmp_path / "audit.jsonl"
+    link.symlink_to(tmp_path / "gone" / "audit.jsonl")
+    sink = JsonLinesAuditSink(link)
+    with pytest.raises(AuditWriteError) as info:
+        sink.write(audit_record("r1", DRIFT, "corrected", "t"))
+    assert isinstance(info.value, ReconcilerError)

@@ -110,3 +110,11 @@ def test_an_audit_file_that_is_a_directory_is_rejected(tmp_path: Path):
 
 def test_an_audit_file_in_an_existing_directory_is_accepted(tmp_path: Path):
     assert parse(["--audit-file", str(tmp_path / "a.jsonl")]).audit_file == tmp_path / "a.jsonl"
+
+
+def test_an_audit_file_that_cannot_be_opened_is_rejected_before_the_pass(tmp_path: Path):
+    # A dangling symlink passes the directory checks, yet appending to it fails (even as root).
+    link = tmp_path / "audit.jsonl"
+    link.symlink_to(tmp_path / "gone" / "audit.jsonl")
+    with pytest.raises(ConfigError, match=r"^--audit-file: cannot be opened"):
+        parse(["--audit-file", str(link)])
