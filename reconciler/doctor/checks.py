@@ -368,6 +368,17 @@ def _log_group(facts: Facts, expected: Expectations) -> CheckResult:
             "allow logs:DescribeLogGroups to the credentials running doctor",
         )
     if not facts.log_group_exists:
+        if _role_cannot_create_log_group(facts):
+            # StatelessStack creates the group and grants only stream/event writes into it, so
+            # Lambda cannot re-create a deleted group: every log line is lost until a redeploy.
+            return CheckResult(
+                "handler-log-group",
+                "fail",
+                f"log group {facts.log_group} does not exist and the handler's role may not "
+                "create it, so the handler's logs are lost",
+                "redeploy StatelessStack (it creates the log group), or grant "
+                "logs:CreateLogGroup on it to the handler's role",
+            )
         # Lambda creates the group on the first invocation that logs; an idle new deployment
         # has none, so this alone is not a failure.
         return CheckResult(
@@ -378,6 +389,23 @@ def _log_group(facts: Facts, expected: Expectations) -> CheckResult:
             "deploy, the handler is not being invoked or its role cannot write logs",
         )
     return CheckResult("handler-log-group", "pass", f"log group {facts.log_group} exists")
+
+
+def _role_cannot_create_log_group(facts: Facts) -> bool:
+    """True only when we know it: the role was read and denies or lacks CreateLogGroup on the
+    group (as an ARN with and without the ``:*`` suffix policies commonly use)."""
+    role, arn = facts.role, facts.function.arn
+    if role is None or role.error or not arn or not facts.log_group:
+        return False
+    parts = arn.split(":")
+    if len(parts) < 5:
+        return False
+    partition, region, account = parts[1], parts[3], parts[4]
+    group = f"arn:{partition}:logs:{region}:{account}:log-group:{facts.log_group}"
+    return not any(
+        decide(role.statements, "logs:CreateLogGroup", resource)[0]
+        for resource in (group, f"{group}:*")
+    )
 
 
 def _alarms(facts: Facts) -> list[CheckResult]:

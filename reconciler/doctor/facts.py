@@ -32,6 +32,8 @@ class FunctionFacts:
     role_arn: str | None = None
     timeout_seconds: int | None = None
     error: str | None = None
+    arn: str | None = None
+    """The function's ARN: its partition, region and account locate the log group."""
 
 
 @dataclass(frozen=True, slots=True)

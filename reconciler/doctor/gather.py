@@ -145,6 +145,7 @@ class Gatherer:
             exists=True,
             role_arn=config.get("Role"),
             timeout_seconds=config.get("Timeout"),
+            arn=config.get("FunctionArn"),
         )
 
     def mappings(self, function_name: str) -> tuple[tuple[MappingFacts, ...], str | None]:

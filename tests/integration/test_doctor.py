@@ -228,12 +228,30 @@ def test_mapping_settings_that_drifted_from_the_spec_are_named(
 def test_missing_log_group_is_a_warning_not_a_failure(
     clients: Any, world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # a role like AWSLambdaBasicExecutionRole: Lambda re-creates the group when it next logs
+    clients.iam().put_role_policy(
+        RoleName=world.role_name,
+        PolicyName="basic-logs",
+        PolicyDocument=policy(["logs:CreateLogGroup"]),
+    )
     clients.logs().delete_log_group(logGroupName=f"/aws/lambda/{world.function_name}")
 
     code, checks = doctor(capsys, world)
 
     assert code == 0
     assert checks["handler-log-group"]["status"] == "warn"
+
+
+def test_a_deleted_log_group_the_role_cannot_recreate_fails(
+    clients: Any, world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN the handler role as StatelessStack grants it: no logs:CreateLogGroup
+    clients.logs().delete_log_group(logGroupName=f"/aws/lambda/{world.function_name}")
+
+    code, checks = doctor(capsys, world)
+
+    assert code == 1
+    assert failing(checks) == {"handler-log-group"}
 
 
 def test_missing_and_firing_alarms_fail_with_the_runbook(

@@ -190,6 +190,34 @@ def test_missing_log_group_warns() -> None:
     assert not_passing(replace(GREEN, log_group_exists=False)) == {"handler-log-group": "warn"}
 
 
+FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:updateAttendeeCounter"
+LOG_GROUP_ARN = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/updateAttendeeCounter"
+
+
+def test_missing_log_group_fails_when_the_role_cannot_create_it() -> None:
+    # GIVEN the StatelessStack role: stream reads, and writes only into the existing group
+    writes = Statement(
+        effect="Allow",
+        actions=("logs:CreateLogStream", "logs:PutLogEvents"),
+        resources=(f"{LOG_GROUP_ARN}:*",),
+    )
+    function = replace(GREEN.function, arn=FUNCTION_ARN)
+    role = RoleFacts(name="r", statements=(*GRANTS, writes))
+    # WHEN the group is gone
+    facts = replace(GREEN, function=function, role=role, log_group_exists=False)
+    # THEN Lambda can never re-create it: the deployment is broken
+    assert not_passing(facts) == {"handler-log-group": "fail"}
+    assert "StatelessStack" in results(facts)["handler-log-group"].fix
+
+
+def test_missing_log_group_only_warns_when_lambda_may_still_create_it() -> None:
+    basic = Statement(effect="Allow", actions=("logs:CreateLogGroup",), resources=("*",))
+    function = replace(GREEN.function, arn=FUNCTION_ARN)
+    role = RoleFacts(name="r", statements=(*GRANTS, basic))
+    facts = replace(GREEN, function=function, role=role, log_group_exists=False)
+    assert not_passing(facts) == {"handler-log-group": "warn"}
+
+
 def test_alarms_missing_or_in_alarm_fail_and_insufficient_data_passes() -> None:
     alarms = AlarmFacts(
         expected=("a-errors", "a-age", "a-gone"),
