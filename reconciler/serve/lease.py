@@ -259,11 +259,14 @@ class LeaderLease:
         """One heartbeat or acquisition attempt; returns seconds until the next is useful."""
         with self._lock:
             try:
-                if self._held and self._monotonic() >= self._valid_until:
+                started = self._monotonic()
+                if self._held and started >= self._valid_until:
                     self._lose("expired")
                 if self._held:
                     self._renew()
-                    return self._heartbeat
+                    # Heartbeats keep their rhythm from when each was sent: a slow renewal must
+                    # not push the next one past the end of the trusted lease.
+                    return max(self._heartbeat - (self._monotonic() - started), 0.0)
                 return self._try_acquire()
             except (ReconcilerError, BotoCoreError) as exc:
                 self._on_error()

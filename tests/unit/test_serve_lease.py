@@ -283,3 +283,28 @@ def test_serve_shutdown_keeps_its_deadline_when_the_lease_release_hangs():
         assert result == [True]
     finally:
         store.unblock.set()
+
+
+class SlowStore(InMemoryLeaseStore):
+    """Each write takes ``delay`` seconds of the replica's clock, as a throttled table does."""
+
+    def __init__(self, clock: ManualClock, delay: float) -> None:
+        super().__init__()
+        self.clock = clock
+        self.delay = delay
+
+    def replace(self, record: LeaseRecord, expected_version: str) -> None:
+        self.clock.advance(self.delay)
+        super().replace(record, expected_version)
+
+
+def test_a_slow_renewal_does_not_delay_the_next_heartbeat_by_its_own_duration():
+    # GIVEN a leader whose renewals take 1.5 s of a 2 s heartbeat
+    clock = ManualClock(0.0)
+    store = SlowStore(clock, delay=1.5)
+    lease = LeaderLease(store, "a", LEASE, HEARTBEAT, monotonic=clock)
+    lease.tick()
+    # WHEN it renews
+    delay = lease.tick()
+    # THEN the next renewal is due a heartbeat after this one was sent, not after it returned
+    assert delay == pytest.approx(HEARTBEAT - 1.5)
