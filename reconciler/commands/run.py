@@ -47,7 +47,10 @@ def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     clients = Clients(
         session=_session(env), config=client_config(max_attempts=settings.aws_max_attempts)
     )
-    reconciler = build_reconciler(settings, clients)
+    try:
+        reconciler = build_reconciler(settings, clients)
+    except ValueError as exc:  # botocore refuses a malformed endpoint URL when creating a client
+        raise ConfigError("AWS_ENDPOINT_URL", str(exc)) from exc
     try:
         summary = reconciler.run_pass()
     finally:

@@ -162,6 +162,17 @@ def test_an_unreachable_endpoint_exits_1_with_a_clear_error_and_counts_the_attem
     assert summary["aws_errors"] == {"Query:EndpointConnectionError": 3}
 
 
+def test_a_malformed_endpoint_url_exits_2_with_one_line_naming_it(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "not a url")
+    code, summary, err = run_cli(capsys, None, TABLE_NAME="t")
+    assert code == 2
+    assert summary is None
+    assert err.strip().count("\n") == 0
+    assert "AWS_ENDPOINT_URL" in err
+
+
 @pytest.fixture
 def closing_endpoint() -> Iterator[str]:
     """An endpoint that accepts every connection and closes it unanswered (a dying proxy)."""
