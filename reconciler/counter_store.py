@@ -140,10 +140,13 @@ class DynamoCounterStore:
             ":number": {"S": "N"},
             ":string": {"S": "S"},
         }
+        # Never below zero, and never ADD onto a negative count: the slow path clamps both.
+        # An absent count compares false, so a decrement of a missing count goes slow too.
+        values[":needed"] = {"N": str(max(0, -delta))}
         if delta < 0:
-            # An absent count compares false, so a decrement of a missing count goes slow too.
             condition += " AND #count >= :needed"
-            values[":needed"] = {"N": str(-delta)}
+        else:
+            condition += " AND (attribute_not_exists(#count) OR #count >= :needed)"
         try:
             self._client.update_item(
                 TableName=self._table,

@@ -229,10 +229,14 @@ class Clamped:
 
 
 def apply_delta(count: int, delta: int) -> Clamped:
-    """The new count, never below zero."""
-    total = count + delta
-    if total < 0:
-        return Clamped(0, True)
+    """The new count, never below zero.
+
+    A stored negative count (written by the old, unclamped handler or by hand) is drift
+    evidence too: it counts as zero, so the handler never writes a negative number back.
+    """
+    total = max(count, 0) + delta
+    if total < 0 or count < 0:
+        return Clamped(max(total, 0), True)
     return Clamped(total, False)
 
 

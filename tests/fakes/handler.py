@@ -74,8 +74,8 @@ class FakeCounterStore:
         raw_count = item.get(self.model.counter_attr)
         newer = state.raw_sequence is None or str(state.raw_sequence.get("S")) < first_sequence
         numeric = state.count_is_number and state.version_is_number
-        enough = delta >= 0 or (
-            raw_count is not None and "N" in raw_count and state.count >= -delta
+        enough = (delta >= 0 and raw_count is None) or (
+            raw_count is not None and "N" in raw_count and state.count >= max(0, -delta)
         )
         if not (newer and numeric and enough):
             return AddResult(False, state)

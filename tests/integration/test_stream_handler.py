@@ -203,6 +203,17 @@ def test_counter_never_goes_below_zero(table: Table) -> None:
     assert total(table, spec.METRIC_CLAMPED_AT_ZERO) == 1
 
 
+def test_a_negative_count_is_never_added_to(table: Table) -> None:
+    # GIVEN a count the old, unclamped handler drove below zero
+    table.put_event(WORKSHOP, -3)
+    table.register("workshop", "w@example.com")
+    records = table.records()
+    deliver(table, records)
+    deliver(table, records)  # and a replay
+    assert table.stored(WORKSHOP) == 1
+    assert total(table, spec.METRIC_CLAMPED_AT_ZERO) == 1
+
+
 def test_missing_count_attribute_is_created_by_the_first_registration(table: Table) -> None:
     table.put_event(WORKSHOP, None)
     table.register("workshop", "w@example.com")

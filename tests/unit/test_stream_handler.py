@@ -167,6 +167,14 @@ def test_decrement_below_zero_leaves_zero_and_is_reported(world: World, logs: io
     assert clamped[0]["slug"] == "workshop"
 
 
+def test_a_negative_count_is_raised_to_zero_never_added_to(world: World) -> None:
+    # GIVEN a count the old, unclamped handler drove below zero
+    world.store.put_event(WORKSHOP, -3)
+    world.handle(world.registrations("workshop", 2))
+    assert world.store.count(WORKSHOP) == 2
+    assert world.last_metrics()[spec.METRIC_CLAMPED_AT_ZERO] == 1
+
+
 def test_decrement_of_a_missing_count_is_clamped(world: World) -> None:
     world.store.put_event(WORKSHOP, None)
     world.handle([remove("workshop", "p@example.com", world.seq())])

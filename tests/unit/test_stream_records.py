@@ -235,7 +235,17 @@ def test_modify_only_groups_need_no_write_but_cancelling_pairs_do() -> None:
 
 @pytest.mark.parametrize(
     ("count", "delta", "expected", "clamped"),
-    [(3, 2, 5, False), (3, -3, 0, False), (1, -3, 0, True), (0, -1, 0, True), (0, 0, 0, False)],
+    [
+        (3, 2, 5, False),
+        (3, -3, 0, False),
+        (1, -3, 0, True),
+        (0, -1, 0, True),
+        (0, 0, 0, False),
+        # a negative stored count is drift evidence and counts as zero
+        (-3, 1, 1, True),
+        (-3, 0, 0, True),
+        (-3, -1, 0, True),
+    ],
 )
 def test_counts_never_go_below_zero(count: int, delta: int, expected: int, clamped: bool) -> None:
     outcome = apply_delta(count, delta)
