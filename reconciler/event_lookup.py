@@ -31,6 +31,10 @@ def _failure(operation: str, exc: Exception) -> ReconcilerError:
     return AwsError(operation, type(exc).__name__, str(exc))
 
 
+MAX_SORT_KEY_BYTES = 1024
+"""DynamoDB's limit on a sort key value (UTF-8 bytes)."""
+
+
 class LookupOutcome(enum.Enum):
     FOUND = "found"
     ORPHAN = "orphan"
@@ -70,9 +74,13 @@ class DynamoEventLocator:
         self._model = model
 
     def find_keys(self, slug: str) -> list[EventKey]:
-        if not is_valid_slug(slug, self._model):
-            return []
         model = self._model
+        if not is_valid_slug(slug, model):
+            return []
+        if len(model.event_sk_prefix(slug).encode("utf-8")) > MAX_SORT_KEY_BYTES:
+            # No sort key can start with it, and DynamoDB refuses such a key condition with a
+            # ValidationException: that would fail the batch on every retry, for an orphan.
+            return []
         found: list[EventKey] = []
         for partition in model.event_partitions:
             kwargs: dict[str, object] = {

@@ -172,6 +172,27 @@ def test_slug_whose_only_event_has_a_longer_slug_is_an_orphan(table: Table) -> N
     assert total(table, spec.METRIC_ORPHAN_RECORDS) == 1
 
 
+def test_a_slug_too_long_for_any_sort_key_is_an_orphan_without_a_query(table: Table) -> None:
+    # an attendee pk may hold 2048 bytes, an event's sort key only 1024: a longer prefix can
+    # never match, and DynamoDB answers such a key condition with a ValidationException
+    table.put_event(WORKSHOP)
+    table.register("x" * 1100, "w@example.com")
+    records = table.attendee_records()
+    queries: list[str] = []
+
+    def count(**_kwargs: Any) -> None:
+        queries.append("Query")
+
+    table.ddb.meta.events.register("before-call.dynamodb.Query", count)
+    try:
+        response = table.handler().handle({"Records": records})
+    finally:
+        table.ddb.meta.events.unregister("before-call.dynamodb.Query", count)
+    assert response == {"batchItemFailures": []}
+    assert queries == []
+    assert total(table, spec.METRIC_ORPHAN_RECORDS) == 1
+
+
 def test_orphan_and_ambiguous_records_are_counted_and_the_batch_succeeds(table: Table) -> None:
     table.put_event(WORKSHOP)
     table.put_event(EventKey("FAD", "tech-summit-2024#2024-10-27#conference"))
