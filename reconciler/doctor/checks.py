@@ -433,6 +433,18 @@ def _alarms(facts: Facts) -> list[CheckResult]:
                 "or `cdk deploy MonitoringStack`",
             )
         )
+    elif alarms.silent:
+        # An alarm that can change state but pages nobody is as good as a missing one.
+        results.append(
+            CheckResult(
+                "alarms-exist",
+                "fail",
+                f"{len(alarms.silent)} alarm(s) notify nobody (actions disabled or no alarm "
+                f"action): {', '.join(alarms.silent)}",
+                "run `reconciler alarms apply` with the same --prefix/--config (it restores "
+                "the SNS actions), or `aws cloudwatch enable-alarm-actions`",
+            )
+        )
     else:
         results.append(
             CheckResult("alarms-exist", "pass", f"all {len(alarms.expected)} alarms exist")

@@ -76,6 +76,8 @@ class AlarmFacts:
     """State per expected alarm that exists; missing names are absent."""
     runbooks: Mapping[str, str] = field(default_factory=dict)
     error: str | None = None
+    silent: tuple[str, ...] = ()
+    """Expected alarms that exist but notify nobody: actions disabled, or no alarm action."""
 
 
 @dataclass(frozen=True, slots=True)

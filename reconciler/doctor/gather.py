@@ -208,6 +208,7 @@ class Gatherer:
 
     def alarms(self, names: tuple[str, ...], runbooks: dict[str, str]) -> AlarmFacts:
         states: dict[str, str] = {}
+        silent: list[str] = []
         try:
             for start in range(0, len(names), _DESCRIBE_BATCH):
                 batch = list(names[start : start + _DESCRIBE_BATCH])
@@ -217,9 +218,13 @@ class Gatherer:
                 for page in pages:
                     for alarm in page.get("MetricAlarms", []):
                         states[alarm["AlarmName"]] = alarm.get("StateValue", "INSUFFICIENT_DATA")
+                        if not alarm.get("ActionsEnabled", True) or not alarm.get("AlarmActions"):
+                            silent.append(alarm["AlarmName"])
         except (ClientError, BotoCoreError) as exc:
             return AlarmFacts(expected=names, runbooks=runbooks, error=_code(exc))
-        return AlarmFacts(expected=names, states=states, runbooks=runbooks)
+        return AlarmFacts(
+            expected=names, states=states, runbooks=runbooks, silent=tuple(sorted(silent))
+        )
 
 
 def _document(raw: object) -> Mapping[str, Any]:

@@ -274,6 +274,21 @@ def test_missing_and_firing_alarms_fail_with_the_runbook(
     assert "README.md#runbook-handler-errors" in checks["alarms-not-in-alarm"]["fix"]
 
 
+def test_an_alarm_whose_actions_were_disabled_fails_because_it_pages_nobody(
+    clients: Any, world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN every alarm exists, but someone silenced one (e.g. during an incident, and forgot)
+    silenced = f"{PREFIX}-handler-errors-sum-critical"
+    clients.cloudwatch().disable_alarm_actions(AlarmNames=[silenced])
+
+    code, checks = doctor(capsys, world)
+
+    assert code == 1
+    assert failing(checks) == {"alarms-exist"}
+    assert silenced in checks["alarms-exist"]["detail"]
+    assert "reconciler alarms apply" in checks["alarms-exist"]["fix"]
+
+
 def test_unknown_table_fails_and_skipped_alarms_are_not_checked(
     world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:

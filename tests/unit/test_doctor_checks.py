@@ -218,6 +218,14 @@ def test_missing_log_group_only_warns_when_lambda_may_still_create_it() -> None:
     assert not_passing(facts) == {"handler-log-group": "warn"}
 
 
+def test_alarms_that_notify_nobody_fail_like_missing_ones() -> None:
+    assert GREEN.alarms is not None
+    silent = replace(GREEN.alarms, silent=("a-errors",))
+    checks = results(replace(GREEN, alarms=silent))
+    assert checks["alarms-exist"].status == "fail"
+    assert "a-errors" in checks["alarms-exist"].detail
+
+
 def test_alarms_missing_or_in_alarm_fail_and_insufficient_data_passes() -> None:
     alarms = AlarmFacts(
         expected=("a-errors", "a-age", "a-gone"),
