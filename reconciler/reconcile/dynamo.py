@@ -58,7 +58,8 @@ def aws_error(operation: str, exc: Exception) -> ReconcilerError:
 
 
 def render_attribute(raw: AttributeValue) -> str:
-    """The exact attribute as DynamoDB JSON text (binary as base64, as the AWS CLI shows it).
+    """The exact attribute as DynamoDB JSON text (binary as base64, as the AWS CLI shows it;
+    set members sorted).
 
     botocore hands binary values over as ``bytes``, which ``json`` cannot encode; a counter
     someone wrote as ``B`` or ``BS`` must be reported as invalid, not crash the pass.
@@ -79,7 +80,10 @@ def _encode_binary(value: Any) -> Any:
     if kind == "B" and isinstance(inner, bytes | bytearray):
         return {"B": base64.b64encode(inner).decode("ascii")}
     if kind == "BS" and isinstance(inner, list):
-        return {"BS": [base64.b64encode(item).decode("ascii") for item in inner]}
+        return {"BS": sorted(base64.b64encode(item).decode("ascii") for item in inner)}
+    if kind in ("SS", "NS") and isinstance(inner, list):
+        # Sets have no order: two reads of one unchanged set must render the same.
+        return {kind: sorted(inner)}
     if kind == "M" and isinstance(inner, dict):
         return {"M": {name: _encode_binary(item) for name, item in inner.items()}}
     if kind == "L" and isinstance(inner, list):
