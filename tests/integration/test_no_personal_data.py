@@ -201,3 +201,27 @@ def test_the_check_itself_catches_a_leak() -> None:
         assert_no_personal_data(f"registered {PEOPLE[0][2]}")
     with pytest.raises(AssertionError):
         assert_no_personal_data('{"name": "Siobh\\u00e1n"}')
+
+
+def test_pump_cli_at_debug_level_logs_no_personal_data(
+    aws: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """At --log-level debug botocore would print GetRecords bodies: attendee images."""
+    from reconciler.aws import Clients
+    from reconciler.cli import main
+
+    env = {"TABLE_NAME": "debug-registrations", "RECONCILER_BATCHING_WINDOW": "0"}
+    assert main(["pump", "--endpoint-url", aws, "--create-table"], env=env) == 0
+    table = Table(Clients(endpoint_url=aws), "debug-registrations")
+    write_traffic(table)
+    capsys.readouterr()
+
+    code = main(
+        ["pump", "--endpoint-url", aws, "--log-level", "debug", "--log-format", "json"], env=env
+    )
+
+    captured = capsys.readouterr()
+    assert code == 0
+    assert '"event_orphaned"' in captured.err  # the handler's debug-level run really logged
+    assert '"counter_updated"' in captured.err
+    assert_no_personal_data(captured.out, captured.err)
