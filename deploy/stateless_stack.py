@@ -26,6 +26,7 @@ from constructs import Construct
 
 from deploy.bundling import local_bundling
 from reconciler import deployment_spec as spec
+from reconciler.model import TableModel
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HANDLER_PACKAGE_DIR = REPO_ROOT / "reconciler"
@@ -171,10 +172,17 @@ class StatelessStack(Stack):
                 actions=["dynamodb:ListStreams"],
                 resources=["*"],
             ),
+            # The handler only finds, reads and updates event items; it never needs to read the
+            # attendee items (personal data) from the table, so it may not.
             iam.PolicyStatement(
                 sid="UpdateEventCounters",
                 actions=list(spec.HANDLER_TABLE_ACTIONS),
                 resources=[table_arn(self, table_name)],
+                conditions={
+                    "ForAllValues:StringEquals": {
+                        "dynamodb:LeadingKeys": list(TableModel().event_partitions)
+                    }
+                },
             ),
             iam.PolicyStatement(
                 sid="ReportDroppedBatches",

@@ -139,6 +139,26 @@ def test_table_permissions_are_only_the_handlers_on_the_imported_table(
     assert sorted(actions_of(table_statements[0])) == sorted(spec.HANDLER_TABLE_ACTIONS)
 
 
+def test_table_permissions_reach_event_items_only_never_attendee_items(
+    template: dict[str, Any],
+) -> None:
+    from reconciler.model import TableModel
+
+    table_statements = [
+        s
+        for s in policy_statements(template)
+        if any(a.startswith("dynamodb:") for a in actions_of(s))
+        and s["Resource"] == IMPORTED_TABLE_ARN
+    ]
+    assert table_statements
+    for statement in table_statements:
+        assert statement["Condition"] == {
+            "ForAllValues:StringEquals": {
+                "dynamodb:LeadingKeys": list(TableModel().event_partitions)
+            }
+        }
+
+
 def test_role_grants_nothing_beyond_stream_table_queue_and_own_logs(
     template: dict[str, Any],
 ) -> None:
