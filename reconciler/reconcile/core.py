@@ -237,16 +237,25 @@ def plan_corrections(
     pass. A held correction is reported (and audited) exactly like a written one.
     """
     decision = brake(len(confirmed), events_checked, policy)
-    hold: Hold | None = None
-    if mode.dry_run:
-        hold = Hold.DRY_RUN
-    elif mode.paused:
-        hold = Hold.PAUSED
-    elif decision.tripped:
-        hold = Hold.BRAKE
+    hold = hold_for(decision, mode)
     if hold is None:
         return Plan(decision, tuple(confirmed), ())
     return Plan(decision, (), tuple((correction, hold) for correction in confirmed))
+
+
+def hold_for(decision: BrakeDecision, mode: WriteMode) -> Hold | None:
+    """Why every confirmed correction of the pass is held; ``None`` when they are written.
+
+    One answer for the whole pass, so the shell can stream the corrections instead of
+    materialising a plan of them all.
+    """
+    if mode.dry_run:
+        return Hold.DRY_RUN
+    if mode.paused:
+        return Hold.PAUSED
+    if decision.tripped:
+        return Hold.BRAKE
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,13 +11,15 @@ still export metrics.
 
 from __future__ import annotations
 
+import json
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar
 
 import structlog
 
@@ -35,17 +37,20 @@ from reconciler.reconcile.audit import (
 from reconciler.reconcile.core import (
     BrakePolicy,
     Correction,
+    CounterKind,
     FirstLook,
     Observation,
     Reason,
     Recheck,
     Shard,
+    StoredCounter,
     WriteMode,
+    brake,
     confirm,
     drift_direction,
     first_look,
+    hold_for,
     in_shard,
-    plan_corrections,
     reason_for,
     recheck_due,
 )
@@ -66,6 +71,94 @@ SummaryCallback = Callable[[PassSummary], None]
 
 SLEEP_SLICE_SECONDS = 1.0
 """The settle wait sleeps in slices so ``should_stop`` is honoured within a second."""
+
+SPOOL_IN_MEMORY = 10_000
+"""Suspects (and confirmed corrections) kept in memory per pass; the rest wait in a temporary
+file. Systematic drift (a handler outage) makes every event a suspect, and a pass must not
+then hold every event in memory."""
+
+T = TypeVar("T")
+
+
+class SpoolError(ReconcilerError):
+    """The temporary file holding a large pass's suspects could not be written."""
+
+
+class _Spool(Generic[T]):
+    """An append-then-iterate sequence: the first ``limit`` items in memory, the rest as JSON
+    lines in an anonymous temporary file (deleted when closed)."""
+
+    def __init__(self, limit: int, encode: Callable[[T], Any], decode: Callable[[Any], T]) -> None:
+        self._limit = limit
+        self._encode = encode
+        self._decode = decode
+        self._memory: list[T] = []
+        self._file: IO[str] | None = None
+        self._spilled = 0
+
+    def append(self, item: T) -> None:
+        if len(self._memory) < self._limit:
+            self._memory.append(item)
+            return
+        try:
+            if self._file is None:
+                # Closed (and so deleted) by close(), at the end of the pass.
+                self._file = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
+            self._file.write(json.dumps(self._encode(item), separators=(",", ":")) + "\n")
+        except OSError as exc:
+            raise SpoolError(f"cannot spool pass state to a temporary file: {exc}") from exc
+        self._spilled += 1
+
+    def __len__(self) -> int:
+        return len(self._memory) + self._spilled
+
+    def __iter__(self) -> Iterator[T]:
+        yield from self._memory
+        if self._file is not None:
+            self._file.flush()
+            self._file.seek(0)
+            for _ in range(self._spilled):
+                yield self._decode(json.loads(self._file.readline()))
+
+    def close(self) -> None:
+        self._memory.clear()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._spilled = 0
+
+
+def _encode_stored(stored: StoredCounter | None) -> Any:
+    if stored is None:
+        return None
+    return [stored.kind.value, stored.value, stored.raw, stored.version, stored.version_unreadable]
+
+
+def _decode_stored(data: Any) -> StoredCounter | None:
+    if data is None:
+        return None
+    kind, value, raw, version, unreadable = data
+    return StoredCounter(CounterKind(kind), value, raw, version, unreadable)
+
+
+def _encode_observation(o: Observation) -> Any:
+    return [o.key.partition, o.key.sort_key, _encode_stored(o.stored), o.counted, o.at]
+
+
+def _decode_observation(data: Any) -> Observation:
+    partition, sort_key, stored, counted, at = data
+    return Observation(EventKey(partition, sort_key), _decode_stored(stored), counted, at)
+
+
+def _encode_correction(c: Correction) -> Any:
+    return [c.key.partition, c.key.sort_key, c.reason.value, _encode_stored(c.stored), c.counted]
+
+
+def _decode_correction(data: Any) -> Correction:
+    partition, sort_key, reason, stored, counted = data
+    decoded = _decode_stored(stored)
+    assert decoded is not None  # a correction always has a stored counter
+    return Correction(EventKey(partition, sort_key), Reason(reason), decoded, counted)
 
 
 def _never() -> bool:
@@ -126,8 +219,17 @@ class _PassState:
     summary: PassSummary
     control: PassControl
     run_id: str
-    suspects: list[Observation] = field(default_factory=list)
-    confirmed: list[Correction] = field(default_factory=list)
+    spool_limit: int = SPOOL_IN_MEMORY
+    suspects: _Spool[Observation] = field(init=False)
+    confirmed: _Spool[Correction] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.suspects = _Spool(self.spool_limit, _encode_observation, _decode_observation)
+        self.confirmed = _Spool(self.spool_limit, _encode_correction, _decode_correction)
+
+    def close(self) -> None:
+        self.suspects.close()
+        self.confirmed.close()
 
 
 def new_run_id(now: datetime) -> str:
@@ -152,7 +254,9 @@ class Reconciler:
         wall: WallClock = _utc_now,
         on_summary: Sequence[SummaryCallback] = (),
         on_close: Sequence[Callable[[], None]] = (),
+        spool_limit: int = SPOOL_IN_MEMORY,
     ) -> None:
+        self._spool_limit = spool_limit
         self._events = events
         self._table = table
         self._audit = audit
@@ -200,7 +304,7 @@ class Reconciler:
                 "consumed_write_units": 0.0,
             }
         )
-        state = _PassState(summary, control, run_id)
+        state = _PassState(summary, control, run_id, self._spool_limit)
         started = self._clock()
         io_before = self._table.stats()
         with structlog.contextvars.bound_contextvars(run_id=run_id):
@@ -230,6 +334,7 @@ class Reconciler:
                 summary.extra["requests"] = dict(io.requests)
                 summary.extra["aws_errors"] = dict(io.errors)
                 summary.duration_seconds = self._clock() - started
+                state.close()
             log = self._log.error if summary.failed else self._log.info
             log("pass_finished", summary=summary.to_dict())
         for callback in self.on_summary:
@@ -369,7 +474,9 @@ class Reconciler:
 
     def _recheck(self, state: _PassState) -> None:
         summary = state.summary
-        for first in sorted(state.suspects, key=lambda o: o.at):
+        # In the order the first looks were taken (nearly the order of ``at``); each recheck
+        # still waits for its own due time, so the order only affects how long the pass waits.
+        for first in state.suspects:
             self._wait_until(recheck_due(first, self._options.settle_seconds), state.control)
             second = self._observe(first.key)
             verdict, correction = confirm(first, second)
@@ -387,25 +494,26 @@ class Reconciler:
 
     def _apply(self, state: _PassState) -> None:
         summary = state.summary
-        plan = plan_corrections(
-            state.confirmed,
-            summary.events_checked,
-            self._options.brake,
+        decision = brake(len(state.confirmed), summary.events_checked, self._options.brake)
+        hold = hold_for(
+            decision,
             WriteMode(dry_run=self._options.dry_run, paused=state.control.corrections_paused),
         )
-        summary.brake_tripped = plan.brake.tripped
-        summary.extra["brake_reason"] = plan.brake.reason
-        summary.extra["brake_overridden"] = plan.brake.overridden
-        if plan.brake.tripped:
-            self._log.error("brake_tripped", reason=plan.brake.reason, planned=len(state.confirmed))
-        elif plan.brake.overridden:
-            self._log.warning("brake_overridden", reason=plan.brake.reason)
-        for correction, hold in plan.held:
-            summary.planned += 1
-            self._audit.write(
-                audit_record(state.run_id, correction, audit_module.PLANNED, self._now(), hold)
-            )
-        for correction in plan.apply:
+        summary.brake_tripped = decision.tripped
+        summary.extra["brake_reason"] = decision.reason
+        summary.extra["brake_overridden"] = decision.overridden
+        if decision.tripped:
+            self._log.error("brake_tripped", reason=decision.reason, planned=len(state.confirmed))
+        elif decision.overridden:
+            self._log.warning("brake_overridden", reason=decision.reason)
+        if hold is not None:
+            for correction in state.confirmed:
+                summary.planned += 1
+                self._audit.write(
+                    audit_record(state.run_id, correction, audit_module.PLANNED, self._now(), hold)
+                )
+            return
+        for correction in state.confirmed:
             if state.control.should_stop():
                 raise _PassStoppedError
             state.control.before_write()
