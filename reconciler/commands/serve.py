@@ -19,6 +19,8 @@ import prometheus_client
 from prometheus_client import CollectorRegistry
 
 from reconciler.aws import Clients, client_config
+from reconciler.commands.run import _session
+from reconciler.errors import ConfigError
 from reconciler.logs import configure_logging, get_logger
 from reconciler.reconcile.settings import add_run_arguments, parse_run_settings
 from reconciler.serve.app import ServeApp, build_app
@@ -62,12 +64,18 @@ def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     settings = parse_serve_settings(source, run)
     configure_logging(log_settings.format, log_settings.level)
     prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
-    clients = Clients(config=client_config(max_attempts=run.aws_max_attempts))
+    # No region (or only the SDK-wide AWS_REGION) is a setting error, as in `run`, not a
+    # botocore traceback from the first client created.
+    clients = Clients(
+        session=_session(env), config=client_config(max_attempts=run.aws_max_attempts)
+    )
     try:
         app, close = build_app(run, settings, clients, CollectorRegistry())
     except OSError as exc:  # the port is taken, or the audit file cannot be opened
         print(f"reconciler serve: cannot start: {exc}", file=sys.stderr)
         return 1
+    except ValueError as exc:  # botocore refuses a malformed endpoint URL when creating a client
+        raise ConfigError("AWS_ENDPOINT_URL", str(exc)) from exc
     install_signal_handlers(app)
     try:
         app.start()

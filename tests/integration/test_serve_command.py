@@ -132,6 +132,18 @@ def test_invalid_settings_exit_2_with_one_line_naming_the_setting(capsys):
     assert "--every" in err
 
 
+def test_no_aws_region_exits_2_with_one_line_naming_the_setting(capsys, monkeypatch):
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    code = main(["serve", "--no-lease", "--port", "0", "--bind", "127.0.0.1"], {"TABLE_NAME": "t"})
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "AWS_REGION" in err
+
+
 @pytest.fixture
 def restore_logging():  # type: ignore[no-untyped-def]
     """main() configures the root logger onto the captured stderr; put it back afterwards."""
