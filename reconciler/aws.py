@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import (
+    BotoCoreError,
     ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
+    HTTPClientError,
+    ParamValidationError,
 )
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from reconciler.errors import AwsError, ConflictError, EndpointUnreachableError, ThrottledError
 
@@ -112,7 +113,8 @@ def translate_error(operation: str, exc: Exception) -> Exception:
 
     ``ConditionalCheckFailedException`` becomes :class:`ConflictError` (with the old item when
     the service returned one), throttling :class:`ThrottledError`, connection failures
-    :class:`EndpointUnreachableError`, the rest :class:`AwsError` with a bounded code.
+    :class:`EndpointUnreachableError`, any other botocore error :class:`AwsError` with a bounded
+    code. Anything that is not a botocore error is returned unchanged.
     """
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
@@ -124,6 +126,14 @@ def translate_error(operation: str, exc: Exception) -> Exception:
         if code in _THROTTLE_CODES:
             return ThrottledError(f"{operation} throttled after retries: {code}")
         return AwsError(operation, code, message)
-    if isinstance(exc, EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError):
+    if isinstance(exc, BotoConnectionError | HTTPClientError):
+        # Refused, timed out, or closed mid-request after the client's own retries.
         return EndpointUnreachableError(f"{operation}: AWS endpoint unreachable: {exc}")
+    if isinstance(exc, ParamValidationError):
+        # Its text quotes the offending values, which can be attendee data: never pass it on.
+        return AwsError(operation, "ParamValidationError", "request parameters failed validation")
+    if isinstance(exc, BotoCoreError):
+        # No credentials, a proxy or TLS failure, ...: still ours to report per operation,
+        # so callers that isolate failures see one error type.
+        return AwsError(operation, type(exc).__name__, str(exc))
     return exc

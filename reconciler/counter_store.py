@@ -18,22 +18,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from reconciler.aws import translate_error
-from reconciler.errors import AwsError, ConflictError, ReconcilerError
+from reconciler.errors import ConflictError
 from reconciler.model import SEQUENCE_WIDTH, EventKey, TableModel, integer_attribute
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 AttributeValue = dict[str, Any]
-
-
-def _failure(operation: str, exc: Exception) -> ReconcilerError:
-    """``translate_error`` passes some botocore errors through (a connection closed after the
-    client's retries); the handler isolates failures per event only for ReconcilerError."""
-    error = translate_error(operation, exc)
-    if isinstance(error, ReconcilerError):
-        return error
-    return AwsError(operation, type(exc).__name__, str(exc))
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +149,7 @@ class DynamoCounterStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except (ClientError, BotoCoreError) as exc:
-            error = _failure("UpdateItem", exc)
+            error = translate_error("UpdateItem", exc)
             if not isinstance(error, ConflictError):
                 raise error from exc
             if error.current is not None:
@@ -177,7 +168,7 @@ class DynamoCounterStore:
                 ExpressionAttributeNames=self._names(),
             )
         except (ClientError, BotoCoreError) as exc:
-            raise _failure("GetItem", exc) from exc
+            raise translate_error("GetItem", exc) from exc
         item = response.get("Item")
         return None if item is None else state_from_item(dict(item), self._model)
 
@@ -210,4 +201,4 @@ class DynamoCounterStore:
                 ExpressionAttributeValues=values,
             )
         except (ClientError, BotoCoreError) as exc:
-            raise _failure("UpdateItem", exc) from exc
+            raise translate_error("UpdateItem", exc) from exc

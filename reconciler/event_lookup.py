@@ -15,20 +15,10 @@ from typing import TYPE_CHECKING, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from reconciler.aws import translate_error
-from reconciler.errors import AwsError, ReconcilerError
 from reconciler.model import EventKey, TableModel, is_valid_slug
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-
-def _failure(operation: str, exc: Exception) -> ReconcilerError:
-    """``translate_error`` passes some botocore errors through (a connection closed after the
-    client's retries); the handler isolates failures per event only for ReconcilerError."""
-    error = translate_error(operation, exc)
-    if isinstance(error, ReconcilerError):
-        return error
-    return AwsError(operation, type(exc).__name__, str(exc))
 
 
 MAX_SORT_KEY_BYTES = 1024
@@ -99,7 +89,7 @@ class DynamoEventLocator:
                 try:
                     page = self._client.query(**kwargs)  # type: ignore[arg-type]
                 except (ClientError, BotoCoreError) as exc:
-                    raise _failure("Query", exc) from exc
+                    raise translate_error("Query", exc) from exc
                 for item in page.get("Items", []):
                     found.append(EventKey(partition, item[model.sk_attr]["S"]))
                 last = page.get("LastEvaluatedKey")

@@ -71,10 +71,13 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # Chatty libraries stay at WARNING unless we are debugging.
-    quiet = logging.DEBUG if level.lower() == "debug" else logging.WARNING
-    for name in ("botocore", "boto3", "urllib3", "apscheduler", "werkzeug"):
-        logging.getLogger(name).setLevel(quiet)
+    # The AWS SDK's debug output holds request bodies (attendee items: personal data) and
+    # signed headers (session tokens): it stays at WARNING whatever our own level is.
+    for name in ("botocore", "boto3", "urllib3", "s3transfer"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    chatty = logging.DEBUG if level.lower() == "debug" else logging.WARNING
+    for name in ("apscheduler", "werkzeug"):
+        logging.getLogger(name).setLevel(chatty)
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

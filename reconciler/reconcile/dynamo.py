@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, ParamValidationError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from reconciler.aws import translate_error
@@ -49,12 +49,16 @@ def aws_error(operation: str, exc: Exception) -> ReconcilerError:
     closed mid-request, a TLS or proxy failure); raised raw, they would escape ``run_pass`` as a
     traceback instead of a failed pass.
     """
+    if isinstance(exc, BotoConnectionError | HTTPClientError):
+        # Refused, timed out, closed mid-request, TLS or proxy failure: the endpoint is not
+        # answering, whatever translate_error makes of the rarer ones.
+        return EndpointUnreachableError(f"{operation}: AWS endpoint unreachable: {exc}")
     error = translate_error(operation, exc)
     if isinstance(error, ReconcilerError):
         return error
-    if isinstance(exc, BotoConnectionError | HTTPClientError):
-        return EndpointUnreachableError(f"{operation}: AWS endpoint unreachable: {exc}")
-    return AwsError(operation, type(exc).__name__, str(exc))
+    # A parameter validation message quotes request values: keep it out of summaries.
+    detail = "invalid request parameters" if isinstance(exc, ParamValidationError) else str(exc)
+    return AwsError(operation, type(exc).__name__, detail)
 
 
 def render_attribute(raw: AttributeValue) -> str:

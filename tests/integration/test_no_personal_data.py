@@ -3,7 +3,7 @@
 Attendee items carry names, emails (also their sort keys) and phone numbers. These tests run
 batches full of realistic personal data through every path that logs (orphans, ambiguous
 events, malformed records, clamping, replays, failures, the pump's faults) and search
-everything written: structlog and stdlib logs at DEBUG (botocore included), EMF lines,
+everything written: structlog and stdlib logs at DEBUG (botocore forced to DEBUG too), EMF lines,
 stdout and stderr.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -101,7 +102,10 @@ def test_handler_logs_and_metrics_carry_no_personal_data(
         if r["eventName"] == "REMOVE" and "tech-summit" in r["dynamodb"]["Keys"]["pk"]["S"]
     )
     logs = io.StringIO()
-    configure_logging("json", "debug", stream=logs)  # botocore's request/response logs too
+    configure_logging("json", "debug", stream=logs)
+    # Worst case: configure_logging keeps the SDK at WARNING, but someone turns its
+    # request/response debug output on anyway; the handler's requests must still be clean.
+    logging.getLogger("botocore").setLevel(logging.DEBUG)
     handler = table.handler()
 
     handler.handle({"Records": [late_removal]}, "req-clamp")

@@ -34,3 +34,15 @@ def test_personal_data_keys_are_redacted_even_if_passed_by_mistake():
     text = out.getvalue()
     assert "ada@example.com" not in text
     assert "7946" not in text
+
+
+def test_the_sdk_stays_quiet_even_at_debug_because_its_debug_lines_hold_items_and_tokens():
+    out = io.StringIO()
+    configure_logging("json", "debug", stream=out)
+    logging.getLogger("botocore.endpoint").debug("Sending request {'Item': 'ada@example.com'}")
+    logging.getLogger("botocore.auth").debug("X-Amz-Security-Token: secret")
+    get_logger("t").debug("our_own_debug_line")
+    text = out.getvalue()
+    assert "ada@example.com" not in text
+    assert "secret" not in text
+    assert "our_own_debug_line" in text
