@@ -17,6 +17,7 @@ from alarms.config import add_alarm_arguments, alarm_keys_help, load_alarm_setti
 from alarms.plan import AlarmPlan
 from alarms.service import AlarmPorts, Outcome, apply, destroy, prepare
 from reconciler.aws import Clients
+from reconciler.commands.run import _session
 from reconciler.errors import ConfigError, ReconcilerError
 from reconciler.logs import configure_logging, get_logger
 from reconciler.settings import Source, add_log_arguments, parse_log_settings
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO | None = N
     settings = load_alarm_settings(source)
     configure_logging(logs.format, logs.level)
     log = get_logger("reconciler.alarms")
-    clients = Clients()
+    clients = Clients(session=_session(env))  # no region: exit 2 with one line, as `run`
     ports = AlarmPorts(
         alarms=CloudWatchAlarms(clients.cloudwatch()),
         topics=SnsTopics(clients.sns()),

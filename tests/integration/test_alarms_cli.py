@@ -357,3 +357,18 @@ def test_invalid_setting_exits_2_with_one_line_naming_it(
     assert err.count("\n") == 1
     assert "--threshold" in err
     assert "handler-typo" in err
+
+
+def test_no_aws_region_exits_2_with_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+
+    code = main(["alarms", "plan", "--function-name", "updateAttendeeCounter"], env={})
+
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "AWS_REGION" in err

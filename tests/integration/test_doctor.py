@@ -327,3 +327,18 @@ def test_missing_table_name_is_a_usage_error(capsys: pytest.CaptureFixture[str])
 
     assert code == 2
     assert "--table-name / TABLE_NAME" in capsys.readouterr().err
+
+
+def test_no_aws_region_is_a_usage_error_not_a_traceback(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+
+    code = main(["doctor", "--table-name", "t"], env={})
+
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "AWS_REGION" in err
