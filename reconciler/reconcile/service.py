@@ -23,6 +23,7 @@ from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar
 
 import structlog
 
+from reconciler.deployment_spec import BATCHING_WINDOW_SECONDS
 from reconciler.errors import ConflictError, LeaseLostError, ReconcilerError
 from reconciler.logs import get_logger
 from reconciler.model import EventKey
@@ -548,6 +549,14 @@ def build_reconciler(
 
     Call :meth:`Reconciler.close` when done (closes the audit file, unhooks the client).
     """
+    if settings.settle_seconds <= BATCHING_WINDOW_SECONDS and not settings.dry_run:
+        # Allowed (tests and the demo drive the handler themselves), but on a live table a
+        # record still in flight could be mistaken for drift: say so loudly.
+        get_logger(__name__).warning(
+            "settle_window_too_short",
+            settle_seconds=settings.settle_seconds,
+            batching_window_seconds=BATCHING_WINDOW_SECONDS,
+        )
     limiter = ReadRateLimiter(settings.max_reads_per_second, clock=clock, sleep=sleep)
     table = DynamoReconcileTable(
         clients.dynamodb(), settings.table.table_name, settings.table.model, limiter

@@ -303,3 +303,23 @@ def test_an_audit_file_that_cannot_be_appended_exits_2_before_writing_anything(
     assert summary is None
     assert "--audit-file" in err
     assert all(table.stored(k) == 0 for k in keys)  # no correction without its audit line
+
+
+def test_a_settle_window_within_the_batching_window_is_warned_about(
+    table: Table, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a settle window shorter than the handler's batching window (5 s)
+    seed(table, drifted=0, exact=1)
+    code, _, err = run_cli(capsys, table)
+    # THEN the pass runs, and the operator is told in-flight records could look like drift
+    assert code == 0
+    assert "settle_window_too_short" in err
+
+
+def test_the_default_settle_window_is_not_warned_about(
+    table: Table, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed(table, drifted=0, exact=1)
+    code, _, err = run_cli(capsys, table, "--settle-seconds", "120")
+    assert code == 0
+    assert "settle_window_too_short" not in err
