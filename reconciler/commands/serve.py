@@ -2,7 +2,8 @@
 
 Runs until SIGTERM or SIGINT: the first stops scheduling and lets the pass in progress finish
 its current event (exit 0 within ``--shutdown-timeout``, else 1); a second exits at once.
-Exit 2 for invalid settings, 1 when the HTTP port (or the audit file) cannot be opened.
+Exit 2 for invalid settings (an audit file that cannot be appended is one), 1 when the HTTP
+port cannot be opened.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     )
     try:
         app, close = build_app(run, settings, clients, CollectorRegistry())
-    except OSError as exc:  # the port is taken, or the audit file cannot be opened
+    except OSError as exc:  # e.g. the audit file vanished between the settings check and now
         print(f"reconciler serve: cannot start: {exc}", file=sys.stderr)
         return 1
     except ValueError as exc:  # botocore refuses a malformed endpoint URL when creating a client
