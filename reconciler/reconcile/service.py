@@ -549,6 +549,10 @@ def build_reconciler(
 
     Call :meth:`Reconciler.close` when done (closes the audit file, unhooks the client).
     """
+    limiter = ReadRateLimiter(settings.max_reads_per_second, clock=clock, sleep=sleep)
+    table = DynamoReconcileTable(
+        clients.dynamodb(), settings.table.table_name, settings.table.model, limiter
+    )
     if settings.settle_seconds <= BATCHING_WINDOW_SECONDS and not settings.dry_run:
         # Allowed (tests and the demo drive the handler themselves), but on a live table a
         # record still in flight could be mistaken for drift: say so loudly.
@@ -557,10 +561,6 @@ def build_reconciler(
             settle_seconds=settings.settle_seconds,
             batching_window_seconds=BATCHING_WINDOW_SECONDS,
         )
-    limiter = ReadRateLimiter(settings.max_reads_per_second, clock=clock, sleep=sleep)
-    table = DynamoReconcileTable(
-        clients.dynamodb(), settings.table.table_name, settings.table.model, limiter
-    )
     callbacks = list(on_summary)
     if settings.cloudwatch_namespace is not None:
         publisher = SummaryPublisher(clients.cloudwatch(), settings.cloudwatch_namespace)
