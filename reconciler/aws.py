@@ -7,6 +7,7 @@ is reported quickly instead of hanging a pass.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -19,7 +20,13 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from reconciler.errors import AwsError, ConflictError, EndpointUnreachableError, ThrottledError
+from reconciler.errors import (
+    AwsError,
+    ConfigError,
+    ConflictError,
+    EndpointUnreachableError,
+    ThrottledError,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -41,6 +48,18 @@ def client_config(max_attempts: int = 8, connect_timeout: float = 5.0) -> Config
         read_timeout=20,
         max_pool_connections=50,
     )
+
+
+def session_from_env(env: Mapping[str, str]) -> boto3.session.Session:
+    """boto3 resolves the region itself (``AWS_DEFAULT_REGION``, the profile); the SDK-wide
+    ``AWS_REGION`` is honoured too, and no region at all is a setting error, not a traceback
+    from the first client created."""
+    session = boto3.session.Session()
+    if session.region_name is None and env.get("AWS_REGION"):
+        session = boto3.session.Session(region_name=env["AWS_REGION"])
+    if session.region_name is None:
+        raise ConfigError("AWS_REGION", "no AWS region configured (or AWS_DEFAULT_REGION, profile)")
+    return session
 
 
 class Clients:

@@ -16,8 +16,7 @@ from alarms.cloudwatch import CloudWatchAlarms, LambdaFunctions, SnsTopics, SqsQ
 from alarms.config import add_alarm_arguments, alarm_keys_help, load_alarm_settings
 from alarms.plan import AlarmPlan
 from alarms.service import AlarmPorts, Outcome, apply, destroy, prepare
-from reconciler.aws import Clients
-from reconciler.commands.run import _session
+from reconciler.aws import Clients, session_from_env
 from reconciler.errors import ConfigError, ReconcilerError
 from reconciler.logs import configure_logging, get_logger
 from reconciler.settings import Source, add_log_arguments, parse_log_settings
@@ -59,7 +58,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO | None = N
     settings = load_alarm_settings(source)
     configure_logging(logs.format, logs.level)
     log = get_logger("reconciler.alarms")
-    clients = Clients(session=_session(env))  # no region: exit 2 with one line, as `run`
+    clients = Clients(session=session_from_env(env))  # no region: exit 2 with one line, as `run`
     ports = AlarmPorts(
         alarms=CloudWatchAlarms(clients.cloudwatch()),
         topics=SnsTopics(clients.sns()),

@@ -14,8 +14,7 @@ from typing import Any, TextIO
 from alarms.config import add_alarm_arguments, load_alarm_settings
 from alarms.spec import build_specs
 from reconciler import deployment_spec as deployed
-from reconciler.aws import Clients
-from reconciler.commands.run import _session
+from reconciler.aws import Clients, session_from_env
 from reconciler.doctor.checks import CheckResult, Expectations, evaluate, failed
 from reconciler.doctor.gather import Gatherer
 from reconciler.logs import configure_logging, get_logger
@@ -67,7 +66,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO | None = N
         alarm_names = tuple(spec.name(settings.prefix) for spec in specs)
         runbooks = {spec.name(settings.prefix): spec.runbook_anchor for spec in specs}
 
-    facts = Gatherer.from_clients(Clients(session=_session(env))).gather(
+    facts = Gatherer.from_clients(Clients(session=session_from_env(env))).gather(
         table_name=table_name,
         function_name=settings.function_name,
         export_name=export_name or deployed.TABLE_STREAM_ARN_EXPORT,

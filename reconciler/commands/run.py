@@ -12,9 +12,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-import boto3
-
-from reconciler.aws import Clients, client_config
+from reconciler.aws import Clients, client_config, session_from_env
 from reconciler.errors import ConfigError
 from reconciler.logs import configure_logging
 from reconciler.reconcile.service import build_reconciler, exit_code
@@ -45,7 +43,7 @@ def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     settings = parse_run_settings(source)
     configure_logging(log_settings.format, log_settings.level)
     clients = Clients(
-        session=_session(env), config=client_config(max_attempts=settings.aws_max_attempts)
+        session=session_from_env(env), config=client_config(max_attempts=settings.aws_max_attempts)
     )
     try:
         reconciler = build_reconciler(settings, clients)
@@ -63,14 +61,3 @@ def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         )
     print(json.dumps(summary.to_dict(), sort_keys=True), flush=True)
     return exit_code(summary)
-
-
-def _session(env: Mapping[str, str]) -> boto3.session.Session:
-    """boto3 resolves the region itself (``AWS_DEFAULT_REGION``, the profile); the SDK-wide
-    ``AWS_REGION`` is honoured too, and no region at all is a setting error, not a traceback."""
-    session = boto3.session.Session()
-    if session.region_name is None and env.get("AWS_REGION"):
-        session = boto3.session.Session(region_name=env["AWS_REGION"])
-    if session.region_name is None:
-        raise ConfigError("AWS_REGION", "no AWS region configured (or AWS_DEFAULT_REGION, profile)")
-    return session

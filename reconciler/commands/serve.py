@@ -19,8 +19,7 @@ from typing import Any
 import prometheus_client
 from prometheus_client import CollectorRegistry
 
-from reconciler.aws import Clients, client_config
-from reconciler.commands.run import _session
+from reconciler.aws import Clients, client_config, session_from_env
 from reconciler.errors import ConfigError
 from reconciler.logs import configure_logging, get_logger
 from reconciler.reconcile.settings import add_run_arguments, parse_run_settings
@@ -68,7 +67,7 @@ def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     # No region (or only the SDK-wide AWS_REGION) is a setting error, as in `run`, not a
     # botocore traceback from the first client created.
     clients = Clients(
-        session=_session(env), config=client_config(max_attempts=run.aws_max_attempts)
+        session=session_from_env(env), config=client_config(max_attempts=run.aws_max_attempts)
     )
     try:
         app, close = build_app(run, settings, clients, CollectorRegistry())
