@@ -4,6 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler import deployment_spec as spec
+
+TABLE_NAME_IMPORT = {"Fn::ImportValue": spec.TABLE_NAME_EXPORT}
+STREAM_ARN_IMPORT = {"Fn::ImportValue": spec.TABLE_STREAM_ARN_EXPORT}
+IMPORTED_TABLE_ARN = {
+    "Fn::Join": [
+        "",
+        [
+            "arn:",
+            {"Ref": "AWS::Partition"},
+            ":dynamodb:",
+            {"Ref": "AWS::Region"},
+            ":",
+            {"Ref": "AWS::AccountId"},
+            ":table/",
+            TABLE_NAME_IMPORT,
+        ],
+    ]
+}
+"""The table's ARN as both stacks build it: from the exported name, never a cross-stack ARN."""
+
 
 def resources_of_type(template: dict[str, Any], cfn_type: str) -> dict[str, dict[str, Any]]:
     return {

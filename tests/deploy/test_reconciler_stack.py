@@ -12,6 +12,7 @@ from reconciler import deployment_spec as spec
 from reconciler.model import TableModel
 from tests.deploy.conftest import CDK_GROUP, Synth
 from tests.deploy.template_helpers import (
+    IMPORTED_TABLE_ARN,
     actions_of,
     only_resource,
     policy_statements,
@@ -46,33 +47,15 @@ def _container(template: dict[str, Any]) -> dict[str, Any]:
     return container
 
 
-def _imported_table_arn() -> dict[str, Any]:
-    return {
-        "Fn::Join": [
-            "",
-            [
-                "arn:",
-                {"Ref": "AWS::Partition"},
-                ":dynamodb:",
-                {"Ref": "AWS::Region"},
-                ":",
-                {"Ref": "AWS::AccountId"},
-                ":table/",
-                {"Fn::ImportValue": spec.TABLE_NAME_EXPORT},
-            ],
-        ]
-    }
-
-
 def test_task_role_counts_and_corrects_with_three_table_actions(template: dict[str, Any]) -> None:
     statements = _task_role_statements(template)
     count = statements["CountAttendees"]
     assert sorted(actions_of(count)) == ["dynamodb:GetItem", "dynamodb:Query"]
-    assert count["Resource"] == _imported_table_arn()
+    assert count["Resource"] == IMPORTED_TABLE_ARN
     assert "Condition" not in count
     correct = statements["CorrectCounters"]
     assert actions_of(correct) == ["dynamodb:UpdateItem"]
-    assert correct["Resource"] == _imported_table_arn()
+    assert correct["Resource"] == IMPORTED_TABLE_ARN
 
 
 def test_corrections_may_only_update_event_items_never_attendee_items(
@@ -105,7 +88,7 @@ def test_lease_writes_are_confined_to_the_lock_partition(template: dict[str, Any
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
     ]
-    assert statement["Resource"] == _imported_table_arn()
+    assert statement["Resource"] == IMPORTED_TABLE_ARN
     assert statement["Condition"] == {
         "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [TableModel().lock_partition]}
     }

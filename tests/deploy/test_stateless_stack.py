@@ -10,6 +10,9 @@ import pytest
 from reconciler import deployment_spec as spec
 from tests.deploy.conftest import CDK_GROUP, Synth
 from tests.deploy.template_helpers import (
+    IMPORTED_TABLE_ARN,
+    STREAM_ARN_IMPORT,
+    TABLE_NAME_IMPORT,
     actions_of,
     only_resource,
     policy_statements,
@@ -17,24 +20,6 @@ from tests.deploy.template_helpers import (
 )
 
 pytestmark = CDK_GROUP
-
-TABLE_NAME_IMPORT = {"Fn::ImportValue": spec.TABLE_NAME_EXPORT}
-STREAM_ARN_IMPORT = {"Fn::ImportValue": spec.TABLE_STREAM_ARN_EXPORT}
-IMPORTED_TABLE_ARN = {
-    "Fn::Join": [
-        "",
-        [
-            "arn:",
-            {"Ref": "AWS::Partition"},
-            ":dynamodb:",
-            {"Ref": "AWS::Region"},
-            ":",
-            {"Ref": "AWS::AccountId"},
-            ":table/",
-            TABLE_NAME_IMPORT,
-        ],
-    ]
-}
 
 
 @pytest.fixture(scope="module")

@@ -202,3 +202,24 @@ class FakeClock:
         self.now += seconds
         if self.on_sleep is not None:
             self.on_sleep(self.now)
+
+
+REQUIRED_SUMMARY_KEYS = frozenset(
+    {
+        "run_id",
+        "events_checked",
+        "in_sync",
+        "drifted",
+        "corrected",
+        "conflicts",
+        "in_flux",
+        "ambiguous",
+        "initialized",
+        "invalid",
+        "brake_tripped",
+        "dry_run",
+        "consumed_read_units",
+        "duration_seconds",
+    }
+)
+"""The keys issue 3 requires in the summary line of every pass."""

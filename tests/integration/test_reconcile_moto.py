@@ -235,6 +235,26 @@ class Interleaved:
         return self._inner.stats()
 
 
+def run_interleaved(table: Table, clock: FakeClock, before: Callable[[str], None]) -> PassSummary:
+    """One pass over the real adapter with ``before`` injected ahead of each of its calls."""
+    inner = DynamoReconcileTable(
+        table.ddb, table.name, MODEL, ReadRateLimiter(0, clock=clock, sleep=clock.sleep)
+    )
+    racing = Interleaved(inner, before)
+    reconciler = Reconciler(
+        events=racing,
+        table=racing,
+        audit=RecordingAuditSink(),
+        options=PassOptions(120.0, 1, NO_BRAKE),
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    try:
+        return reconciler.run_pass()
+    finally:
+        inner.close()
+
+
 def test_concurrent_handler_traffic_leaves_every_count_exact_after_quiescence(
     table: Table,
 ) -> None:
@@ -266,20 +286,7 @@ def test_concurrent_handler_traffic_leaves_every_count_exact_after_quiescence(
             pump.drain()
 
     clock = FakeClock(on_sleep=lambda _now: pump.drain())
-    inner = DynamoReconcileTable(
-        table.ddb, table.name, MODEL, ReadRateLimiter(0, clock=clock, sleep=clock.sleep)
-    )
-    racing = Interleaved(inner, traffic)
-    reconciler = Reconciler(
-        events=racing,
-        table=racing,
-        audit=RecordingAuditSink(),
-        options=PassOptions(120.0, 1, NO_BRAKE),
-        clock=clock,
-        sleep=clock.sleep,
-    )
-    first = reconciler.run_pass()
-    inner.close()
+    first = run_interleaved(table, clock, traffic)
     # The traffic really raced the pass: some looks changed under it.
     assert first.in_flux + first.conflicts >= 1
     # Quiescence: everything written so far reaches the handler; then a second pass.
@@ -296,27 +303,13 @@ def test_a_handler_update_between_recheck_and_write_is_a_conflict(table: Table) 
     pump = pump_for(table, faults=FaultPlan(drop_batches=frozenset({0})))
     register(table, "workshop", 3)
     pump.drain()
-    clock = FakeClock()
-    inner = DynamoReconcileTable(
-        table.ddb, table.name, MODEL, ReadRateLimiter(0, clock=clock, sleep=clock.sleep)
-    )
 
     def just_before_write(operation: str) -> None:
         if operation == "UpdateItem":
             table.register("workshop", "racer@example.com")
             pump.drain()
 
-    racing = Interleaved(inner, just_before_write)
-    reconciler = Reconciler(
-        events=racing,
-        table=racing,
-        audit=RecordingAuditSink(),
-        options=PassOptions(120.0, 1, NO_BRAKE),
-        clock=clock,
-        sleep=clock.sleep,
-    )
-    summary = reconciler.run_pass()
-    inner.close()
+    summary = run_interleaved(table, FakeClock(), just_before_write)
     assert summary.conflicts == 1
     assert summary.corrected == 0
     assert table.stored(WORKSHOP) == 1  # the handler's +1 survived; nothing was overwritten
