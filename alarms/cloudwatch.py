@@ -1,7 +1,7 @@
 """boto3 adapters for the alarms service: CloudWatch alarms, SNS topics, Lambda, SQS.
 
 Thin on purpose: each method is one or two API calls plus translation between boto3's shapes
-and :class:`AlarmDefinition`. Clients are injected (see ``reconciler.aws.Clients``).
+and :class:`AlarmDefinition`. Clients are injected (see ``reconciler.kernel.aws.Clients``).
 """
 
 from __future__ import annotations
@@ -9,13 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from alarms.errors import FunctionNotFoundError, TopicNotFoundError
 from alarms.plan import ExistingAlarm
 from alarms.ports import FunctionInfo
 from alarms.render import AlarmDefinition
-from reconciler.aws import translate_error
+from reconciler.kernel.aws import aws_call
+from reconciler.kernel.errors import AwsError
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -90,7 +89,7 @@ class CloudWatchAlarms:
 
     def list_alarms(self, prefix: str) -> list[ExistingAlarm]:
         found: list[ExistingAlarm] = []
-        try:
+        with aws_call("DescribeAlarms"):
             pages = self._cloudwatch.get_paginator("describe_alarms").paginate(
                 AlarmNamePrefix=f"{prefix}-", AlarmTypes=["MetricAlarm"]
             )
@@ -104,12 +103,10 @@ class CloudWatchAlarms:
                             arn=arn,
                         )
                     )
-        except ClientError as exc:
-            raise translate_error("DescribeAlarms", exc) from exc
         return found
 
     def put(self, definition: AlarmDefinition, *, replace_tags_of: str | None = None) -> None:
-        try:
+        with aws_call("PutMetricAlarm"):
             self._cloudwatch.put_metric_alarm(**put_metric_alarm_kwargs(definition))
             if replace_tags_of:
                 # PutMetricAlarm ignores Tags when it updates an existing alarm.
@@ -117,15 +114,11 @@ class CloudWatchAlarms:
                     ResourceARN=replace_tags_of,
                     Tags=[{"Key": k, "Value": v} for k, v in definition.tags],
                 )
-        except ClientError as exc:
-            raise translate_error("PutMetricAlarm", exc) from exc
 
     def delete(self, names: Sequence[str]) -> None:
-        try:
+        with aws_call("DeleteAlarms"):
             for start in range(0, len(names), DELETE_BATCH):
                 self._cloudwatch.delete_alarms(AlarmNames=list(names[start : start + DELETE_BATCH]))
-        except ClientError as exc:
-            raise translate_error("DeleteAlarms", exc) from exc
 
     def _tags(self, arn: str) -> dict[str, str]:
         response = self._cloudwatch.list_tags_for_resource(ResourceARN=arn)
@@ -139,35 +132,32 @@ class SnsTopics:
         self._sns = sns
 
     def find(self, name: str) -> str | None:
-        try:
+        with aws_call("ListTopics"):
             for page in self._sns.get_paginator("list_topics").paginate():
                 for topic in page.get("Topics", []):
                     arn = topic.get("TopicArn", "")
                     if arn.rsplit(":", 1)[-1] == name:
                         return arn
-        except ClientError as exc:
-            raise translate_error("ListTopics", exc) from exc
         return None
 
     def ensure(self, name: str) -> str:
         """``CreateTopic`` is idempotent: it returns the existing topic's ARN."""
-        try:
+        with aws_call("CreateTopic"):
             return self._sns.create_topic(Name=name)["TopicArn"]
-        except ClientError as exc:
-            raise translate_error("CreateTopic", exc) from exc
 
     def verify(self, arn: str) -> str:
         try:
-            self._sns.get_topic_attributes(TopicArn=arn)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"NotFound", "NotFoundException"}:
+            with aws_call("GetTopicAttributes"):
+                self._sns.get_topic_attributes(TopicArn=arn)
+        except AwsError as exc:
+            if exc.code in {"NotFound", "NotFoundException"}:
                 raise TopicNotFoundError(arn) from None
-            raise translate_error("GetTopicAttributes", exc) from exc
+            raise
         return arn
 
     def subscribe(self, arn: str, protocol: str, endpoints: Sequence[str]) -> int:
         """Subscribe endpoints not yet subscribed; returns how many were added."""
-        try:
+        with aws_call("Subscribe"):
             existing = {
                 (s.get("Protocol"), s.get("Endpoint"))
                 for page in self._sns.get_paginator("list_subscriptions_by_topic").paginate(
@@ -180,8 +170,6 @@ class SnsTopics:
                 if (protocol, endpoint) not in existing:
                     self._sns.subscribe(TopicArn=arn, Protocol=protocol, Endpoint=endpoint)
                     added += 1
-        except ClientError as exc:
-            raise translate_error("Subscribe", exc) from exc
         return added
 
 
@@ -191,11 +179,12 @@ class LambdaFunctions:
 
     def describe(self, function_name: str) -> FunctionInfo:
         try:
-            config = self._lambda.get_function_configuration(FunctionName=function_name)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            with aws_call("GetFunctionConfiguration"):
+                config = self._lambda.get_function_configuration(FunctionName=function_name)
+        except AwsError as exc:
+            if exc.code == "ResourceNotFoundException":
                 raise FunctionNotFoundError(function_name) from None
-            raise translate_error("GetFunctionConfiguration", exc) from exc
+            raise
         return FunctionInfo(
             name=config.get("FunctionName", function_name),
             arn=config.get("FunctionArn", ""),
@@ -212,9 +201,10 @@ class SqsQueues:
 
     def exists(self, queue_name: str) -> bool:
         try:
-            self._sqs.get_queue_url(QueueName=queue_name)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in _MISSING_QUEUE:
+            with aws_call("GetQueueUrl"):
+                self._sqs.get_queue_url(QueueName=queue_name)
+        except AwsError as exc:
+            if exc.code in _MISSING_QUEUE:
                 return False
-            raise translate_error("GetQueueUrl", exc) from exc
+            raise
         return True

@@ -18,9 +18,9 @@ from typing import Any
 
 from alarms.render import DEFAULT_RUNBOOK_URL
 from alarms.spec import ALARM_KEYS, DEFAULT_PREFIX, THRESHOLD_UNITS, SpecParameters, Tuning
-from reconciler import deployment_spec as deployed
-from reconciler.errors import ConfigError
-from reconciler.settings import Source
+from reconciler.kernel import deployment_spec as deployed
+from reconciler.kernel.errors import ConfigError
+from reconciler.kernel.settings import Source
 
 CONFIG_ENV = "RECONCILER_ALARMS_CONFIG"
 

@@ -13,9 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from reconciler import deployment_spec as deployed
-from reconciler import summary_publisher as published
-from reconciler.errors import ConfigError
+from reconciler.kernel import deployment_spec as deployed
+from reconciler.kernel.errors import ConfigError
 
 Severity = Literal["critical", "warning"]
 Comparison = Literal[
@@ -317,7 +316,7 @@ def _defaults(p: SpecParameters) -> list[AlarmSpec]:
                 AlarmSpec(
                     key=RECONCILER_DRIFT,
                     resource="reconciler",
-                    metric=published.METRIC_DRIFTED,
+                    metric=deployed.METRIC_DRIFTED,
                     namespace=p.reconciler_namespace,
                     dimensions=(),
                     statistic="Sum",
@@ -338,7 +337,7 @@ def _defaults(p: SpecParameters) -> list[AlarmSpec]:
                 AlarmSpec(
                     key=RECONCILER_FAILED_PASSES,
                     resource="reconciler",
-                    metric=published.METRIC_FAILED_PASSES,
+                    metric=deployed.METRIC_FAILED_PASSES,
                     namespace=p.reconciler_namespace,
                     dimensions=(),
                     statistic="Sum",

@@ -36,15 +36,15 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from reconciler.aws import Clients, client_config
-from reconciler.local import create_table
-from reconciler.logs import configure_logging
-from reconciler.model import TableModel
+from reconciler.devtools.local_table import create_table
+from reconciler.kernel.aws import Clients, client_config
+from reconciler.kernel.logs import configure_logging
+from reconciler.kernel.model import TableModel
+from reconciler.kernel.settings import TableSettings
+from reconciler.reconcile.bootstrap import build_reconciler
 from reconciler.reconcile.core import BrakePolicy
 from reconciler.reconcile.dynamo import EVENT_PAGE_SIZE
-from reconciler.reconcile.service import build_reconciler
 from reconciler.reconcile.settings import RunSettings
-from reconciler.settings import TableSettings
 from tests.dynalite import Dynalite
 
 MODEL = TableModel()

@@ -28,8 +28,12 @@ LAMBDA_RUNTIME_PROVIDED: frozenset[str] = frozenset(
 """Distributions the AWS Lambda Python runtime already ships; vendoring them only bloats the zip
 and shadows the runtime's patched copies."""
 
+HANDLER_SUBPACKAGES: tuple[str, ...] = ("kernel", "handler")
+"""The parts of the ``reconciler`` package the handler runs: its own package and the shared
+kernel. The reconciler, ``serve``, the doctor, the CLI and the devtools stay out of the Lambda."""
+
 HANDLER_DEPENDENCIES: tuple[str, ...] = ("structlog",)
-"""Direct runtime dependencies of ``reconciler.stream_handler`` beyond the Lambda runtime."""
+"""Direct runtime dependencies of ``reconciler.handler.entry`` beyond the Lambda runtime."""
 
 _IGNORED_PARTS = frozenset({"__pycache__"})
 _IGNORED_SUFFIXES = frozenset({".pyc", ".pyo"})
@@ -146,18 +150,30 @@ def vendor_distribution(dist: metadata.Distribution, output_dir: Path) -> list[P
     return copied
 
 
-def copy_package(package_dir: Path, output_dir: Path) -> list[Path]:
-    """Copy a source package (without bytecode caches) under its own name into ``output_dir``."""
+def copy_package(
+    package_dir: Path, output_dir: Path, subpackages: Sequence[str] | None = None
+) -> list[Path]:
+    """Copy a source package (without bytecode caches) under its own name into ``output_dir``.
+
+    With ``subpackages``, only the package's ``__init__.py`` and those subpackages are copied.
+    """
     copied: list[Path] = []
     for source in sorted(package_dir.rglob("*")):
         relative = source.relative_to(package_dir.parent)
         if not source.is_file() or not _wanted(relative):
+            continue
+        if subpackages is not None and not _in_subpackages(relative, subpackages):
             continue
         destination = output_dir / relative
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, destination)
         copied.append(relative)
     return copied
+
+
+def _in_subpackages(relative: Path, subpackages: Sequence[str]) -> bool:
+    inside = relative.parts[1:]
+    return inside == ("__init__.py",) or (len(inside) > 1 and inside[0] in subpackages)
 
 
 @jsii.implements(ILocalBundling)
@@ -172,16 +188,18 @@ class HandlerBundling:
         package_dir: Path,
         dependencies: Sequence[str] = HANDLER_DEPENDENCIES,
         target: TargetRuntime | None = None,
+        subpackages: Sequence[str] = HANDLER_SUBPACKAGES,
     ) -> None:
         self.package_dir = package_dir
         self.dependencies = tuple(dependencies)
+        self.subpackages = tuple(subpackages)
         self.target = target or TargetRuntime()
 
     def try_bundle(self, output_dir: str, options: BundlingOptions) -> bool:
         """Called by CDK with the asset's output directory; True means "done, skip Docker"."""
         del options  # the Docker fallback's settings; unused by the local path
         out = Path(output_dir)
-        copy_package(self.package_dir, out)
+        copy_package(self.package_dir, out, self.subpackages)
         for dist in dependency_closure(self.dependencies, self.target):
             vendor_distribution(dist, out)
         return True

@@ -17,12 +17,12 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from deploy.stateless_stack import table_arn
-from reconciler import deployment_spec as spec
-from reconciler.model import TableModel
+from reconciler.kernel import deployment_spec as spec
+from reconciler.kernel.model import TableModel
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 METRICS_PORT = 9464
-RECONCILER_CLOUDWATCH_NAMESPACE = "AttendeeCounter/Reconciler"
+RECONCILER_CLOUDWATCH_NAMESPACE = spec.RECONCILER_METRICS_NAMESPACE
 """Where ``serve --cloudwatch-namespace`` publishes each pass's summary for the alarms."""
 
 IMAGE_EXCLUDES: tuple[str, ...] = (

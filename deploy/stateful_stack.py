@@ -13,8 +13,8 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from reconciler.deployment_spec import TABLE_NAME_EXPORT, TABLE_STREAM_ARN_EXPORT
-from reconciler.model import TableModel
+from reconciler.kernel.deployment_spec import TABLE_NAME_EXPORT, TABLE_STREAM_ARN_EXPORT
+from reconciler.kernel.model import TableModel
 
 
 class StatefulStack(Stack):

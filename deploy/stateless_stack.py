@@ -25,8 +25,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from deploy.bundling import local_bundling
-from reconciler import deployment_spec as spec
-from reconciler.model import TableModel
+from reconciler.kernel import deployment_spec as spec
+from reconciler.kernel.model import TableModel
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HANDLER_PACKAGE_DIR = REPO_ROOT / "reconciler"

@@ -54,7 +54,7 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture
 def clients(aws: str):  # type: ignore[no-untyped-def]
-    from reconciler.aws import Clients, client_config
+    from reconciler.kernel.aws import Clients, client_config
 
     return Clients(config=client_config(max_attempts=3, connect_timeout=2), endpoint_url=aws)
 
@@ -62,7 +62,7 @@ def clients(aws: str):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def table_name(clients) -> str:  # type: ignore[no-untyped-def]
     """A fresh table with its stream, shaped as the StatefulStack deploys it."""
-    from reconciler.local import create_table
+    from reconciler.devtools.local_table import create_table
 
     name = f"registrations-{uuid.uuid4().hex[:8]}"
     create_table(clients.dynamodb(), name)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from reconciler import deployment_spec as deployed
 from reconciler.doctor.facts import Facts, MappingFacts
 from reconciler.doctor.policy import decide
+from reconciler.kernel import deployment_spec as deployed
 
 Status = Literal["pass", "warn", "fail"]
 
@@ -32,7 +32,7 @@ class CheckResult:
 
 @dataclass(frozen=True, slots=True)
 class Expectations:
-    """What a correct deployment looks like; defaults are ``reconciler.deployment_spec``."""
+    """What a correct deployment looks like; defaults are ``reconciler.kernel.deployment_spec``."""
 
     table_name: str
     function_name: str = deployed.HANDLER_FUNCTION_NAME

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_logs import CloudWatchLogsClient
 
-    from reconciler.aws import Clients
+    from reconciler.kernel.aws import Clients
 
 _NOT_FOUND = frozenset({"ResourceNotFoundException", "NoSuchEntity", "NoSuchEntityException"})
 _DESCRIBE_BATCH = 100

@@ -15,7 +15,7 @@ from typing import IO, Any, Protocol
 
 import structlog
 
-from reconciler.errors import ReconcilerError
+from reconciler.kernel.errors import ReconcilerError
 from reconciler.reconcile.core import Correction, CounterKind, Hold
 
 

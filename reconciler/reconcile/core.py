@@ -17,7 +17,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from reconciler.model import EventKey
+from reconciler.kernel.model import EventKey
 
 
 class CounterKind(enum.Enum):

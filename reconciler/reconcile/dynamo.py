@@ -17,13 +17,10 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, ParamValidationError
-from botocore.exceptions import ConnectionError as BotoConnectionError
-
-from reconciler.aws import translate_error
-from reconciler.errors import AwsError, EndpointUnreachableError, ReconcilerError
-from reconciler.event_lookup import DynamoEventLocator
-from reconciler.model import EventKey, ItemKind, TableModel, classify, integer_attribute
+from reconciler.kernel.aws import aws_call
+from reconciler.kernel.errors import ReconcilerError
+from reconciler.kernel.event_lookup import DynamoEventLocator
+from reconciler.kernel.model import EventKey, ItemKind, TableModel, classify, integer_attribute
 from reconciler.reconcile.core import Correction, CounterKind, StoredCounter
 from reconciler.reconcile.ports import EventGroup, IoStats
 from reconciler.reconcile.ratelimit import ReadRateLimiter
@@ -40,25 +37,6 @@ memory small and flat whatever the table size, for a negligible number of extra 
 
 _QUIET_CODES = frozenset({"ConditionalCheckFailedException"})
 """Expected answers, reported as conflicts rather than errors."""
-
-
-def aws_error(operation: str, exc: Exception) -> ReconcilerError:
-    """Every botocore failure as one of ours, so a pass always ends with its summary line.
-
-    ``translate_error`` leaves some ``BotoCoreError``s as they are (no credentials, a connection
-    closed mid-request, a TLS or proxy failure); raised raw, they would escape ``run_pass`` as a
-    traceback instead of a failed pass.
-    """
-    if isinstance(exc, BotoConnectionError | HTTPClientError):
-        # Refused, timed out, closed mid-request, TLS or proxy failure: the endpoint is not
-        # answering, whatever translate_error makes of the rarer ones.
-        return EndpointUnreachableError(f"{operation}: AWS endpoint unreachable: {exc}")
-    error = translate_error(operation, exc)
-    if isinstance(error, ReconcilerError):
-        return error
-    # A parameter validation message quotes request values: keep it out of summaries.
-    detail = "invalid request parameters" if isinstance(exc, ParamValidationError) else str(exc)
-    return AwsError(operation, type(exc).__name__, detail)
 
 
 def render_attribute(raw: AttributeValue) -> str:
@@ -228,11 +206,12 @@ class DynamoReconcileTable:
     def _read(self, operation: str, call: Any, **kwargs: Any) -> Any:
         self._limiter.acquire(1.0)
         try:
-            response = call(ReturnConsumedCapacity="TOTAL", **kwargs)
-        except (ClientError, BotoCoreError) as exc:
+            with aws_call(operation):
+                response = call(ReturnConsumedCapacity="TOTAL", **kwargs)
+        except ReconcilerError:
             with self._lock:
                 self._requests[operation] += 1
-            raise aws_error(operation, exc) from exc
+            raise
         units = self._account(operation, response)
         self._limiter.charge(units - 1.0)
         return response
@@ -276,10 +255,7 @@ class DynamoReconcileTable:
 
     def event(self, slug: str) -> EventGroup | None:
         self._limiter.acquire(1.0)
-        try:
-            keys = self._locator.find_keys(slug)
-        except (ClientError, BotoCoreError) as exc:  # what translate_error left untranslated
-            raise aws_error("Query", exc) from exc
+        keys = self._locator.find_keys(slug)
         with self._lock:
             self._requests["Query"] += len(self._model.event_partitions)
         return EventGroup(slug, tuple(keys)) if keys else None
@@ -352,17 +328,18 @@ class DynamoReconcileTable:
             clauses.append("#count = :stored")
             values[":stored"] = parse_attribute(stored.raw)
         try:
-            response = self._client.update_item(
-                TableName=self._table,
-                Key=self._key(correction.key),
-                UpdateExpression="SET #count = :counted ADD #ver :one",
-                ConditionExpression=" AND ".join(clauses),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnConsumedCapacity="TOTAL",
-            )
-        except (ClientError, BotoCoreError) as exc:
+            with aws_call("UpdateItem"):
+                response = self._client.update_item(
+                    TableName=self._table,
+                    Key=self._key(correction.key),
+                    UpdateExpression="SET #count = :counted ADD #ver :one",
+                    ConditionExpression=" AND ".join(clauses),
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=values,
+                    ReturnConsumedCapacity="TOTAL",
+                )
+        except ReconcilerError:
             with self._lock:
                 self._requests["UpdateItem"] += 1
-            raise aws_error("UpdateItem", exc) from exc
+            raise
         self._account("UpdateItem", response, write=True)

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from reconciler.model import EventKey
+from reconciler.kernel.model import EventKey
 from reconciler.reconcile.audit import AuditSink
 from reconciler.reconcile.core import Correction, StoredCounter
 
@@ -71,7 +71,7 @@ class CounterTable(Protocol):
         ...
 
     def write_correction(self, correction: Correction) -> None:
-        """Conditional write; raises :class:`reconciler.errors.ConflictError` if anything
+        """Conditional write; raises :class:`reconciler.kernel.errors.ConflictError` if anything
         differs from ``correction.stored``."""
         ...
 

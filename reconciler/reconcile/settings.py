@@ -11,10 +11,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.errors import ConfigError
-from reconciler.model import is_valid_slug
+from reconciler.kernel.errors import ConfigError
+from reconciler.kernel.model import is_valid_slug
+from reconciler.kernel.settings import (
+    Source,
+    TableSettings,
+    add_table_arguments,
+    parse_table_settings,
+)
 from reconciler.reconcile.core import BrakePolicy, Shard
-from reconciler.settings import Source, TableSettings, add_table_arguments, parse_table_settings
 
 DEFAULT_SETTLE_SECONDS = 120.0
 """Longer than the batching window (5 s) plus a handler run and its retries."""

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry
 
 from reconciler import __version__
-from reconciler.logs import get_logger
-from reconciler.reconcile.service import build_reconciler
+from reconciler.kernel.logs import get_logger
+from reconciler.reconcile.bootstrap import build_reconciler
 from reconciler.reconcile.settings import RunSettings
 from reconciler.serve.http import HttpServer, Readiness
 from reconciler.serve.job import LagCheck, PassJob, PassRunner
@@ -34,8 +34,8 @@ from reconciler.serve.metrics import ReconcilerMetrics
 from reconciler.serve.scheduler import PassScheduler, Schedule
 
 if TYPE_CHECKING:
-    from reconciler.aws import Clients
-    from reconciler.settings import TableSettings
+    from reconciler.kernel.aws import Clients
+    from reconciler.kernel.settings import TableSettings
 
 log = get_logger(__name__)
 

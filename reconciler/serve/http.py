@@ -18,7 +18,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
-from reconciler.logs import get_logger
+from reconciler.kernel.logs import get_logger
 
 log = get_logger(__name__)
 

@@ -16,17 +16,17 @@ from typing import Protocol
 
 import structlog
 
-from reconciler.errors import (
+from reconciler.kernel.errors import (
     AwsError,
     EndpointUnreachableError,
     LeaseLostError,
     ThrottledError,
 )
-from reconciler.logs import get_logger
-from reconciler.reconcile.service import PassControl, new_run_id
+from reconciler.kernel.logs import get_logger
+from reconciler.reconcile.reconciler import PassControl, new_run_id
+from reconciler.reconcile.summary import PassSummary
 from reconciler.serve.lag_gate import LagDecision
 from reconciler.serve.metrics import Outcome, ReconcilerMetrics, SkipReason
-from reconciler.summary import PassSummary
 
 log = get_logger(__name__)
 

@@ -16,10 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from reconciler.aws import translate_error
-from reconciler.errors import AwsError, ReconcilerError
+from reconciler.kernel.aws import aws_call
+from reconciler.kernel.errors import AwsError, ReconcilerError
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -74,7 +72,7 @@ class CloudWatchIteratorAge:
     def max_iterator_age_ms(self, function_name: str, window_seconds: float) -> float | None:
         end = dt.datetime.fromtimestamp(self._clock(), tz=dt.UTC)
         start = end - dt.timedelta(seconds=window_seconds)
-        try:
+        with aws_call("GetMetricStatistics"):
             response = self._cloudwatch.get_metric_statistics(
                 Namespace="AWS/Lambda",
                 MetricName="IteratorAge",
@@ -84,8 +82,6 @@ class CloudWatchIteratorAge:
                 Period=60,
                 Statistics=["Maximum"],
             )
-        except (ClientError, BotoCoreError) as exc:
-            raise translate_error("GetMetricStatistics", exc) from exc
         values = [p["Maximum"] for p in response.get("Datapoints", []) if "Maximum" in p]
         return max(values) if values else None
 
@@ -113,6 +109,6 @@ class LagGate:
             return failed_safe(self._settle, exc.code)
         except ReconcilerError as exc:
             return failed_safe(self._settle, type(exc).__name__)
-        except (BotoCoreError, OSError) as exc:
+        except OSError as exc:
             return failed_safe(self._settle, type(exc).__name__)
         return decide(age, self._settle)

@@ -29,12 +29,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from reconciler.aws import translate_error
-from reconciler.errors import ConflictError, LeaseLostError, ReconcilerError
-from reconciler.logs import get_logger
-from reconciler.model import TableModel
+from reconciler.kernel.aws import aws_call
+from reconciler.kernel.errors import ConflictError, LeaseLostError, ReconcilerError
+from reconciler.kernel.logs import get_logger
+from reconciler.kernel.model import TableModel
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -116,12 +114,10 @@ class DynamoLeaseStore:
         }
 
     def read(self) -> LeaseRecord | None:
-        try:
+        with aws_call("GetItem"):
             response = self._client.get_item(
                 TableName=self._table, Key=self.key, ConsistentRead=True
             )
-        except (ClientError, BotoCoreError) as exc:
-            raise translate_error("GetItem", exc) from exc
         item = response.get("Item")
         if not item:
             return None
@@ -152,7 +148,7 @@ class DynamoLeaseStore:
             )
 
     def delete(self, expected_version: str) -> None:
-        try:
+        with aws_call("DeleteItem"):
             self._client.delete_item(
                 TableName=self._table,
                 Key=self.key,
@@ -160,8 +156,6 @@ class DynamoLeaseStore:
                 ExpressionAttributeNames={"#v": VERSION_ATTR},
                 ExpressionAttributeValues={":expected": {"S": expected_version}},
             )
-        except (ClientError, BotoCoreError) as exc:
-            raise translate_error("DeleteItem", exc) from exc
 
     def _put(
         self,
@@ -178,10 +172,8 @@ class DynamoLeaseStore:
         }
         if values:
             kwargs["ExpressionAttributeValues"] = values
-        try:
+        with aws_call("PutItem"):
             self._client.put_item(**kwargs)
-        except (ClientError, BotoCoreError) as exc:
-            raise translate_error("PutItem", exc) from exc
 
 
 def parse_record(item: dict[str, Any]) -> LeaseRecord:
@@ -268,7 +260,7 @@ class LeaderLease:
                     # not push the next one past the end of the trusted lease.
                     return max(self._heartbeat - (self._monotonic() - started), 0.0)
                 return self._try_acquire()
-            except (ReconcilerError, BotoCoreError) as exc:
+            except ReconcilerError as exc:
                 self._on_error()
                 log.warning("lease_error", error_type=type(exc).__name__, error=str(exc))
                 return self._heartbeat

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
-from reconciler.summary import PassSummary
+from reconciler.reconcile.summary import PassSummary
 
 
 class Outcome(enum.StrEnum):

@@ -20,8 +20,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from reconciler.errors import ConfigError
-from reconciler.logs import get_logger
+from reconciler.kernel.errors import ConfigError
+from reconciler.kernel.logs import get_logger
 from reconciler.serve.metrics import ReconcilerMetrics, SkipReason
 
 log = get_logger(__name__)

@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-from reconciler.errors import ConfigError
+from reconciler.kernel.errors import ConfigError
+from reconciler.kernel.settings import Source
 from reconciler.reconcile.settings import RunSettings
 from reconciler.serve.app import DEFAULT_PORT, LeaseSettings, ServeSettings
 from reconciler.serve.lease import DEFAULT_LEASE_NAME
 from reconciler.serve.scheduler import Schedule, build_trigger, longest_gap_seconds
-from reconciler.settings import Source
 
 DEFAULT_EVERY_SECONDS = 300.0
 DEFAULT_SHUTDOWN_TIMEOUT = 25.0

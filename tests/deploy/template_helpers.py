@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler import deployment_spec as spec
+from reconciler.kernel import deployment_spec as spec
 
 TABLE_NAME_IMPORT = {"Fn::ImportValue": spec.TABLE_NAME_EXPORT}
 STREAM_ARN_IMPORT = {"Fn::ImportValue": spec.TABLE_STREAM_ARN_EXPORT}

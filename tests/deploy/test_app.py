@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from reconciler import deployment_spec as spec
+from reconciler.kernel import deployment_spec as spec
 from tests.deploy.conftest import CDK_GROUP, Synth
 from tests.deploy.template_helpers import resources_of_type
 

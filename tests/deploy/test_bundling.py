@@ -120,4 +120,19 @@ def test_bundling_twice_gives_byte_identical_trees(tmp_path: Path) -> None:
         )
     assert trees[0] == trees[1]
     assert "structlog/__init__.py" in trees[0]
-    assert "reconciler/deployment_spec.py" in trees[0]
+    assert "reconciler/kernel/deployment_spec.py" in trees[0]
+
+
+def test_package_copy_limited_to_subpackages_takes_only_them_and_the_package_init(
+    tmp_path: Path,
+) -> None:
+    from deploy.bundling import copy_package
+
+    package = tmp_path / "src" / "pkg"
+    for sub in ("kept", "dropped"):
+        (package / sub).mkdir(parents=True)
+        (package / sub / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    (package / "__main__.py").write_text("")
+    copied = copy_package(package, tmp_path / "out", ["kept"])
+    assert sorted(map(str, copied)) == ["pkg/__init__.py", "pkg/kept/__init__.py"]

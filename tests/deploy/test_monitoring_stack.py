@@ -16,8 +16,8 @@ from alarms.cloudwatch import CloudWatchAlarms
 from alarms.config import parse_alarm_settings
 from alarms.render import OWNER_CDK, OWNER_CLI
 from alarms.service import AlarmPorts, apply
-from reconciler import deployment_spec as deployed
-from reconciler.settings import Source
+from reconciler.kernel import deployment_spec as deployed
+from reconciler.kernel.settings import Source
 from tests.deploy.conftest import CDK_GROUP
 from tests.fakes.alarms import FakeFunctions, FakeQueues, FakeTopics, RecordingCloudWatch
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from reconciler import deployment_spec as spec
-from reconciler.model import TableModel
+from reconciler.kernel import deployment_spec as spec
+from reconciler.kernel.model import TableModel
 from tests.deploy.conftest import CDK_GROUP, Synth
 from tests.deploy.template_helpers import (
     IMPORTED_TABLE_ARN,
@@ -164,7 +164,7 @@ def test_container_runs_serve_with_the_table_from_the_stateful_export(
 
 
 def test_ecs_waits_longer_than_serve_takes_to_shut_down(template: dict[str, Any]) -> None:
-    from reconciler.settings import parse_duration
+    from reconciler.kernel.settings import parse_duration
 
     container = _container(template)
     env = {item["Name"]: item["Value"] for item in container["Environment"]}
@@ -310,7 +310,7 @@ def _serve_options() -> set[str]:
 def test_every_reconciler_setting_in_the_container_is_a_serve_flag(
     template: dict[str, Any],
 ) -> None:
-    from reconciler.settings import env_name
+    from reconciler.kernel.settings import env_name
 
     understood = {env_name(option) for option in _serve_options() if option.startswith("--")}
     env = {item["Name"] for item in _container(template)["Environment"]}

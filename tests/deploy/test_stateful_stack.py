@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from reconciler import deployment_spec as spec
-from reconciler.model import TableModel
+from reconciler.kernel import deployment_spec as spec
+from reconciler.kernel.model import TableModel
 from tests.deploy.conftest import CDK_GROUP, Synth
 from tests.deploy.template_helpers import only_resource, resources_of_type
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from reconciler import deployment_spec as spec
+from reconciler.kernel import deployment_spec as spec
 from tests.deploy.conftest import CDK_GROUP, Synth
 from tests.deploy.template_helpers import (
     IMPORTED_TABLE_ARN,
@@ -42,7 +42,7 @@ def test_handler_runs_the_spec_entry_point_with_the_guides_sizing(
     _, function = _function(template)
     props = function["Properties"]
     assert props["FunctionName"] == spec.HANDLER_FUNCTION_NAME == "updateAttendeeCounter"
-    assert props["Handler"] == spec.HANDLER_ENTRY_POINT == "reconciler.stream_handler.handler"
+    assert props["Handler"] == spec.HANDLER_ENTRY_POINT == "reconciler.handler.entry.handler"
     assert props["Runtime"] in {"python3.11", "python3.12"}
     assert props["MemorySize"] == spec.HANDLER_MEMORY_MB == 128
     assert props["Timeout"] == spec.HANDLER_TIMEOUT_SECONDS == 60
@@ -127,7 +127,7 @@ def test_table_permissions_are_only_the_handlers_on_the_imported_table(
 def test_table_permissions_reach_event_items_only_never_attendee_items(
     template: dict[str, Any],
 ) -> None:
-    from reconciler.model import TableModel
+    from reconciler.kernel.model import TableModel
 
     table_statements = [
         s
@@ -208,13 +208,14 @@ def _files(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
 
 
-def test_bundle_holds_the_reconciler_package_without_bytecode(bundle: Path) -> None:
+def test_bundle_holds_the_handler_and_kernel_sources_without_bytecode(bundle: Path) -> None:
     source = Path(__file__).resolve().parents[2] / "reconciler"
     expected = {
         f"reconciler/{p.relative_to(source)}"
-        for p in source.rglob("*.py")
+        for sub in ("kernel", "handler")
+        for p in (source / sub).rglob("*.py")
         if "__pycache__" not in p.parts
-    }
+    } | {"reconciler/__init__.py"}
     packaged = {name for name in _files(bundle) if name.startswith("reconciler/")}
     assert expected <= packaged
     assert not [name for name in _files(bundle) if "__pycache__" in name or name.endswith(".pyc")]
@@ -226,6 +227,23 @@ def test_bundle_vendors_structlog_and_nothing_the_lambda_runtime_provides(bundle
     assert not {"boto3", "botocore", "s3transfer", "urllib3"} & top_level
     assert not {"prometheus_client", "apscheduler", "aws_cdk"} & top_level
     assert top_level == {"reconciler", "structlog", *(n for n in top_level if "dist-info" in n)}
+
+
+def test_bundle_holds_only_the_handler_package_and_the_kernel(bundle: Path) -> None:
+    ours = sorted(
+        str(path.relative_to(bundle))
+        for path in (bundle / "reconciler").rglob("*")
+        if path.is_file()
+    )
+    outside = [
+        name
+        for name in ours
+        if name != "reconciler/__init__.py"
+        and not name.startswith(("reconciler/kernel/", "reconciler/handler/"))
+    ]
+    assert outside == []
+    assert "reconciler/handler/entry.py" in ours
+    assert "reconciler/kernel/model.py" in ours
 
 
 def test_bundle_contains_the_handler_module(bundle: Path) -> None:

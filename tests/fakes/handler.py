@@ -11,10 +11,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.counter_store import AddResult, CounterState, state_from_item
-from reconciler.errors import AwsError, ConflictError, ThrottledError
-from reconciler.event_lookup import Lookup, resolve
-from reconciler.model import EventKey, TableModel
+from reconciler.handler.counter_store import AddResult, CounterState, state_from_item
+from reconciler.kernel.errors import AwsError, ConflictError, ThrottledError
+from reconciler.kernel.event_lookup import Lookup, resolve
+from reconciler.kernel.model import EventKey, TableModel
 
 Item = dict[str, dict[str, Any]]
 

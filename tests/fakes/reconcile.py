@@ -14,8 +14,8 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from reconciler.errors import ConflictError, ReconcilerError
-from reconciler.model import EventKey
+from reconciler.kernel.errors import ConflictError, ReconcilerError
+from reconciler.kernel.model import EventKey
 from reconciler.reconcile.audit import AuditRecord
 from reconciler.reconcile.core import Correction, CounterKind, StoredCounter
 from reconciler.reconcile.ports import EventGroup, IoStats

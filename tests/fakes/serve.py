@@ -12,11 +12,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from reconciler.errors import ConflictError, LeaseLostError, ReconcilerError
-from reconciler.reconcile.service import PassControl
+from reconciler.kernel.errors import ConflictError, LeaseLostError, ReconcilerError
+from reconciler.reconcile.reconciler import PassControl
+from reconciler.reconcile.summary import PassSummary
 from reconciler.serve.lag_gate import LagDecision
 from reconciler.serve.lease import LeaseRecord
-from reconciler.summary import PassSummary
 
 
 @dataclass

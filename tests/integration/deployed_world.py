@@ -12,7 +12,7 @@ import zipfile
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler import deployment_spec as deployed
+from reconciler.kernel import deployment_spec as deployed
 
 ASSUME_LAMBDA = {
     "Version": "2012-10-17",

@@ -17,7 +17,7 @@ from typing import Any
 
 import requests
 
-from reconciler.aws import Clients
+from reconciler.kernel.aws import Clients
 
 EVENT_SK = "{slug}#2024-10-27#conference"
 

@@ -7,8 +7,8 @@ import io
 
 import pytest
 
-from reconciler.demo import DEMO_EVENTS, ORPHAN_SLUG, DemoOptions, run_demo
-from reconciler.pump import FaultPlan
+from reconciler.devtools.demo import DEMO_EVENTS, ORPHAN_SLUG, DemoOptions, run_demo
+from reconciler.devtools.pump import FaultPlan
 
 FAST = {"settle_seconds": 0.3, "serve_seconds": 0.0}
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from reconciler import deployment_spec as deployed
 from reconciler.cli import main
+from reconciler.kernel import deployment_spec as deployed
 from tests.integration.deployed_world import World, build_green_world, policy
 
 PREFIX = "ac"

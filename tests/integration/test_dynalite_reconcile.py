@@ -9,16 +9,16 @@ from typing import Any
 
 import pytest
 
-from reconciler.aws import Clients, client_config
-from reconciler.errors import ConflictError
-from reconciler.local import create_table
-from reconciler.model import EventKey, TableModel
+from reconciler.devtools.local_table import create_table
+from reconciler.kernel.aws import Clients, client_config
+from reconciler.kernel.errors import ConflictError
+from reconciler.kernel.model import EventKey, TableModel
+from reconciler.kernel.settings import TableSettings
+from reconciler.reconcile.bootstrap import build_reconciler
 from reconciler.reconcile.core import BrakePolicy, Correction, Reason
 from reconciler.reconcile.dynamo import DynamoReconcileTable
 from reconciler.reconcile.ratelimit import ReadRateLimiter
-from reconciler.reconcile.service import build_reconciler
 from reconciler.reconcile.settings import RunSettings
-from reconciler.settings import TableSettings
 from tests.dynalite import Dynalite
 from tests.fakes.reconcile import FakeClock
 

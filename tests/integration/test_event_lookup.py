@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.errors import AwsError
-from reconciler.event_lookup import DynamoEventLocator, LookupOutcome
-from reconciler.model import EventKey, TableModel
+from reconciler.kernel.errors import AwsError
+from reconciler.kernel.event_lookup import DynamoEventLocator, LookupOutcome
+from reconciler.kernel.model import EventKey, TableModel
 
 
 def put_event(clients, table_name: str, pk: str, sk: str) -> None:  # type: ignore[no-untyped-def]

@@ -8,14 +8,14 @@ import threading
 import pytest
 from prometheus_client import CollectorRegistry
 
-from reconciler.aws import Clients, client_config
-from reconciler.model import TableModel
-from reconciler.reconcile.service import build_reconciler
+from reconciler.kernel.aws import Clients, client_config
+from reconciler.kernel.model import TableModel
+from reconciler.kernel.settings import TableSettings
+from reconciler.reconcile.bootstrap import build_reconciler
 from reconciler.reconcile.settings import RunSettings
 from reconciler.serve.job import PassJob
 from reconciler.serve.lag_gate import CloudWatchIteratorAge, LagGate
 from reconciler.serve.metrics import ReconcilerMetrics
-from reconciler.settings import TableSettings
 from tests.integration.serve_support import seed, stored_count
 
 HANDLER = "updateAttendeeCounter"

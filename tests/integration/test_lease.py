@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from reconciler.errors import ConflictError
-from reconciler.model import EventKey, ItemKind, TableModel, classify_item
+from reconciler.kernel.errors import ConflictError
+from reconciler.kernel.model import EventKey, ItemKind, TableModel, classify_item
 from reconciler.serve.lease import DynamoLeaseStore, LeaderLease, LeaseRecord
 from tests.integration.serve_support import ServeProcess, seed, wait_for
 from tests.integration.traffic import Table

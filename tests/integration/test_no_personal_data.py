@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from reconciler.logs import configure_logging
-from reconciler.model import EventKey
-from reconciler.pump import FaultPlan, PumpConfig, StreamPump
-from reconciler.stream_handler import BatchFailedError
+from reconciler.devtools.pump import FaultPlan, PumpConfig, StreamPump
+from reconciler.handler.batch import BatchFailedError
+from reconciler.kernel.logs import configure_logging
+from reconciler.kernel.model import EventKey
 from tests.integration.traffic import Table
 
 PEOPLE = [
@@ -211,8 +211,8 @@ def test_pump_cli_at_debug_level_logs_no_personal_data(
     aws: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """At --log-level debug botocore would print GetRecords bodies: attendee images."""
-    from reconciler.aws import Clients
     from reconciler.cli import main
+    from reconciler.kernel.aws import Clients
 
     env = {"TABLE_NAME": "debug-registrations", "RECONCILER_BATCHING_WINDOW": "0"}
     assert main(["pump", "--endpoint-url", aws, "--create-table"], env=env) == 0

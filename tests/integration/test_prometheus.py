@@ -18,11 +18,11 @@ import requests
 import yaml
 from prometheus_client import CollectorRegistry
 
-from reconciler.model import TableModel
+from reconciler.kernel.model import TableModel
+from reconciler.kernel.settings import TableSettings
 from reconciler.reconcile.settings import RunSettings
 from reconciler.serve.app import ServeApp, ServeSettings, build_app
 from reconciler.serve.scheduler import Schedule
-from reconciler.settings import TableSettings
 from tests.integration.serve_support import Seeded, free_port, seed, wait_for
 
 PROMETHEUS = shutil.which("prometheus")

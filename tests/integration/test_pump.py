@@ -7,15 +7,15 @@ from typing import Any
 
 import pytest
 
-from reconciler import deployment_spec as spec
-from reconciler.model import EventKey
-from reconciler.pump import (
+from reconciler.devtools.pump import (
     FaultPlan,
     PumpConfig,
     StreamPump,
     StreamUnavailableError,
     stream_arn_for,
 )
+from reconciler.kernel import deployment_spec as spec
+from reconciler.kernel.model import EventKey
 from tests.integration.traffic import Table
 
 WORKSHOP = EventKey("EVENT", "workshop#2024-11-15#workshop")
@@ -373,8 +373,8 @@ def test_table_without_a_stream_is_a_clear_error(clients) -> None:  # type: igno
 def test_pump_cli_drains_through_the_handler_and_prints_a_summary(
     aws: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from reconciler.aws import Clients
     from reconciler.cli import main
+    from reconciler.kernel.aws import Clients
 
     env = {"TABLE_NAME": "cli-registrations", "RECONCILER_BATCHING_WINDOW": "0"}
     # GIVEN an empty endpoint: --create-table makes the table with its stream

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from reconciler.cli import main
-from reconciler.model import EventKey
+from reconciler.kernel.model import EventKey
 from reconciler.reconcile.core import Shard, in_shard
 from tests.fakes.reconcile import REQUIRED_SUMMARY_KEYS
 from tests.integration.traffic import Table

@@ -12,17 +12,18 @@ from typing import Any
 
 import pytest
 
-from reconciler.aws import Clients
-from reconciler.model import EventKey, TableModel
-from reconciler.pump import FaultPlan, PumpConfig, StreamPump
+from reconciler.devtools.pump import FaultPlan, PumpConfig, StreamPump
+from reconciler.kernel.aws import Clients
+from reconciler.kernel.model import EventKey, TableModel
+from reconciler.kernel.settings import TableSettings
+from reconciler.reconcile.bootstrap import build_reconciler
 from reconciler.reconcile.core import BrakePolicy, Correction, StoredCounter
 from reconciler.reconcile.dynamo import DynamoReconcileTable
 from reconciler.reconcile.ports import EventGroup, IoStats
 from reconciler.reconcile.ratelimit import ReadRateLimiter
-from reconciler.reconcile.service import PassControl, PassOptions, Reconciler, build_reconciler
+from reconciler.reconcile.reconciler import PassControl, PassOptions, Reconciler
 from reconciler.reconcile.settings import RunSettings
-from reconciler.settings import TableSettings
-from reconciler.summary import PassSummary
+from reconciler.reconcile.summary import PassSummary
 from tests.fakes.reconcile import FakeClock, RecordingAuditSink
 from tests.integration.traffic import Table
 
@@ -409,7 +410,7 @@ def test_event_option_reconciles_only_that_event(table: Table) -> None:
 
 
 def test_a_lost_lease_stops_every_write(table: Table) -> None:
-    from reconciler.errors import LeaseLostError
+    from reconciler.kernel.errors import LeaseLostError
 
     for key in (TECH, WORKSHOP):
         table.put_event(key, 3)
@@ -438,7 +439,7 @@ def test_the_write_condition_refuses_a_stale_version(table: Table) -> None:
         UpdateExpression="ADD counterVersion :one",
         ExpressionAttributeValues={":one": {"N": "1"}},
     )
-    from reconciler.errors import ConflictError
+    from reconciler.kernel.errors import ConflictError
     from reconciler.reconcile.core import Reason
 
     with pytest.raises(ConflictError):

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.summary_publisher import METRIC_DRIFTED, METRIC_FAILED_PASSES
+from reconciler.kernel.deployment_spec import METRIC_DRIFTED, METRIC_FAILED_PASSES
 from tests.integration.test_reconcile_cli import run_cli, seed
 from tests.integration.traffic import Table
 

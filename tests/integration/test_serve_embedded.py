@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import requests
 
-from reconciler.model import TableModel
+from reconciler.devtools.embedded_serve import serve_for
+from reconciler.kernel.model import TableModel
+from reconciler.kernel.settings import TableSettings
 from reconciler.reconcile.settings import RunSettings
-from reconciler.serve.embedded import serve_for
-from reconciler.settings import TableSettings
 from tests.integration.serve_support import seed, stored_count
 
 pytestmark = pytest.mark.slow

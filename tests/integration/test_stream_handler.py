@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError
 
-from reconciler import deployment_spec as spec
-from reconciler import stream_handler
-from reconciler.model import EventKey, pad_sequence
+from reconciler.handler import entry as stream_handler
+from reconciler.kernel import deployment_spec as spec
+from reconciler.kernel.model import EventKey, pad_sequence
 from tests.integration.traffic import Table
 
 TECH = EventKey("FAD", "tech-summit-2024#2024-10-27#conference")
@@ -448,7 +448,7 @@ def test_lambda_entry_point_builds_from_its_environment(
 def test_lambda_entry_point_without_table_name_fails_naming_the_setting(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from reconciler.errors import ConfigError
+    from reconciler.kernel.errors import ConfigError
 
     monkeypatch.delenv("TABLE_NAME", raising=False)
     monkeypatch.setattr(stream_handler, "_warm", {})

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from alarms.spec import RECONCILER_DRIFT, RECONCILER_FAILED_PASSES, SpecParameters, build_specs
-from reconciler.aws import Clients, client_config
-from reconciler.errors import EndpointUnreachableError
-from reconciler.summary import PassSummary
-from reconciler.summary_publisher import SummaryPublisher, summary_datums
+from reconciler.kernel.aws import Clients, client_config
+from reconciler.kernel.errors import EndpointUnreachableError
+from reconciler.reconcile.publisher import SummaryPublisher, summary_datums
+from reconciler.reconcile.summary import PassSummary
 
 NAMESPACE = "AttendeeCounter/Reconciler"
 DEAD = "http://127.0.0.1:9"  # discard port: nothing listens

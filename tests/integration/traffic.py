@@ -5,13 +5,13 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from reconciler.aws import Clients
-from reconciler.counter_store import DynamoCounterStore
-from reconciler.emf import EmfWriter
-from reconciler.event_lookup import DynamoEventLocator
-from reconciler.model import EventKey, TableModel
-from reconciler.pump import collect_records, stream_arn_for
-from reconciler.stream_handler import StreamHandler
+from reconciler.devtools.pump import collect_records, stream_arn_for
+from reconciler.handler.batch import StreamHandler
+from reconciler.handler.counter_store import DynamoCounterStore
+from reconciler.handler.emf import EmfWriter
+from reconciler.kernel.aws import Clients
+from reconciler.kernel.event_lookup import DynamoEventLocator
+from reconciler.kernel.model import EventKey, TableModel
 
 MODEL = TableModel()
 

@@ -9,8 +9,8 @@ import pytest
 
 from alarms.config import AlarmSettings, load_alarm_settings, parse_alarm_settings, read_config_file
 from alarms.spec import HANDLER_ERRORS, HANDLER_ITERATOR_AGE, HANDLER_THROTTLES, Tuning
-from reconciler.errors import ConfigError
-from reconciler.settings import Source
+from reconciler.kernel.errors import ConfigError
+from reconciler.kernel.settings import Source
 
 
 def settings(

@@ -12,7 +12,7 @@ from alarms.errors import ForeignAlarmError, FunctionNotFoundError, QueueNotFoun
 from alarms.plan import ExistingAlarm
 from alarms.render import AlarmDefinition
 from alarms.service import AlarmPorts, apply, destroy, prepare
-from reconciler.settings import Source
+from reconciler.kernel.settings import Source
 from tests.fakes.alarms import FakeFunctions, FakeQueues, FakeTopics
 
 

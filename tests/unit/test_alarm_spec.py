@@ -9,7 +9,7 @@ import pytest
 
 from alarms import spec as s
 from alarms.render import OWNER_CDK, is_owned, render
-from reconciler.errors import ConfigError
+from reconciler.kernel.errors import ConfigError
 
 BASE = s.SpecParameters(function_name="updateAttendeeCounter", timeout_seconds=60)
 

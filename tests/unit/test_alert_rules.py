@@ -14,9 +14,9 @@ import requests
 import yaml
 from prometheus_client import CollectorRegistry
 
+from reconciler.reconcile.summary import PassSummary
 from reconciler.serve.http import HttpServer, Readiness
 from reconciler.serve.metrics import Outcome, ReconcilerMetrics
-from reconciler.summary import PassSummary
 
 RULES_DIR = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 PROMTOOL = shutil.which("promtool")

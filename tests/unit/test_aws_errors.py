@@ -9,8 +9,8 @@ from botocore.exceptions import (
     ParamValidationError,
 )
 
-from reconciler.aws import translate_error
-from reconciler.errors import (
+from reconciler.kernel.aws import translate_error
+from reconciler.kernel.errors import (
     AwsError,
     ConflictError,
     EndpointUnreachableError,

@@ -6,7 +6,6 @@ from dataclasses import replace
 
 import pytest
 
-from reconciler import deployment_spec as deployed
 from reconciler.doctor.checks import CheckResult, Expectations, evaluate, failed
 from reconciler.doctor.facts import (
     AlarmFacts,
@@ -19,6 +18,7 @@ from reconciler.doctor.facts import (
     TableFacts,
 )
 from reconciler.doctor.policy import decide, statements_of
+from reconciler.kernel import deployment_spec as deployed
 
 TABLE = "registrations"
 STREAM = f"arn:aws:dynamodb:us-east-1:123456789012:table/{TABLE}/stream/2026-01-01T00:00:00.000"

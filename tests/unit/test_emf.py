@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from reconciler.emf import EmfWriter, render
+from reconciler.handler.emf import EmfWriter, render
 
 
 def test_writer_emits_one_json_line_cloudwatch_can_extract() -> None:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from reconciler.event_lookup import LookupOutcome, resolve
-from reconciler.model import EventKey
+from reconciler.kernel.event_lookup import LookupOutcome, resolve
+from reconciler.kernel.model import EventKey
 
 
 def test_no_match_is_an_orphan():

@@ -4,7 +4,7 @@ import io
 import json
 import logging
 
-from reconciler.logs import configure_logging, get_logger
+from reconciler.kernel.logs import configure_logging, get_logger
 
 
 def test_production_logs_are_json_lines_with_snake_case_events():

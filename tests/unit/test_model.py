@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.model import (
+from reconciler.kernel.model import (
     EventKey,
     ItemKind,
     TableModel,

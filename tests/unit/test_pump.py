@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from reconciler.pump import FaultPlan, PumpConfig, StreamPump, lambda_record, retry_index
+from reconciler.devtools.pump import FaultPlan, PumpConfig, StreamPump, lambda_record, retry_index
 
 NUMBERS = ["100", "200", "300", "1000"]
 

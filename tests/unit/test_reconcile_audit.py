@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.errors import ReconcilerError
-from reconciler.logs import configure_logging
-from reconciler.model import EventKey
+from reconciler.kernel.errors import ReconcilerError
+from reconciler.kernel.logs import configure_logging
+from reconciler.kernel.model import EventKey
 from reconciler.reconcile.audit import (
     AuditWriteError,
     JsonLinesAuditSink,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.model import EventKey
+from reconciler.kernel.model import EventKey
 from reconciler.reconcile.core import (
     BrakePolicy,
     Correction,

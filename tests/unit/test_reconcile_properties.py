@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.model import EventKey
+from reconciler.kernel.model import EventKey
 from reconciler.reconcile.core import BrakePolicy, Correction
-from reconciler.reconcile.service import PassOptions, Reconciler
+from reconciler.reconcile.reconciler import PassOptions, Reconciler
 from tests.fakes.reconcile import FakeClock, FakeReconcileTable, RecordingAuditSink
 
 MAX_LATENCY = 10.0

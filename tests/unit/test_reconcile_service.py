@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from reconciler.errors import LeaseLostError, ThrottledError
-from reconciler.model import EventKey
+from reconciler.cli.run import exit_code
+from reconciler.kernel.errors import LeaseLostError, ThrottledError
+from reconciler.kernel.model import EventKey
 from reconciler.reconcile.core import BrakePolicy, Correction, Observation, Shard, in_shard
-from reconciler.reconcile.service import PassControl, PassOptions, Reconciler, exit_code
-from reconciler.summary import PassSummary
+from reconciler.reconcile.reconciler import PassControl, PassOptions, Reconciler
+from reconciler.reconcile.summary import PassSummary
 from tests.fakes.reconcile import (
     MISSING,
     REQUIRED_SUMMARY_KEYS,

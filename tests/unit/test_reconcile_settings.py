@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.errors import ConfigError
+from reconciler.kernel.errors import ConfigError
+from reconciler.kernel.settings import Source
 from reconciler.reconcile.core import Shard
 from reconciler.reconcile.settings import (
     DEFAULT_SETTLE_SECONDS,
     add_run_arguments,
     parse_run_settings,
 )
-from reconciler.settings import Source
 
 
 def parse(argv: list[str], env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]

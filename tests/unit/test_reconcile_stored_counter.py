@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.model import TableModel
+from reconciler.kernel.model import TableModel
 from reconciler.reconcile.core import CounterKind
 from reconciler.reconcile.dynamo import parse_attribute, render_attribute, stored_counter
 

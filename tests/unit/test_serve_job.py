@@ -7,11 +7,11 @@ import threading
 import pytest
 from prometheus_client import CollectorRegistry
 
-from reconciler.errors import AwsError, ThrottledError
+from reconciler.kernel.errors import AwsError, ThrottledError
+from reconciler.reconcile.summary import PassSummary
 from reconciler.serve.job import PassJob, Streaks, classify_outcome, next_streaks
 from reconciler.serve.lag_gate import LagDecision
 from reconciler.serve.metrics import Outcome, ReconcilerMetrics
-from reconciler.summary import PassSummary
 from tests.fakes.serve import FakeLagGate, FakeLeadership, FakePassRunner, ManualClock
 
 

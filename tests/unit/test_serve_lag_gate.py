@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from botocore.exceptions import EndpointConnectionError
 
-from reconciler.errors import AwsError, ThrottledError
+from reconciler.kernel.errors import AwsError, EndpointUnreachableError, ThrottledError
 from reconciler.serve.lag_gate import LagGate, decide
 from tests.fakes.serve import FakeIteratorAgeReader
 
@@ -32,7 +31,7 @@ def test_no_datapoints_means_an_idle_handler_and_corrections_go_ahead():
     [
         (AwsError("GetMetricStatistics", "AccessDeniedException", "no"), "AccessDeniedException"),
         (ThrottledError("slow"), "ThrottledError"),
-        (EndpointConnectionError(endpoint_url="http://x"), "EndpointConnectionError"),
+        (EndpointUnreachableError("GetMetricStatistics: unreachable"), "EndpointUnreachableError"),
     ],
 )
 def test_an_unreadable_cloudwatch_fails_safe_by_pausing(error, code):

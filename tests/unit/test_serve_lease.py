@@ -11,7 +11,7 @@ import threading
 import pytest
 from prometheus_client import CollectorRegistry
 
-from reconciler.errors import LeaseLostError, ReconcilerError
+from reconciler.kernel.errors import LeaseLostError, ReconcilerError
 from reconciler.serve.app import ServeApp, ServeSettings
 from reconciler.serve.lease import LeaderLease, LeaseKeeper, LeaseRecord
 from reconciler.serve.metrics import ReconcilerMetrics

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry
 
+from reconciler.reconcile.summary import PassSummary
 from reconciler.serve.metrics import (
     Outcome,
     ReconcilerMetrics,
@@ -12,7 +13,6 @@ from reconciler.serve.metrics import (
     correction_counts,
     parse_aws_error_key,
 )
-from reconciler.summary import PassSummary
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import CollectorRegistry
 
-from reconciler.errors import ConfigError
+from reconciler.kernel.errors import ConfigError
 from reconciler.serve.metrics import ReconcilerMetrics
 from reconciler.serve.scheduler import (
     PassScheduler,

@@ -6,10 +6,10 @@ import argparse
 
 import pytest
 
-from reconciler.errors import ConfigError
+from reconciler.kernel.errors import ConfigError
+from reconciler.kernel.settings import Source
 from reconciler.reconcile.settings import add_run_arguments, parse_run_settings
 from reconciler.serve.settings import add_serve_arguments, parse_serve_settings
-from reconciler.settings import Source
 
 
 def parse(argv: list[str], env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]

@@ -2,8 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.errors import ConfigError
-from reconciler.settings import Source, parse_duration, parse_log_settings, parse_table_settings
+from reconciler.kernel.errors import ConfigError
+from reconciler.kernel.settings import (
+    Source,
+    parse_duration,
+    parse_log_settings,
+    parse_table_settings,
+)
 
 
 def test_flags_win_over_environment():

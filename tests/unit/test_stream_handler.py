@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler import deployment_spec as spec
-from reconciler.logs import configure_logging
-from reconciler.model import EventKey, TableModel
-from reconciler.stream_handler import BatchFailedError, StreamHandler
+from reconciler.handler.batch import BatchFailedError, StreamHandler
+from reconciler.kernel import deployment_spec as spec
+from reconciler.kernel.logs import configure_logging
+from reconciler.kernel.model import EventKey, TableModel
 from tests.fakes.handler import (
     FakeCounterStore,
     FakeEventLocator,

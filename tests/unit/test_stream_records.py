@@ -5,8 +5,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.model import TableModel, pad_sequence
-from reconciler.stream_records import (
+from reconciler.handler.records import (
     AttendeeChange,
     ChangeKind,
     Ignored,
@@ -19,6 +18,7 @@ from reconciler.stream_records import (
     parse_event,
     parse_record,
 )
+from reconciler.kernel.model import TableModel, pad_sequence
 from tests.fakes.handler import insert, modify, record, remove
 
 MODEL = TableModel()

@@ -13,31 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
-from reconciler.aws import translate_error
-from reconciler.summary import PassSummary
+from reconciler.kernel import deployment_spec as spec
+from reconciler.kernel.aws import aws_call
+from reconciler.reconcile.summary import PassSummary
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_cloudwatch.type_defs import MetricDatumTypeDef
-
-METRIC_PASSES = "Passes"
-METRIC_FAILED_PASSES = "FailedPasses"
-"""0 or 1 per pass. Published on every pass, so a missing datapoint means no pass ran."""
-METRIC_EVENTS_CHECKED = "EventsChecked"
-METRIC_IN_SYNC = "InSync"
-METRIC_DRIFTED = "Drifted"
-METRIC_DRIFT_OVER = "DriftedOver"
-METRIC_DRIFT_UNDER = "DriftedUnder"
-METRIC_DRIFT_ATTENDEES = "DriftAttendees"
-METRIC_CORRECTED = "Corrected"
-METRIC_PLANNED = "CorrectionsPlanned"
-METRIC_CONFLICTS = "Conflicts"
-METRIC_IN_FLUX = "InFlux"
-METRIC_AMBIGUOUS = "Ambiguous"
-METRIC_INVALID = "Invalid"
-METRIC_BRAKE_TRIPPED = "BrakeTripped"
-METRIC_DURATION = "PassDuration"
-METRIC_CONSUMED_READ_UNITS = "ConsumedReadUnits"
 
 Unit = Literal["Count", "Seconds", "None"]
 
@@ -52,23 +34,26 @@ class Datum:
 def summary_datums(summary: PassSummary) -> tuple[Datum, ...]:
     """The datapoints of one pass; a fixed set, so the metric count never grows."""
     return (
-        Datum(METRIC_PASSES, 1),
-        Datum(METRIC_FAILED_PASSES, 1 if summary.failed else 0),
-        Datum(METRIC_EVENTS_CHECKED, summary.events_checked),
-        Datum(METRIC_IN_SYNC, summary.in_sync),
-        Datum(METRIC_DRIFTED, summary.drifted),
-        Datum(METRIC_DRIFT_OVER, summary.drift_over),
-        Datum(METRIC_DRIFT_UNDER, summary.drift_under),
-        Datum(METRIC_DRIFT_ATTENDEES, summary.drift_attendees_over + summary.drift_attendees_under),
-        Datum(METRIC_CORRECTED, summary.corrected),
-        Datum(METRIC_PLANNED, summary.planned),
-        Datum(METRIC_CONFLICTS, summary.conflicts),
-        Datum(METRIC_IN_FLUX, summary.in_flux),
-        Datum(METRIC_AMBIGUOUS, summary.ambiguous),
-        Datum(METRIC_INVALID, summary.invalid),
-        Datum(METRIC_BRAKE_TRIPPED, 1 if summary.brake_tripped else 0),
-        Datum(METRIC_DURATION, summary.duration_seconds, "Seconds"),
-        Datum(METRIC_CONSUMED_READ_UNITS, summary.consumed_read_units, "None"),
+        Datum(spec.METRIC_PASSES, 1),
+        Datum(spec.METRIC_FAILED_PASSES, 1 if summary.failed else 0),
+        Datum(spec.METRIC_EVENTS_CHECKED, summary.events_checked),
+        Datum(spec.METRIC_IN_SYNC, summary.in_sync),
+        Datum(spec.METRIC_DRIFTED, summary.drifted),
+        Datum(spec.METRIC_DRIFT_OVER, summary.drift_over),
+        Datum(spec.METRIC_DRIFT_UNDER, summary.drift_under),
+        Datum(
+            spec.METRIC_DRIFT_ATTENDEES,
+            summary.drift_attendees_over + summary.drift_attendees_under,
+        ),
+        Datum(spec.METRIC_CORRECTED, summary.corrected),
+        Datum(spec.METRIC_PLANNED, summary.planned),
+        Datum(spec.METRIC_CONFLICTS, summary.conflicts),
+        Datum(spec.METRIC_IN_FLUX, summary.in_flux),
+        Datum(spec.METRIC_AMBIGUOUS, summary.ambiguous),
+        Datum(spec.METRIC_INVALID, summary.invalid),
+        Datum(spec.METRIC_BRAKE_TRIPPED, 1 if summary.brake_tripped else 0),
+        Datum(spec.METRIC_DURATION, summary.duration_seconds, "Seconds"),
+        Datum(spec.METRIC_CONSUMED_READ_UNITS, summary.consumed_read_units, "None"),
     )
 
 
@@ -97,7 +82,5 @@ class SummaryPublisher:
             {"MetricName": d.name, "Value": float(d.value), "Unit": d.unit, "Timestamp": timestamp}
             for d in summary_datums(summary)
         ]
-        try:
+        with aws_call("PutMetricData"):
             self._cloudwatch.put_metric_data(Namespace=self._namespace, MetricData=data)
-        except Exception as exc:
-            raise translate_error("PutMetricData", exc) from exc

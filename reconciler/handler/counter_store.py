@@ -15,11 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from reconciler.aws import translate_error
-from reconciler.errors import ConflictError
-from reconciler.model import SEQUENCE_WIDTH, EventKey, TableModel, integer_attribute
+from reconciler.kernel.aws import aws_call
+from reconciler.kernel.errors import ConflictError
+from reconciler.kernel.model import SEQUENCE_WIDTH, EventKey, TableModel, integer_attribute
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -139,19 +137,17 @@ class DynamoCounterStore:
         else:
             condition += " AND (attribute_not_exists(#count) OR #count >= :needed)"
         try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=self._key(key),
-                UpdateExpression="ADD #count :delta, #ver :one SET #seq = :last",
-                ConditionExpression=condition,
-                ExpressionAttributeNames=self._names(),
-                ExpressionAttributeValues=values,
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except (ClientError, BotoCoreError) as exc:
-            error = translate_error("UpdateItem", exc)
-            if not isinstance(error, ConflictError):
-                raise error from exc
+            with aws_call("UpdateItem"):
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=self._key(key),
+                    UpdateExpression="ADD #count :delta, #ver :one SET #seq = :last",
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames=self._names(),
+                    ExpressionAttributeValues=values,
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+        except ConflictError as error:
             if error.current is not None:
                 return AddResult(False, state_from_item(error.current, self._model))
             # Some DynamoDB implementations return no item; a consistent read tells the same.
@@ -159,7 +155,7 @@ class DynamoCounterStore:
         return AddResult(True)
 
     def read(self, key: EventKey) -> CounterState | None:
-        try:
+        with aws_call("GetItem"):
             response = self._client.get_item(
                 TableName=self._table,
                 Key=self._key(key),
@@ -167,8 +163,6 @@ class DynamoCounterStore:
                 ProjectionExpression="#pk, #count, #seq, #ver",
                 ExpressionAttributeNames=self._names(),
             )
-        except (ClientError, BotoCoreError) as exc:
-            raise translate_error("GetItem", exc) from exc
         item = response.get("Item")
         return None if item is None else state_from_item(dict(item), self._model)
 
@@ -191,7 +185,7 @@ class DynamoCounterStore:
             else:
                 clauses.append(f"#{placeholder} = :old_{placeholder}")
                 values[f":old_{placeholder}"] = raw
-        try:
+        with aws_call("UpdateItem"):
             self._client.update_item(
                 TableName=self._table,
                 Key=self._key(key),
@@ -200,5 +194,3 @@ class DynamoCounterStore:
                 ExpressionAttributeNames=self._names(),
                 ExpressionAttributeValues=values,
             )
-        except (ClientError, BotoCoreError) as exc:
-            raise translate_error("UpdateItem", exc) from exc

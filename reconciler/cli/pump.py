@@ -2,7 +2,7 @@
 
 Against a local endpoint (moto) there is no Lambda to run the handler; this command plays the
 event source mapping: it reads the table's stream and invokes
-``reconciler.stream_handler`` with Lambda's batching, retries and partial-failure contract,
+``reconciler.handler.entry`` with Lambda's batching, retries and partial-failure contract,
 optionally injecting duplicates, drops and delays. The last stdout line is a JSON summary of
 what was delivered and what the handler counted.
 """
@@ -18,21 +18,31 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from reconciler import deployment_spec as spec
-from reconciler.aws import Clients, client_config, translate_error
-from reconciler.emf import MetricTotals
-from reconciler.errors import ConfigError, ReconcilerError
-from reconciler.local import create_table
-from reconciler.logs import configure_logging
-from reconciler.pump import STARTING_POSITIONS, FaultPlan, PumpConfig, StreamPump, stream_arn_for
-from reconciler.settings import Source, add_log_arguments, add_table_arguments, parse_log_settings
-from reconciler.stream_handler import (
+from reconciler.cli.exit_codes import ExitCode
+from reconciler.devtools.local_table import create_table
+from reconciler.devtools.pump import (
+    STARTING_POSITIONS,
+    FaultPlan,
+    PumpConfig,
+    StreamPump,
+    stream_arn_for,
+)
+from reconciler.handler.emf import MetricTotals
+from reconciler.handler.entry import (
     HandlerSettings,
     build_handler,
     emf_sink,
     parse_handler_settings,
+)
+from reconciler.kernel import deployment_spec as spec
+from reconciler.kernel.aws import Clients, aws_call, client_config
+from reconciler.kernel.errors import AwsError, ConfigError, ReconcilerError
+from reconciler.kernel.logs import configure_logging
+from reconciler.kernel.settings import (
+    Source,
+    add_log_arguments,
+    add_table_arguments,
+    parse_log_settings,
 )
 
 
@@ -157,7 +167,7 @@ def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         stream_arn = stream_arn_for(clients.dynamodb(), table_name)
     except ReconcilerError as exc:
         print(f"reconciler pump: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILURE
 
     totals = MetricTotals(
         emf_sink(handler_settings, sys.stderr) if emf_target == "stderr" else None
@@ -183,22 +193,20 @@ def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             stats = pump.drain()
     except ReconcilerError as exc:
         print(f"reconciler pump: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILURE
     summary = {"table": table_name, "pump": stats.to_dict(), "handler": totals.totals}
     print(json.dumps(summary, sort_keys=True), flush=True)
-    return 0
+    return ExitCode.OK
 
 
 def _create_if_missing(clients: Clients, table_name: str, settings: HandlerSettings) -> None:
     dynamodb = clients.dynamodb()
     try:
-        dynamodb.describe_table(TableName=table_name)
+        with aws_call("DescribeTable"):
+            dynamodb.describe_table(TableName=table_name)
         return
-    except dynamodb.exceptions.ResourceNotFoundException:
-        pass
-    except (ClientError, BotoCoreError) as exc:
-        raise translate_error("DescribeTable", exc) from exc
-    try:
+    except AwsError as exc:
+        if exc.code != "ResourceNotFoundException":
+            raise
+    with aws_call("CreateTable"):
         create_table(dynamodb, table_name, settings.table.model)
-    except (ClientError, BotoCoreError) as exc:
-        raise translate_error("CreateTable", exc) from exc

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
-from reconciler.deployment_spec import HANDLER_METRIC_DIMENSION
+from reconciler.kernel.deployment_spec import HANDLER_METRIC_DIMENSION
 
 MAX_METRICS_PER_DIRECTIVE = 100
 """CloudWatch rejects a directive with more metrics than this."""

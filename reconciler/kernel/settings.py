@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from reconciler.errors import ConfigError
-from reconciler.model import TableModel
+from reconciler.kernel.errors import ConfigError
+from reconciler.kernel.model import TableModel
 
 LogFormat = Literal["auto", "json", "console"]
 

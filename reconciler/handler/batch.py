@@ -1,9 +1,7 @@
-"""``updateAttendeeCounter``: keeps each event's ``attendeeCount`` in step with the stream.
+"""One Lambda batch of stream records applied to the event counters.
 
-:func:`handler` is the Lambda entry point (the CDK app points at it; keep the path stable). It
-is the composition root: it reads the Lambda environment once, builds the adapters and caches
-them for warm invocations. The logic lives in :class:`StreamHandler`, which takes its ports
-injected so tests run it against fakes or a moto server.
+:class:`StreamHandler` takes its ports injected (``reconciler.handler.entry`` wires the real
+ones), so tests run it against fakes or a moto server.
 
 Per batch: parse every record (bad ones are skipped and counted, never fatal), sum the
 attendee deltas per event, and apply each event's sum with one conditional ``UpdateItem``
@@ -13,31 +11,15 @@ count a record twice. Failures are reported per Lambda's partial-batch contract.
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, fields
-from typing import Any, Protocol, TextIO
+from typing import Protocol
 
 import structlog
 
-from reconciler import deployment_spec as spec
-from reconciler.aws import Clients, client_config
-from reconciler.counter_store import CounterState, CounterStore, DynamoCounterStore
-from reconciler.emf import EmfWriter
-from reconciler.errors import ConflictError, ReconcilerError
-from reconciler.event_lookup import DynamoEventLocator, EventLocator, LookupOutcome
-from reconciler.logs import configure_logging, get_logger
-from reconciler.model import EventKey, TableModel
-from reconciler.settings import (
-    LogSettings,
-    Source,
-    TableSettings,
-    parse_log_settings,
-    parse_table_settings,
-)
-from reconciler.stream_records import (
+from reconciler.handler.counter_store import CounterState, CounterStore
+from reconciler.handler.records import (
     AttendeeChange,
     ChangeKind,
     Ignored,
@@ -50,6 +32,11 @@ from reconciler.stream_records import (
     parse_event,
     parse_record,
 )
+from reconciler.kernel import deployment_spec as spec
+from reconciler.kernel.errors import ConflictError, ReconcilerError
+from reconciler.kernel.event_lookup import EventLocator, LookupOutcome
+from reconciler.kernel.logs import get_logger
+from reconciler.kernel.model import EventKey, TableModel
 
 BatchResponse = dict[str, list[dict[str, str]]]
 
@@ -279,67 +266,3 @@ class StreamHandler:
                 self._log.warning("counter_clamped_at_zero", slug=batch.slug)
             return
         raise ConflictError(f"counter kept changing during {self._conflict_retries} attempts")
-
-
-# --- composition root -------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class HandlerSettings:
-    table: TableSettings
-    metrics_namespace: str
-    function_name: str
-    log: LogSettings
-    conflict_retries: int
-
-
-def parse_handler_settings(source: Source, function_name: str | None = None) -> HandlerSettings:
-    """Settings of the handler; in Lambda they all come from the function's environment."""
-    table = parse_table_settings(source)
-    namespace = source.string("--metrics-namespace") or spec.HANDLER_METRICS_NAMESPACE
-    return HandlerSettings(
-        table=table,
-        metrics_namespace=namespace,
-        function_name=function_name or spec.HANDLER_FUNCTION_NAME,
-        log=parse_log_settings(source),
-        conflict_retries=source.integer(
-            "--conflict-retries", DEFAULT_CONFLICT_RETRIES, minimum=1, maximum=50
-        ),
-    )
-
-
-def emf_sink(settings: HandlerSettings, stream: TextIO) -> EmfWriter:
-    return EmfWriter(stream, settings.metrics_namespace, settings.function_name)
-
-
-def build_handler(
-    settings: HandlerSettings, clients: Clients, metrics: MetricsSink
-) -> StreamHandler:
-    dynamodb = clients.dynamodb()
-    table = settings.table
-    return StreamHandler(
-        DynamoEventLocator(dynamodb, table.table_name, table.model),
-        DynamoCounterStore(dynamodb, table.table_name, table.model),
-        metrics,
-        table.model,
-        conflict_retries=settings.conflict_retries,
-    )
-
-
-_warm: dict[str, StreamHandler] = {}
-"""The handler built by the first invocation of this Lambda sandbox, reused while warm."""
-
-
-def handler(event: dict[str, Any], context: Any) -> BatchResponse:
-    """Lambda entry point. The one place in the package besides the CLI that reads the
-    environment: here it is the Lambda configuration (``TABLE_NAME``, ``RECONCILER_*``)."""
-    instance = _warm.get("handler")
-    if instance is None:
-        env: Mapping[str, str] = dict(os.environ)
-        settings = parse_handler_settings(Source({}, env), env.get("AWS_LAMBDA_FUNCTION_NAME"))
-        configure_logging("json", settings.log.level)
-        # Few attempts: a throttled event is retried by Lambda from its first record anyway.
-        clients = Clients(config=client_config(max_attempts=4, connect_timeout=2))
-        instance = build_handler(settings, clients, emf_sink(settings, sys.stdout))
-        _warm["handler"] = instance
-    return instance.handle(event, getattr(context, "aws_request_id", None))

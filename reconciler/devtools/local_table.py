@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from reconciler.model import TableModel
+from reconciler.kernel.model import TableModel
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -13,15 +13,13 @@ from typing import Any, TextIO
 
 from alarms.config import add_alarm_arguments, load_alarm_settings
 from alarms.spec import build_specs
-from reconciler import deployment_spec as deployed
-from reconciler.aws import Clients, session_from_env
+from reconciler.cli.exit_codes import ExitCode
 from reconciler.doctor.checks import CheckResult, Expectations, evaluate, failed
 from reconciler.doctor.gather import Gatherer
-from reconciler.logs import configure_logging, get_logger
-from reconciler.settings import Source, add_log_arguments, parse_log_settings
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
+from reconciler.kernel import deployment_spec as deployed
+from reconciler.kernel.aws import Clients, session_from_env
+from reconciler.kernel.logs import configure_logging, get_logger
+from reconciler.kernel.settings import Source, add_log_arguments, parse_log_settings
 
 _MARK = {"pass": "PASS", "warn": "WARN", "fail": "FAIL"}
 
@@ -87,7 +85,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO | None = N
         failed=sum(r.status == "fail" for r in results),
         warned=sum(r.status == "warn" for r in results),
     )
-    return EXIT_FAILURE if failed(results) else EXIT_OK
+    return ExitCode.FAILURE if failed(results) else ExitCode.OK
 
 
 def render(results: list[CheckResult], out: TextIO, *, as_json: bool) -> None:

@@ -16,13 +16,11 @@ from alarms.cloudwatch import CloudWatchAlarms, LambdaFunctions, SnsTopics, SqsQ
 from alarms.config import add_alarm_arguments, alarm_keys_help, load_alarm_settings
 from alarms.plan import AlarmPlan
 from alarms.service import AlarmPorts, Outcome, apply, destroy, prepare
-from reconciler.aws import Clients, session_from_env
-from reconciler.errors import ConfigError, ReconcilerError
-from reconciler.logs import configure_logging, get_logger
-from reconciler.settings import Source, add_log_arguments, parse_log_settings
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
+from reconciler.cli.exit_codes import ExitCode
+from reconciler.kernel.aws import Clients, session_from_env
+from reconciler.kernel.errors import ConfigError, ReconcilerError
+from reconciler.kernel.logs import configure_logging, get_logger
+from reconciler.kernel.settings import Source, add_log_arguments, parse_log_settings
 
 
 def register(subparsers: Any) -> None:
@@ -71,13 +69,13 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO | None = N
             result = destroy(settings, ports)
             _print_plan(result, out, args.json, verb="destroy", past=True)
             log.info("alarms_destroyed", prefix=settings.prefix, deleted=len(result.delete))
-            return EXIT_OK
+            return ExitCode.OK
         outcome = apply(settings, ports) if action == "apply" else prepare(settings, ports)
     except ConfigError:
         raise
     except ReconcilerError as exc:
         print(f"reconciler alarms {action}: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        return ExitCode.FAILURE
     if action == "plan" and outcome.plan.foreign:
         print(
             f"reconciler alarms plan: {len(outcome.plan.foreign)} desired alarm name(s) are "
@@ -94,7 +92,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO | None = N
         unchanged=len(outcome.plan.unchanged),
         subscriptions_added=outcome.subscriptions_added,
     )
-    return EXIT_FAILURE if outcome.plan.foreign else EXIT_OK
+    return ExitCode.FAILURE if outcome.plan.foreign else ExitCode.OK
 
 
 def _print_outcome(outcome: Outcome, out: TextIO, as_json: bool, action: str) -> None:

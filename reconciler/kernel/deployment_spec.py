@@ -7,7 +7,7 @@ pump imitates it; keeping the numbers here stops the three from drifting apart.
 from __future__ import annotations
 
 HANDLER_FUNCTION_NAME = "updateAttendeeCounter"
-HANDLER_ENTRY_POINT = "reconciler.stream_handler.handler"
+HANDLER_ENTRY_POINT = "reconciler.handler.entry.handler"
 HANDLER_MEMORY_MB = 128
 HANDLER_TIMEOUT_SECONDS = 60
 
@@ -52,3 +52,25 @@ METRIC_AMBIGUOUS_RECORDS = "AmbiguousRecords"
 METRIC_MALFORMED_RECORDS = "MalformedRecords"
 METRIC_CLAMPED_AT_ZERO = "ClampedAtZero"
 METRIC_PARTIAL_BATCH_FAILURES = "PartialBatchFailures"
+
+# The reconciler's per-pass CloudWatch metrics (``reconciler.reconcile.publisher`` sends them,
+# the alarms of ``alarms.spec`` watch them): a contract between two components, so it lives here.
+RECONCILER_METRICS_NAMESPACE = "AttendeeCounter/Reconciler"
+METRIC_PASSES = "Passes"
+METRIC_FAILED_PASSES = "FailedPasses"
+"""0 or 1 per pass. Published on every pass, so a missing datapoint means no pass ran."""
+METRIC_EVENTS_CHECKED = "EventsChecked"
+METRIC_IN_SYNC = "InSync"
+METRIC_DRIFTED = "Drifted"
+METRIC_DRIFT_OVER = "DriftedOver"
+METRIC_DRIFT_UNDER = "DriftedUnder"
+METRIC_DRIFT_ATTENDEES = "DriftAttendees"
+METRIC_CORRECTED = "Corrected"
+METRIC_PLANNED = "CorrectionsPlanned"
+METRIC_CONFLICTS = "Conflicts"
+METRIC_IN_FLUX = "InFlux"
+METRIC_AMBIGUOUS = "Ambiguous"
+METRIC_INVALID = "Invalid"
+METRIC_BRAKE_TRIPPED = "BrakeTripped"
+METRIC_DURATION = "PassDuration"
+METRIC_CONSUMED_READ_UNITS = "ConsumedReadUnits"

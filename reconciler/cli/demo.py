@@ -7,9 +7,10 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.demo import DemoOptions, run_demo
-from reconciler.logs import configure_logging
-from reconciler.settings import Source, parse_log_settings
+from reconciler.cli.exit_codes import ExitCode
+from reconciler.devtools.demo import DemoOptions, run_demo
+from reconciler.kernel.logs import configure_logging
+from reconciler.kernel.settings import Source, parse_log_settings
 
 
 def register(subparsers: Any) -> None:
@@ -60,5 +61,5 @@ def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             "reconciler demo: needs moto, a development dependency: pip install -e '.[dev]'",
             file=sys.stderr,
         )
-        return 1
-    return 0 if result.all_in_sync else 1
+        return ExitCode.FAILURE
+    return ExitCode.OK if result.all_in_sync else ExitCode.FAILURE

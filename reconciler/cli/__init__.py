@@ -12,13 +12,13 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from reconciler import __version__
-from reconciler.commands import COMMANDS
-from reconciler.errors import ConfigError
+from reconciler.cli.exit_codes import ExitCode
+from reconciler.kernel.errors import ConfigError
 
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_BRAKE = 3
+COMMANDS: tuple[str, ...] = ("run", "pump", "demo", "serve", "alarms", "doctor")
+"""One module each under ``reconciler.cli``. Each exposes ``register(subparsers)``, which adds its
+parser and sets ``handler`` to ``(args, env) -> ExitCode``; ``env`` is the process environment,
+read once here. Each command module is its own composition root."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        module = importlib.import_module(f"reconciler.commands.{name}")
+        module = importlib.import_module(f"reconciler.cli.{name}")
         module.register(subparsers)
     return parser
 
@@ -42,7 +42,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         code: int = args.handler(args, environment)
     except ConfigError as exc:
         print(f"reconciler {args.command}: invalid setting {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     except KeyboardInterrupt:
-        return 130
+        return ExitCode.INTERRUPTED
     return code

@@ -27,23 +27,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
-import boto3
-
-from reconciler import deployment_spec as spec
-from reconciler.aws import Clients, client_config
-from reconciler.counter_store import DynamoCounterStore
-from reconciler.emf import MetricTotals
-from reconciler.event_lookup import DynamoEventLocator
-from reconciler.local import create_table
-from reconciler.model import EventKey, TableModel
-from reconciler.pump import FaultPlan, PumpConfig, PumpStats, StreamPump
+from reconciler.devtools.embedded_serve import ServeSample, serve_for
+from reconciler.devtools.local_table import create_table
+from reconciler.devtools.pump import FaultPlan, PumpConfig, PumpStats, StreamPump
+from reconciler.handler.batch import StreamHandler
+from reconciler.handler.counter_store import DynamoCounterStore
+from reconciler.handler.emf import MetricTotals
+from reconciler.kernel import deployment_spec as spec
+from reconciler.kernel.aws import Clients, local_clients
+from reconciler.kernel.event_lookup import DynamoEventLocator
+from reconciler.kernel.model import EventKey, TableModel
+from reconciler.kernel.settings import TableSettings
 from reconciler.reconcile.audit import AuditRecord
-from reconciler.reconcile.service import build_reconciler
+from reconciler.reconcile.bootstrap import build_reconciler
 from reconciler.reconcile.settings import RunSettings
-from reconciler.serve.embedded import ServeSample, serve_for
-from reconciler.settings import TableSettings
-from reconciler.stream_handler import StreamHandler
-from reconciler.summary import PassSummary
+from reconciler.reconcile.summary import PassSummary
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -170,12 +168,7 @@ def local_aws() -> Iterator[str]:
 def demo_clients(endpoint: str) -> Clients:
     """Clients with dummy credentials pinned to the local endpoint; the environment (and any
     real AWS profile in it) is neither read for credentials nor changed."""
-    session = boto3.session.Session(
-        aws_access_key_id="demo",
-        aws_secret_access_key="demo",  # noqa: S106 - dummy key for the local server
-        region_name=DEMO_REGION,
-    )
-    return Clients(session=session, config=client_config(max_attempts=3), endpoint_url=endpoint)
+    return local_clients(endpoint, DEMO_REGION, max_attempts=3)
 
 
 def create_demo_table(clients: Clients, table_name: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 import structlog
 
-from reconciler.settings import LogFormat
+from reconciler.kernel.settings import LogFormat
 
 # Keys that could carry personal data if a caller ever passed an item through by mistake.
 # Dropping them here is a second line of defence; the first is never logging items at all.

@@ -12,12 +12,14 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.aws import Clients, client_config, session_from_env
-from reconciler.errors import ConfigError
-from reconciler.logs import configure_logging
-from reconciler.reconcile.service import build_reconciler, exit_code
+from reconciler.cli.exit_codes import ExitCode
+from reconciler.kernel.aws import Clients, client_config, session_from_env
+from reconciler.kernel.errors import ConfigError
+from reconciler.kernel.logs import configure_logging
+from reconciler.kernel.settings import Source, add_log_arguments, parse_log_settings
+from reconciler.reconcile.bootstrap import build_reconciler
 from reconciler.reconcile.settings import add_run_arguments, parse_run_settings
-from reconciler.settings import Source, add_log_arguments, parse_log_settings
+from reconciler.reconcile.summary import PassSummary
 
 
 def register(subparsers: Any) -> None:
@@ -61,3 +63,12 @@ def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         )
     print(json.dumps(summary.to_dict(), sort_keys=True), flush=True)
     return exit_code(summary)
+
+
+def exit_code(summary: PassSummary) -> ExitCode:
+    """Bad configuration (2) was raised before the pass; here only the pass's own outcome."""
+    if summary.failed:
+        return ExitCode.FAILURE
+    if summary.brake_tripped:
+        return ExitCode.BRAKE
+    return ExitCode.OK

@@ -19,13 +19,14 @@ from typing import Any
 import prometheus_client
 from prometheus_client import CollectorRegistry
 
-from reconciler.aws import Clients, client_config, session_from_env
-from reconciler.errors import ConfigError
-from reconciler.logs import configure_logging, get_logger
+from reconciler.cli.exit_codes import ExitCode
+from reconciler.kernel.aws import Clients, client_config, session_from_env
+from reconciler.kernel.errors import ConfigError
+from reconciler.kernel.logs import configure_logging, get_logger
+from reconciler.kernel.settings import Source, add_log_arguments, parse_log_settings
 from reconciler.reconcile.settings import add_run_arguments, parse_run_settings
 from reconciler.serve.app import ServeApp, build_app
 from reconciler.serve.settings import add_serve_arguments, parse_serve_settings
-from reconciler.settings import Source, add_log_arguments, parse_log_settings
 
 log = get_logger(__name__)
 
@@ -73,7 +74,7 @@ def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         app, close = build_app(run, settings, clients, CollectorRegistry())
     except OSError as exc:  # e.g. the audit file vanished between the settings check and now
         print(f"reconciler serve: cannot start: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILURE
     except ValueError as exc:  # botocore refuses a malformed endpoint URL when creating a client
         raise ConfigError("AWS_ENDPOINT_URL", str(exc)) from exc
     install_signal_handlers(app)
@@ -83,7 +84,7 @@ def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         print(f"reconciler serve: cannot start: {exc}", file=sys.stderr)
         app.shutdown()
         close()
-        return 1
+        return ExitCode.FAILURE
     app.wait()
     log.info("shutdown_requested")
     finished = app.shutdown()
@@ -92,4 +93,4 @@ def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         sys.stderr.flush()
         os._exit(1)
     close()
-    return 0
+    return ExitCode.OK

@@ -20,7 +20,7 @@ from reconciler.serve.app import LeaseSettings, ServeSettings, build_app
 from reconciler.serve.scheduler import Schedule
 
 if TYPE_CHECKING:
-    from reconciler.aws import Clients
+    from reconciler.kernel.aws import Clients
     from reconciler.reconcile.settings import RunSettings
 
 SAMPLED = (

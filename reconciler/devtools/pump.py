@@ -24,13 +24,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from reconciler import deployment_spec as spec
-from reconciler.aws import translate_error
-from reconciler.errors import AwsError, ReconcilerError
-from reconciler.logs import get_logger
-from reconciler.model import pad_sequence
+from reconciler.kernel import deployment_spec as spec
+from reconciler.kernel.aws import aws_call
+from reconciler.kernel.errors import AwsError, ReconcilerError
+from reconciler.kernel.logs import get_logger
+from reconciler.kernel.model import pad_sequence
 
 if TYPE_CHECKING:
     import structlog
@@ -234,10 +232,8 @@ def _sequence_number(record: Mapping[str, Any]) -> str:
 
 
 def stream_arn_for(dynamodb: DynamoDBClient, table_name: str) -> str:
-    try:
+    with aws_call("DescribeTable"):
         table = dynamodb.describe_table(TableName=table_name)["Table"]
-    except (ClientError, BotoCoreError) as exc:
-        raise translate_error("DescribeTable", exc) from exc
     enabled = table.get("StreamSpecification", {}).get("StreamEnabled", False)
     arn = table.get("LatestStreamArn")
     if not arn or not enabled:
@@ -333,10 +329,8 @@ class StreamPump:
             kwargs: dict[str, Any] = {"StreamArn": self._arn}
             if start:
                 kwargs["ExclusiveStartShardId"] = start
-            try:
+            with aws_call("DescribeStream"):
                 description = self._streams.describe_stream(**kwargs)["StreamDescription"]
-            except (ClientError, BotoCoreError) as exc:
-                raise translate_error("DescribeStream", exc) from exc
             for shard in description.get("Shards", []):
                 shard_id = shard["ShardId"]
                 if shard_id not in self._shards:
@@ -367,10 +361,8 @@ class StreamPump:
             kwargs["ShardIteratorType"] = "LATEST"
         else:
             kwargs["ShardIteratorType"] = "TRIM_HORIZON"
-        try:
+        with aws_call("GetShardIterator"):
             return self._streams.get_shard_iterator(**kwargs).get("ShardIterator")
-        except (ClientError, BotoCoreError) as exc:
-            raise translate_error("GetShardIterator", exc) from exc
 
     def _poll(self, shard: _Shard) -> bool:
         if shard.closed:
@@ -381,16 +373,16 @@ class StreamPump:
                 shard.closed = True
                 return True
         try:
-            response = self._streams.get_records(
-                ShardIterator=shard.iterator, Limit=self._config.read_limit
-            )
-        except (ClientError, BotoCoreError) as exc:
-            error = translate_error("GetRecords", exc)
-            if isinstance(error, AwsError) and error.code == "ExpiredIteratorException":
-                shard.iterator = None  # resume after the last record read, next round
-                self._log.info("pump_iterator_expired", shard=shard.shard_id)
-                return True
-            raise error from exc
+            with aws_call("GetRecords"):
+                response = self._streams.get_records(
+                    ShardIterator=shard.iterator, Limit=self._config.read_limit
+                )
+        except AwsError as error:
+            if error.code != "ExpiredIteratorException":
+                raise
+            shard.iterator = None  # resume after the last record read, next round
+            self._log.info("pump_iterator_expired", shard=shard.shard_id)
+            return True
         records = response.get("Records", [])
         if records and not shard.buffer:
             shard.window_start = self._clock()

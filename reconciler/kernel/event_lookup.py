@@ -12,10 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from reconciler.aws import translate_error
-from reconciler.model import EventKey, TableModel, is_valid_slug
+from reconciler.kernel.aws import aws_call
+from reconciler.kernel.model import EventKey, TableModel, is_valid_slug
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -86,10 +84,8 @@ class DynamoEventLocator:
                 "Limit": 2,
             }
             while len(found) < 2:
-                try:
+                with aws_call("Query"):
                     page = self._client.query(**kwargs)  # type: ignore[arg-type]
-                except (ClientError, BotoCoreError) as exc:
-                    raise translate_error("Query", exc) from exc
                 for item in page.get("Items", []):
                     found.append(EventKey(partition, item[model.sk_attr]["S"]))
                 last = page.get("LastEvaluatedKey")

@@ -7,7 +7,8 @@ is reported quickly instead of hanging a pass.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -20,7 +21,7 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from reconciler.errors import (
+from reconciler.kernel.errors import (
     AwsError,
     ConfigError,
     ConflictError,
@@ -60,6 +61,17 @@ def session_from_env(env: Mapping[str, str]) -> boto3.session.Session:
     if session.region_name is None:
         raise ConfigError("AWS_REGION", "no AWS region configured (or AWS_DEFAULT_REGION, profile)")
     return session
+
+
+def local_clients(endpoint: str, region: str, *, max_attempts: int = 3) -> Clients:
+    """Clients with dummy credentials pinned to a local endpoint (moto, dynalite): the
+    environment, and any real AWS profile in it, is neither read for credentials nor changed."""
+    session = boto3.session.Session(
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106 - a dummy key for a local server
+        region_name=region,
+    )
+    return Clients(session=session, config=client_config(max_attempts), endpoint_url=endpoint)
 
 
 class Clients:
@@ -156,3 +168,17 @@ def translate_error(operation: str, exc: Exception) -> Exception:
         # so callers that isolate failures see one error type.
         return AwsError(operation, type(exc).__name__, str(exc))
     return exc
+
+
+@contextmanager
+def aws_call(operation: str) -> Iterator[None]:
+    """Run AWS calls with every botocore failure raised as ours, named after ``operation``.
+
+    The one translation of botocore errors: adapters wrap their calls in it, so no component
+    above them ever sees a botocore type, and every failure reaches a pass, a batch or a command
+    as a :class:`ReconcilerError` it already handles.
+    """
+    try:
+        yield
+    except (ClientError, BotoCoreError) as exc:
+        raise translate_error(operation, exc) from exc

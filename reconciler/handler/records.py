@@ -12,7 +12,7 @@ import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from reconciler.model import ItemKind, TableModel, classify, pad_sequence
+from reconciler.kernel.model import ItemKind, TableModel, classify, pad_sequence
 
 
 class ChangeKind(enum.Enum):

@@ -11,40 +11,32 @@ still export metrics.
 
 from __future__ import annotations
 
-import json
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING
 
 import structlog
 
-from reconciler.deployment_spec import BATCHING_WINDOW_SECONDS
-from reconciler.errors import ConflictError, LeaseLostError, ReconcilerError
-from reconciler.logs import get_logger
-from reconciler.model import EventKey
+from reconciler.kernel.errors import ConflictError, LeaseLostError, ReconcilerError
+from reconciler.kernel.logs import get_logger
+from reconciler.kernel.model import EventKey
 from reconciler.reconcile import audit as audit_module
 from reconciler.reconcile.audit import (
     AuditSink,
-    FanOutAuditSink,
-    JsonLinesAuditSink,
-    LogAuditSink,
     audit_record,
 )
 from reconciler.reconcile.core import (
     BrakePolicy,
     Correction,
-    CounterKind,
     FirstLook,
     Observation,
     Reason,
     Recheck,
     Shard,
-    StoredCounter,
     WriteMode,
     brake,
     confirm,
@@ -55,15 +47,13 @@ from reconciler.reconcile.core import (
     reason_for,
     recheck_due,
 )
-from reconciler.reconcile.dynamo import DynamoReconcileTable
 from reconciler.reconcile.ports import CounterTable, EventGroup, EventSource
-from reconciler.reconcile.ratelimit import ReadRateLimiter
 from reconciler.reconcile.settings import RunSettings
-from reconciler.summary import PassSummary
-from reconciler.summary_publisher import SummaryPublisher
+from reconciler.reconcile.spool import SPOOL_IN_MEMORY, Spool, correction_spool, observation_spool
+from reconciler.reconcile.summary import PassSummary
 
 if TYPE_CHECKING:
-    from reconciler.aws import Clients
+    pass
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -72,94 +62,6 @@ SummaryCallback = Callable[[PassSummary], None]
 
 SLEEP_SLICE_SECONDS = 1.0
 """The settle wait sleeps in slices so ``should_stop`` is honoured within a second."""
-
-SPOOL_IN_MEMORY = 10_000
-"""Suspects (and confirmed corrections) kept in memory per pass; the rest wait in a temporary
-file. Systematic drift (a handler outage) makes every event a suspect, and a pass must not
-then hold every event in memory."""
-
-T = TypeVar("T")
-
-
-class SpoolError(ReconcilerError):
-    """The temporary file holding a large pass's suspects could not be written."""
-
-
-class _Spool(Generic[T]):
-    """An append-then-iterate sequence: the first ``limit`` items in memory, the rest as JSON
-    lines in an anonymous temporary file (deleted when closed)."""
-
-    def __init__(self, limit: int, encode: Callable[[T], Any], decode: Callable[[Any], T]) -> None:
-        self._limit = limit
-        self._encode = encode
-        self._decode = decode
-        self._memory: list[T] = []
-        self._file: IO[str] | None = None
-        self._spilled = 0
-
-    def append(self, item: T) -> None:
-        if len(self._memory) < self._limit:
-            self._memory.append(item)
-            return
-        try:
-            if self._file is None:
-                # Closed (and so deleted) by close(), at the end of the pass.
-                self._file = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
-            self._file.write(json.dumps(self._encode(item), separators=(",", ":")) + "\n")
-        except OSError as exc:
-            raise SpoolError(f"cannot spool pass state to a temporary file: {exc}") from exc
-        self._spilled += 1
-
-    def __len__(self) -> int:
-        return len(self._memory) + self._spilled
-
-    def __iter__(self) -> Iterator[T]:
-        yield from self._memory
-        if self._file is not None:
-            self._file.flush()
-            self._file.seek(0)
-            for _ in range(self._spilled):
-                yield self._decode(json.loads(self._file.readline()))
-
-    def close(self) -> None:
-        self._memory.clear()
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-        self._spilled = 0
-
-
-def _encode_stored(stored: StoredCounter | None) -> Any:
-    if stored is None:
-        return None
-    return [stored.kind.value, stored.value, stored.raw, stored.version, stored.version_unreadable]
-
-
-def _decode_stored(data: Any) -> StoredCounter | None:
-    if data is None:
-        return None
-    kind, value, raw, version, unreadable = data
-    return StoredCounter(CounterKind(kind), value, raw, version, unreadable)
-
-
-def _encode_observation(o: Observation) -> Any:
-    return [o.key.partition, o.key.sort_key, _encode_stored(o.stored), o.counted, o.at]
-
-
-def _decode_observation(data: Any) -> Observation:
-    partition, sort_key, stored, counted, at = data
-    return Observation(EventKey(partition, sort_key), _decode_stored(stored), counted, at)
-
-
-def _encode_correction(c: Correction) -> Any:
-    return [c.key.partition, c.key.sort_key, c.reason.value, _encode_stored(c.stored), c.counted]
-
-
-def _decode_correction(data: Any) -> Correction:
-    partition, sort_key, reason, stored, counted = data
-    decoded = _decode_stored(stored)
-    assert decoded is not None  # a correction always has a stored counter
-    return Correction(EventKey(partition, sort_key), Reason(reason), decoded, counted)
 
 
 def _never() -> bool:
@@ -221,12 +123,12 @@ class _PassState:
     control: PassControl
     run_id: str
     spool_limit: int = SPOOL_IN_MEMORY
-    suspects: _Spool[Observation] = field(init=False)
-    confirmed: _Spool[Correction] = field(init=False)
+    suspects: Spool[Observation] = field(init=False)
+    confirmed: Spool[Correction] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.suspects = _Spool(self.spool_limit, _encode_observation, _decode_observation)
-        self.confirmed = _Spool(self.spool_limit, _encode_correction, _decode_correction)
+        self.suspects = observation_spool(self.spool_limit)
+        self.confirmed = correction_spool(self.spool_limit)
 
     def close(self) -> None:
         self.suspects.close()
@@ -238,7 +140,7 @@ def new_run_id(now: datetime) -> str:
     return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
 
 
-def _utc_now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
@@ -252,7 +154,7 @@ class Reconciler:
         options: PassOptions,
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
-        wall: WallClock = _utc_now,
+        wall: WallClock = utc_now,
         on_summary: Sequence[SummaryCallback] = (),
         on_close: Sequence[Callable[[], None]] = (),
         spool_limit: int = SPOOL_IN_MEMORY,
@@ -534,90 +436,10 @@ class Reconciler:
             )
 
 
-def build_reconciler(
-    settings: RunSettings,
-    clients: Clients,
-    *,
-    clock: Clock = time.monotonic,
-    sleep: Sleep = time.sleep,
-    wall: WallClock = _utc_now,
-    on_summary: Sequence[SummaryCallback] = (),
-    extra_audit_sinks: Sequence[AuditSink] = (),
-) -> Reconciler:
-    """The composition root shared by ``run`` and ``serve``: wires the DynamoDB adapter, the
-    read-rate limiter and the audit sinks around one :class:`Reconciler`.
-
-    Call :meth:`Reconciler.close` when done (closes the audit file, unhooks the client).
-    """
-    limiter = ReadRateLimiter(settings.max_reads_per_second, clock=clock, sleep=sleep)
-    table = DynamoReconcileTable(
-        clients.dynamodb(), settings.table.table_name, settings.table.model, limiter
-    )
-    if settings.settle_seconds <= BATCHING_WINDOW_SECONDS and not settings.dry_run:
-        # Allowed (tests and the demo drive the handler themselves), but on a live table a
-        # record still in flight could be mistaken for drift: say so loudly.
-        get_logger(__name__).warning(
-            "settle_window_too_short",
-            settle_seconds=settings.settle_seconds,
-            batching_window_seconds=BATCHING_WINDOW_SECONDS,
-        )
-    callbacks = list(on_summary)
-    if settings.cloudwatch_namespace is not None:
-        publisher = SummaryPublisher(clients.cloudwatch(), settings.cloudwatch_namespace)
-        callbacks.append(_publish_safely(publisher))
-    sinks: list[AuditSink] = [LogAuditSink(), *extra_audit_sinks]
-    closers: list[Callable[[], None]] = [table.close]
-    if settings.audit_file is not None:
-        file_sink = JsonLinesAuditSink(settings.audit_file)
-        sinks.append(file_sink)
-        closers.append(file_sink.close)
-    return Reconciler(
-        events=table,
-        table=table,
-        audit=FanOutAuditSink(*sinks),
-        options=PassOptions.from_settings(settings),
-        clock=clock,
-        sleep=sleep,
-        wall=wall,
-        on_summary=callbacks,
-        on_close=closers,
-    )
-
-
-def _publish_safely(publisher: SummaryPublisher) -> SummaryCallback:
-    """A CloudWatch outage must not turn a good pass into a failed one: the pass's own result
-    stands, the lost datapoint is logged (and the reconciler alarms treat missing data)."""
-    log = get_logger(__name__)
-
-    def publish(summary: PassSummary) -> None:
-        try:
-            publisher.publish(summary)
-        except ReconcilerError as exc:
-            log.warning(
-                "summary_publish_failed",
-                namespace=publisher.namespace,
-                error=type(exc).__name__,
-                detail=str(exc),
-            )
-
-    return publish
-
-
-def exit_code(summary: PassSummary) -> int:
-    """0 success, 1 failure, 3 brake tripped (2 is for bad configuration, raised earlier)."""
-    if summary.failed:
-        return 1
-    if summary.brake_tripped:
-        return 3
-    return 0
-
-
 __all__ = [
     "EventNotFoundError",
     "PassControl",
     "PassOptions",
     "Reconciler",
-    "build_reconciler",
-    "exit_code",
     "new_run_id",
 ]

@@ -1,0 +1,108 @@
+"""The composition root of a pass, shared by ``run``, ``serve`` and the demo.
+
+The pass (:mod:`reconciler.reconcile.reconciler`) knows only ports; this module is the one place
+that picks their implementations: the DynamoDB adapter behind the read-rate limiter, the
+audit sinks, and the CloudWatch summary publisher.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from reconciler.kernel.deployment_spec import BATCHING_WINDOW_SECONDS
+from reconciler.kernel.errors import ReconcilerError
+from reconciler.kernel.logs import get_logger
+from reconciler.reconcile.audit import (
+    AuditSink,
+    FanOutAuditSink,
+    JsonLinesAuditSink,
+    LogAuditSink,
+)
+from reconciler.reconcile.dynamo import DynamoReconcileTable
+from reconciler.reconcile.publisher import SummaryPublisher
+from reconciler.reconcile.ratelimit import ReadRateLimiter
+from reconciler.reconcile.reconciler import (
+    Clock,
+    PassOptions,
+    Reconciler,
+    Sleep,
+    SummaryCallback,
+    WallClock,
+    utc_now,
+)
+from reconciler.reconcile.settings import RunSettings
+from reconciler.reconcile.summary import PassSummary
+
+if TYPE_CHECKING:
+    from reconciler.kernel.aws import Clients
+
+
+def build_reconciler(
+    settings: RunSettings,
+    clients: Clients,
+    *,
+    clock: Clock = time.monotonic,
+    sleep: Sleep = time.sleep,
+    wall: WallClock = utc_now,
+    on_summary: Sequence[SummaryCallback] = (),
+    extra_audit_sinks: Sequence[AuditSink] = (),
+) -> Reconciler:
+    """The composition root shared by ``run`` and ``serve``: wires the DynamoDB adapter, the
+    read-rate limiter and the audit sinks around one :class:`Reconciler`.
+
+    Call :meth:`Reconciler.close` when done (closes the audit file, unhooks the client).
+    """
+    limiter = ReadRateLimiter(settings.max_reads_per_second, clock=clock, sleep=sleep)
+    table = DynamoReconcileTable(
+        clients.dynamodb(), settings.table.table_name, settings.table.model, limiter
+    )
+    if settings.settle_seconds <= BATCHING_WINDOW_SECONDS and not settings.dry_run:
+        # Allowed (tests and the demo drive the handler themselves), but on a live table a
+        # record still in flight could be mistaken for drift: say so loudly.
+        get_logger(__name__).warning(
+            "settle_window_too_short",
+            settle_seconds=settings.settle_seconds,
+            batching_window_seconds=BATCHING_WINDOW_SECONDS,
+        )
+    callbacks = list(on_summary)
+    if settings.cloudwatch_namespace is not None:
+        publisher = SummaryPublisher(clients.cloudwatch(), settings.cloudwatch_namespace)
+        callbacks.append(_publish_safely(publisher))
+    sinks: list[AuditSink] = [LogAuditSink(), *extra_audit_sinks]
+    closers: list[Callable[[], None]] = [table.close]
+    if settings.audit_file is not None:
+        file_sink = JsonLinesAuditSink(settings.audit_file)
+        sinks.append(file_sink)
+        closers.append(file_sink.close)
+    return Reconciler(
+        events=table,
+        table=table,
+        audit=FanOutAuditSink(*sinks),
+        options=PassOptions.from_settings(settings),
+        clock=clock,
+        sleep=sleep,
+        wall=wall,
+        on_summary=callbacks,
+        on_close=closers,
+    )
+
+
+def _publish_safely(publisher: SummaryPublisher) -> SummaryCallback:
+    """A CloudWatch outage must not turn a good pass into a failed one: the pass's own result
+    stands, the lost datapoint is logged (and the reconciler alarms treat missing data)."""
+    log = get_logger(__name__)
+
+    def publish(summary: PassSummary) -> None:
+        try:
+            publisher.publish(summary)
+        except ReconcilerError as exc:
+            log.warning(
+                "summary_publish_failed",
+                namespace=publisher.namespace,
+                error=type(exc).__name__,
+                detail=str(exc),
+            )
+
+    return publish
