@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from types import FrameType
 from typing import Any
 
-import prometheus_client
 from prometheus_client import CollectorRegistry
 
 from reconciler.cli.exit_codes import ExitCode
@@ -64,33 +63,24 @@ def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     run = parse_run_settings(source)
     settings = parse_serve_settings(source, run)
     configure_logging(log_settings.format, log_settings.level)
-    prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
     # No region (or only the SDK-wide AWS_REGION) is a setting error, as in `run`, not a
     # botocore traceback from the first client created.
     clients = Clients(
         session=session_from_env(env), config=client_config(max_attempts=run.aws_max_attempts)
     )
     try:
-        app, close = build_app(run, settings, clients, CollectorRegistry())
-    except OSError as exc:  # e.g. the audit file vanished between the settings check and now
+        app = build_app(run, settings, clients, CollectorRegistry())
+        install_signal_handlers(app)
+        app.start()
+    except OSError as exc:  # the port is taken, or the audit file vanished since the check
         print(f"reconciler serve: cannot start: {exc}", file=sys.stderr)
         return ExitCode.FAILURE
     except ValueError as exc:  # botocore refuses a malformed endpoint URL when creating a client
         raise ConfigError("AWS_ENDPOINT_URL", str(exc)) from exc
-    install_signal_handlers(app)
-    try:
-        app.start()
-    except OSError as exc:
-        print(f"reconciler serve: cannot start: {exc}", file=sys.stderr)
-        app.shutdown()
-        close()
-        return ExitCode.FAILURE
     app.wait()
     log.info("shutdown_requested")
-    finished = app.shutdown()
-    if not finished:
+    if not app.shutdown():
         # The pass thread is still inside an event; the interpreter would wait for it at exit.
         sys.stderr.flush()
         os._exit(1)
-    close()
     return ExitCode.OK

@@ -12,12 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import prometheus_client
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from reconciler.serve.app import LeaseSettings, ServeSettings, build_app
+from reconciler.serve.app import build_app
 from reconciler.serve.scheduler import Schedule
+from reconciler.serve.settings import LeaseSettings, ServeSettings
 
 if TYPE_CHECKING:
     from reconciler.kernel.aws import Clients
@@ -34,6 +34,9 @@ SAMPLED = (
     "reconciler_corrections_paused",
 )
 """The samples :func:`serve_for` returns, in display order."""
+
+DEMO_LEASE = LeaseSettings(duration_seconds=3.0, heartbeat_seconds=1.0)
+"""A lease short enough that a few seconds of demo show it acquired and renewed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,17 +74,17 @@ def serve_for(
     gracefully and return the ``/metrics`` URL and the sampled values read over HTTP.
 
     ``on_ready`` is called with the metrics URL as soon as the port is open, so the caller can
-    print it while the loop runs.
+    print it while the loop runs. Every setting not given here is ``reconciler serve``'s
+    default (:class:`ServeSettings`).
     """
-    prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
     settings = ServeSettings(
         schedule=Schedule(every=every, run_at_start=True),
         host=host,
         port=port,
         shutdown_timeout=max(10.0, run.settle_seconds + 5.0),
-        lease=LeaseSettings(duration_seconds=3.0, heartbeat_seconds=1.0) if lease else None,
+        lease=DEMO_LEASE if lease else None,
     )
-    app, close = build_app(run, settings, clients, CollectorRegistry())
+    app = build_app(run, settings, clients, CollectorRegistry())
     try:
         app.start()
         if on_ready is not None:
@@ -93,5 +96,4 @@ def serve_for(
             exposition = response.read().decode()
     finally:
         clean = app.shutdown()
-        close()
     return ServeSample(app.metrics_url, parse_samples(exposition), exposition, clean)

@@ -3,7 +3,8 @@
 Start-up order matters: the lease gets one synchronous attempt before the scheduler starts
 (so ``--run-at-start`` on a free lease runs at once), and the HTTP port opens before the first
 pass so probes and scrapes work while it runs. Shutdown runs in reverse: stop scheduling, let
-the pass in progress finish its current event, release the lease, close the port.
+the pass in progress finish its current event, release the lease, close the port, and only
+then close the pass's resources (audit file, client hooks), which a pass still running needs.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import prometheus_client
 from prometheus_client import CollectorRegistry
 
 from reconciler import __version__
@@ -23,45 +24,18 @@ from reconciler.reconcile.settings import RunSettings
 from reconciler.serve.http import HttpServer, Readiness
 from reconciler.serve.job import LagCheck, PassJob, PassRunner
 from reconciler.serve.lag_gate import CloudWatchIteratorAge, LagGate
-from reconciler.serve.lease import (
-    DEFAULT_LEASE_NAME,
-    DynamoLeaseStore,
-    LeaderLease,
-    LeaseKeeper,
-    default_owner_id,
-)
+from reconciler.serve.lease import LeaderLease
+from reconciler.serve.lease_keeper import LeaseKeeper, default_owner_id
+from reconciler.serve.lease_store import DynamoLeaseStore
 from reconciler.serve.metrics import ReconcilerMetrics
-from reconciler.serve.scheduler import PassScheduler, Schedule
+from reconciler.serve.scheduler import PassScheduler
+from reconciler.serve.settings import LeaseSettings, ServeSettings
 
 if TYPE_CHECKING:
     from reconciler.kernel.aws import Clients
     from reconciler.kernel.settings import TableSettings
 
 log = get_logger(__name__)
-
-DEFAULT_PORT = 9464
-
-
-@dataclass(frozen=True, slots=True)
-class LeaseSettings:
-    name: str = DEFAULT_LEASE_NAME
-    duration_seconds: float = 30.0
-    heartbeat_seconds: float = 10.0
-    owner: str = ""
-    """Empty: host, pid and a random suffix (unique per process)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ServeSettings:
-    schedule: Schedule
-    host: str = "0.0.0.0"  # noqa: S104 - Prometheus scrapes from another host or pod
-    port: int = DEFAULT_PORT
-    shutdown_timeout: float = 25.0
-    max_consecutive_failures: int = 3
-    """Readiness fails once more passes than this have failed in a row."""
-    lease: LeaseSettings | None = LeaseSettings()
-    handler_function_name: str | None = None
-    """Lag gate: the stream handler's Lambda function name; None disables the gate."""
 
 
 def build_lease(
@@ -88,7 +62,7 @@ def build_lease(
 
 
 class ServeApp:
-    """One replica of ``reconciler serve``; :meth:`run` blocks until :meth:`request_stop`."""
+    """One replica of ``reconciler serve``: :meth:`start`, :meth:`wait`, :meth:`shutdown`."""
 
     def __init__(
         self,
@@ -99,10 +73,12 @@ class ServeApp:
         lease: LeaderLease | None = None,
         lag_gate: LagCheck | None = None,
         clock: Callable[[], float] = time.time,
+        on_close: Callable[[], None] = lambda: None,
     ) -> None:
         self.metrics = metrics
         self.settings = settings
         self._clock = clock
+        self._on_close = on_close
         self._stop = threading.Event()
         self.job = PassJob(
             runner, metrics, stop=self._stop, leadership=lease, lag_gate=lag_gate, clock=clock
@@ -113,6 +89,8 @@ class ServeApp:
             metrics.registry, self.readiness, host=settings.host, port=settings.port
         )
         self._started = False
+        self._finished: bool | None = None
+        """Set by the first :meth:`shutdown`: whether the pass finished in time."""
 
     @property
     def metrics_url(self) -> str:
@@ -134,14 +112,23 @@ class ServeApp:
         )
 
     def start(self) -> None:
-        self.metrics.set_started(self._clock(), self.scheduler.interval_seconds)
-        self.http.start()
-        if self._keeper is None:
-            self.metrics.set_leader(True)
-        else:
-            self._keeper.start()
-        self.scheduler.start()
+        """Open the port, try the lease once, start scheduling.
+
+        If any step fails, whatever did start is shut down again before the error propagates,
+        so a caller that cannot start has nothing left to clean up.
+        """
         self._started = True
+        try:
+            self.metrics.set_started(self._clock(), self.scheduler.interval_seconds)
+            self.http.start()
+            if self._keeper is None:
+                self.metrics.set_leader(True)
+            else:
+                self._keeper.start()
+            self.scheduler.start()
+        except BaseException:
+            self.shutdown()
+            raise
         log.info("serve_started", metrics_url=self.metrics_url)
 
     def request_stop(self) -> None:
@@ -165,11 +152,26 @@ class ServeApp:
     def shutdown(self) -> bool:
         """Stop scheduling, let the current pass finish, release the lease, close the port.
 
-        Returns False when the pass did not finish within the shutdown timeout.
+        Returns False when the pass did not finish within the shutdown timeout; its resources
+        are then left open for it (the process is about to exit anyway). Calling it again
+        returns the first answer.
         """
         self._stop.set()
-        if not self._started:
-            return True
+        if self._finished is not None:
+            return self._finished
+        finished = self._stop_components() if self._started else True
+        self.http.stop()
+        self._finished = finished
+        if finished:
+            self._on_close()
+        if self._started:
+            if finished:
+                log.info("shutdown_complete")
+            else:
+                log.error("shutdown_timed_out", timeout_seconds=self.settings.shutdown_timeout)
+        return finished
+
+    def _stop_components(self) -> bool:
         # One deadline for every step: the orchestrator's SIGKILL does not wait for the lease.
         deadline = time.monotonic() + self.settings.shutdown_timeout
         self.scheduler.stop()
@@ -178,17 +180,7 @@ class ServeApp:
         if self._keeper is not None:
             # never release while a pass might still write: let the lease expire instead
             self._keeper.stop(release=finished, timeout=max(deadline - time.monotonic(), 0.0))
-        self.http.stop()
-        if finished:
-            log.info("shutdown_complete")
-        else:
-            log.error("shutdown_timed_out", timeout_seconds=self.settings.shutdown_timeout)
         return finished
-
-    def run(self) -> bool:
-        self.start()
-        self.wait()
-        return self.shutdown()
 
 
 def build_app(
@@ -196,26 +188,33 @@ def build_app(
     settings: ServeSettings,
     clients: Clients,
     registry: CollectorRegistry,
-) -> tuple[ServeApp, Callable[[], None]]:
-    """The composition root shared by ``reconciler serve`` and :func:`serve_for`.
+) -> ServeApp:
+    """The composition root shared by ``reconciler serve`` and the demo's embedded loop.
 
-    Returns the app and a closer for the reconciler's resources (audit file, client hooks).
+    The app owns the reconciler's resources from here on: :meth:`ServeApp.shutdown` closes
+    them. If building fails (the port is taken, say), they are closed before the error
+    propagates.
     """
+    # a _created series beside every counter is noise to Prometheus, which tracks resets itself
+    prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
     metrics = ReconcilerMetrics(registry, version=__version__)
     reconciler = build_reconciler(run, clients)
-    lease = (
-        build_lease(clients, run.table, settings.lease, metrics)
-        if settings.lease is not None
-        else None
-    )
-    lag_gate = (
-        LagGate(
-            CloudWatchIteratorAge(clients.cloudwatch()),
-            settings.handler_function_name,
-            run.settle_seconds,
+    try:
+        lease = None
+        if settings.lease is not None:
+            lease = build_lease(clients, run.table, settings.lease, metrics)
+        lag_gate = None
+        if settings.handler_function_name:
+            reader = CloudWatchIteratorAge(clients.cloudwatch())
+            lag_gate = LagGate(reader, settings.handler_function_name, run.settle_seconds)
+        return ServeApp(
+            reconciler,
+            metrics,
+            settings,
+            lease=lease,
+            lag_gate=lag_gate,
+            on_close=reconciler.close,
         )
-        if settings.handler_function_name
-        else None
-    )
-    app = ServeApp(reconciler, metrics, settings, lease=lease, lag_gate=lag_gate)
-    return app, reconciler.close
+    except BaseException:
+        reconciler.close()
+        raise

@@ -79,15 +79,14 @@ class _Server(ThreadingHTTPServer):
 
 
 class HttpServer:
-    """Serves the three paths on ``host:port`` (port 0 picks a free one) from a daemon thread."""
+    """Serves the three paths on ``host:port`` (port 0 picks a free one) from a daemon thread.
+
+    The port is bound on construction, so a port in use fails before anything else starts;
+    the defaults live in :class:`~reconciler.serve.settings.ServeSettings`.
+    """
 
     def __init__(
-        self,
-        registry: CollectorRegistry,
-        readiness: ReadinessProbe,
-        *,
-        host: str = "0.0.0.0",  # noqa: S104 - Prometheus scrapes from another host or pod
-        port: int = 9464,
+        self, registry: CollectorRegistry, readiness: ReadinessProbe, *, host: str, port: int
     ) -> None:
         self._server = _Server((host, port), registry, readiness)
         self._thread = threading.Thread(
@@ -113,6 +112,9 @@ class HttpServer:
         log.info("http_listening", host=self.host, port=self.port)
 
     def stop(self) -> None:
-        self._server.shutdown()
+        """Close the port; also after a failed start (``shutdown`` alone would wait forever
+        for a serve loop that never ran)."""
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join(timeout=5)
         self._server.server_close()
-        self._thread.join(timeout=5)

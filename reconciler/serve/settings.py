@@ -1,39 +1,83 @@
 """Flags and environment of ``reconciler serve`` (on top of every flag of ``run``).
 
-Parsed once at start-up; every problem is a :class:`ConfigError` naming the setting, raised
-before any port is opened or AWS call made.
+:class:`ServeSettings` and :class:`LeaseSettings` hold serve's defaults, once: the flag parser
+falls back to them, the help texts print them, and every composition root (``reconciler
+serve``, the demo's embedded loop, tests) builds on them. Parsed once at start-up; every
+problem is a :class:`ConfigError` naming the setting, raised before any port is opened or AWS
+call made.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+from dataclasses import dataclass, field
 
 from reconciler.kernel.errors import ConfigError
 from reconciler.kernel.settings import Source
 from reconciler.reconcile.settings import RunSettings
-from reconciler.serve.app import DEFAULT_PORT, LeaseSettings, ServeSettings
-from reconciler.serve.lease import DEFAULT_LEASE_NAME
-from reconciler.serve.scheduler import Schedule, build_trigger, longest_gap_seconds
+from reconciler.serve.lease_store import DEFAULT_LEASE_NAME
+from reconciler.serve.scheduler import (
+    MAX_MISFIRE_GRACE_SECONDS,
+    Schedule,
+    build_trigger,
+    longest_gap_seconds,
+)
 
-DEFAULT_EVERY_SECONDS = 300.0
-DEFAULT_SHUTDOWN_TIMEOUT = 25.0
-"""Below Kubernetes' default 30 s grace period, so we exit before the SIGKILL."""
-DEFAULT_LEASE_SECONDS = 30.0
-DEFAULT_HEARTBEAT_SECONDS = 10.0
-DEFAULT_MAX_CONSECUTIVE_FAILURES = 3
+
+@dataclass(frozen=True, slots=True)
+class LeaseSettings:
+    name: str = DEFAULT_LEASE_NAME
+    duration_seconds: float = 30.0
+    heartbeat_seconds: float = 10.0
+    """The flag default is this or a third of a shorter lease, whichever is less."""
+    owner: str = ""
+    """Empty: host, pid and a random suffix (unique per process)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServeSettings:
+    schedule: Schedule = field(default_factory=lambda: Schedule(every=300.0))
+    host: str = "0.0.0.0"  # noqa: S104 - Prometheus scrapes from another host or pod
+    port: int = 9464
+    shutdown_timeout: float = 25.0
+    """Below Kubernetes' default 30 s grace period, so we exit before the SIGKILL."""
+    max_consecutive_failures: int = 3
+    """Readiness fails once more passes than this have failed in a row."""
+    lease: LeaseSettings | None = LeaseSettings()
+    """None: no lease, this replica always leads (one replica only)."""
+    handler_function_name: str | None = None
+    """Lag gate: the stream handler's Lambda function name; None disables the gate."""
+
+
+DEFAULTS = ServeSettings()
+DEFAULT_LEASE = LeaseSettings()
+
+
+def shown(seconds: float | None) -> str:
+    """A duration as the flags accept it, for help texts: 300 -> ``5m``, 25 -> ``25s``."""
+    if seconds is None:
+        return "none"
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("m", 60.0)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s" if seconds else "0"
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     schedule = parser.add_argument_group("schedule (UTC)")
     schedule.add_argument(
-        "--every", metavar="DURATION", help="run a pass every DURATION, e.g. 5m (default 5m)"
+        "--every",
+        metavar="DURATION",
+        help=f"run a pass every DURATION, e.g. 5m (default {shown(DEFAULTS.schedule.every)})",
     )
     schedule.add_argument(
         "--cron", metavar="EXPR", help='crontab expression instead of --every, e.g. "*/10 * * * *"'
     )
     schedule.add_argument(
-        "--jitter", metavar="DURATION", help="delay each run by up to DURATION (default 0)"
+        "--jitter",
+        metavar="DURATION",
+        help=f"delay each run by up to DURATION (default {shown(DEFAULTS.schedule.jitter)})",
     )
     schedule.add_argument(
         "--run-at-start", action="store_true", default=None, help="also run a pass at start-up"
@@ -41,21 +85,24 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     schedule.add_argument(
         "--misfire-grace",
         metavar="DURATION",
-        help="run a late pass if at most this late (default: half the interval, max 15m)",
+        help="run a late pass if at most this late "
+        f"(default: half the interval, max {shown(MAX_MISFIRE_GRACE_SECONDS)})",
     )
     schedule.add_argument(
         "--shutdown-timeout",
         metavar="DURATION",
-        help="on SIGTERM, wait this long for the pass to finish its event (default 25s)",
+        help="on SIGTERM, wait this long for the pass to finish its event "
+        f"(default {shown(DEFAULTS.shutdown_timeout)})",
     )
     schedule.add_argument(
         "--max-consecutive-failures",
         metavar="N",
-        help="/readyz fails after more failed passes in a row than this (default 3)",
+        help="/readyz fails after more failed passes in a row than this "
+        f"(default {DEFAULTS.max_consecutive_failures})",
     )
     http = parser.add_argument_group("HTTP (/metrics, /healthz, /readyz)")
-    http.add_argument("--port", metavar="N", help=f"listen port (default {DEFAULT_PORT})")
-    http.add_argument("--bind", metavar="ADDRESS", help="listen address (default 0.0.0.0)")
+    http.add_argument("--port", metavar="N", help=f"listen port (default {DEFAULTS.port})")
+    http.add_argument("--bind", metavar="ADDRESS", help=f"listen address (default {DEFAULTS.host})")
     lease = parser.add_argument_group("leader lease (several replicas)")
     lease.add_argument(
         "--lease",
@@ -63,10 +110,16 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="hold a lease item in the table so only one replica runs passes (default on)",
     )
-    lease.add_argument("--lease-name", help=f"sort key of the lease item ({DEFAULT_LEASE_NAME})")
-    lease.add_argument("--lease-duration", metavar="DURATION", help="lease duration (30s)")
+    lease.add_argument("--lease-name", help=f"sort key of the lease item ({DEFAULT_LEASE.name})")
     lease.add_argument(
-        "--heartbeat-interval", metavar="DURATION", help="lease renewal interval (10s)"
+        "--lease-duration",
+        metavar="DURATION",
+        help=f"lease duration ({shown(DEFAULT_LEASE.duration_seconds)})",
+    )
+    lease.add_argument(
+        "--heartbeat-interval",
+        metavar="DURATION",
+        help=f"lease renewal interval ({shown(DEFAULT_LEASE.heartbeat_seconds)})",
     )
     lease.add_argument("--owner-id", help="this replica's lease owner id (default host-pid-rand)")
     gate = parser.add_argument_group("lag gate")
@@ -79,23 +132,24 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_schedule(source: Source) -> Schedule:
+    default = DEFAULTS.schedule
     every_label, every_raw = source.raw("--every")
     cron = source.string("--cron")
     if every_raw is not None and cron:
         raise ConfigError(every_label, "cannot be combined with --cron")
-    every = None if cron else source.duration("--every", DEFAULT_EVERY_SECONDS, minimum=0.001)
-    if every is not None and every <= 0:
-        raise ConfigError(every_label, "must be positive")
+    every = default.every if every_raw is None else source.duration("--every", 0.0, minimum=0.001)
+    if cron:
+        every = None
     _, misfire_raw = source.raw("--misfire-grace")
     schedule = Schedule(
         every=every,
         cron=cron,
-        jitter=source.duration("--jitter", 0.0),
-        run_at_start=source.boolean("--run-at-start", False),
+        jitter=source.duration("--jitter", default.jitter),
+        run_at_start=source.boolean("--run-at-start", default.run_at_start),
         misfire_grace=(
             source.duration("--misfire-grace", 1.0, minimum=1.0)
             if misfire_raw is not None
-            else None
+            else default.misfire_grace
         ),
     )
     interval = longest_gap_seconds(build_trigger(schedule), dt.datetime.now(dt.UTC))
@@ -105,20 +159,21 @@ def parse_schedule(source: Source) -> Schedule:
 
 
 def parse_lease(source: Source, run: RunSettings) -> LeaseSettings | None:
-    if not source.boolean("--lease", True):
+    if not source.boolean("--lease", DEFAULTS.lease is not None):
         return None
-    duration = source.duration("--lease-duration", DEFAULT_LEASE_SECONDS, minimum=0.1)
+    default = DEFAULT_LEASE
+    duration = source.duration("--lease-duration", default.duration_seconds, minimum=0.1)
     heartbeat = source.duration(
-        "--heartbeat-interval", min(DEFAULT_HEARTBEAT_SECONDS, duration / 3), minimum=0.01
+        "--heartbeat-interval", min(default.heartbeat_seconds, duration / 3), minimum=0.01
     )
     if heartbeat * 2 > duration:
         raise ConfigError(
             source.raw("--heartbeat-interval")[0], "must be at most half the lease duration"
         )
-    default_name = DEFAULT_LEASE_NAME
+    default_name = default.name
     if run.shard is not None:
         # the workers of a sharded deployment each need their own leader
-        default_name = f"{DEFAULT_LEASE_NAME}#shard-{run.shard.index}-of-{run.shard.count}"
+        default_name = f"{default.name}#shard-{run.shard.index}-of-{run.shard.count}"
     name = (source.string("--lease-name") or default_name).strip()
     if not name:
         raise ConfigError(source.raw("--lease-name")[0], "must not be empty")
@@ -126,20 +181,20 @@ def parse_lease(source: Source, run: RunSettings) -> LeaseSettings | None:
         name=name,
         duration_seconds=duration,
         heartbeat_seconds=heartbeat,
-        owner=(source.string("--owner-id") or "").strip(),
+        owner=(source.string("--owner-id") or default.owner).strip(),
     )
 
 
 def parse_serve_settings(source: Source, run: RunSettings) -> ServeSettings:
-    function_name = (source.string("--handler-function-name") or "").strip() or None
+    function_name = (source.string("--handler-function-name") or "").strip()
     return ServeSettings(
         schedule=parse_schedule(source),
-        host=(source.string("--bind") or "0.0.0.0").strip(),  # noqa: S104
-        port=source.integer("--port", DEFAULT_PORT, minimum=0, maximum=65535),
-        shutdown_timeout=source.duration("--shutdown-timeout", DEFAULT_SHUTDOWN_TIMEOUT),
+        host=(source.string("--bind") or DEFAULTS.host).strip(),
+        port=source.integer("--port", DEFAULTS.port, minimum=0, maximum=65535),
+        shutdown_timeout=source.duration("--shutdown-timeout", DEFAULTS.shutdown_timeout),
         max_consecutive_failures=source.integer(
-            "--max-consecutive-failures", DEFAULT_MAX_CONSECUTIVE_FAILURES, minimum=0
+            "--max-consecutive-failures", DEFAULTS.max_consecutive_failures, minimum=0
         ),
         lease=parse_lease(source, run),
-        handler_function_name=function_name,
+        handler_function_name=function_name or DEFAULTS.handler_function_name,
     )

@@ -16,7 +16,7 @@ from reconciler.kernel.errors import ConflictError, LeaseLostError, ReconcilerEr
 from reconciler.reconcile.reconciler import PassControl
 from reconciler.reconcile.summary import PassSummary
 from reconciler.serve.lag_gate import LagDecision
-from reconciler.serve.lease import LeaseRecord
+from reconciler.serve.lease_store import LeaseRecord
 
 
 @dataclass

@@ -12,7 +12,8 @@ import pytest
 
 from reconciler.kernel.errors import ConflictError
 from reconciler.kernel.model import EventKey, ItemKind, TableModel, classify_item
-from reconciler.serve.lease import DynamoLeaseStore, LeaderLease, LeaseRecord
+from reconciler.serve.lease import LeaderLease
+from reconciler.serve.lease_store import DynamoLeaseStore, LeaseRecord
 from tests.integration.serve_support import ServeProcess, seed, wait_for
 from tests.integration.traffic import Table
 

@@ -45,13 +45,12 @@ def seeded_serve(clients, table_name) -> Iterator[tuple[ServeApp, Seeded]]:  # t
     settings = ServeSettings(
         schedule=Schedule(every=3600, run_at_start=True), host="127.0.0.1", port=free_port()
     )
-    app, close = build_app(run, settings, clients, CollectorRegistry())
+    app = build_app(run, settings, clients, CollectorRegistry())
     app.start()
     try:
         yield app, seeded
     finally:
         app.shutdown()
-        close()
 
 
 @pytest.fixture

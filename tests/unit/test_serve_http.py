@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -81,3 +83,14 @@ def test_unknown_path_is_a_json_404(server):
 def test_port_zero_binds_a_free_port_and_reports_it(server):
     assert server.port > 0
     assert server.url == f"http://127.0.0.1:{server.port}"
+
+
+def test_a_server_stopped_before_it_started_frees_its_port_at_once():
+    http = HttpServer(CollectorRegistry(), SwitchableProbe(), host="127.0.0.1", port=0)
+    port = http.port
+    stopper = threading.Thread(target=http.stop)
+    stopper.start()
+    stopper.join(timeout=10)
+    assert not stopper.is_alive()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", port))

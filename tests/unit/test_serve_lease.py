@@ -6,17 +6,14 @@ Each replica gets its own ManualClock: the lease must work without the clocks ag
 from __future__ import annotations
 
 import itertools
-import threading
+from collections.abc import Callable
 
 import pytest
-from prometheus_client import CollectorRegistry
 
 from reconciler.kernel.errors import LeaseLostError, ReconcilerError
-from reconciler.serve.app import ServeApp, ServeSettings
-from reconciler.serve.lease import LeaderLease, LeaseKeeper, LeaseRecord
-from reconciler.serve.metrics import ReconcilerMetrics
-from reconciler.serve.scheduler import Schedule
-from tests.fakes.serve import FakePassRunner, InMemoryLeaseStore, ManualClock
+from reconciler.serve.lease import LeaderLease
+from reconciler.serve.lease_store import LeaseRecord
+from tests.fakes.serve import InMemoryLeaseStore, ManualClock
 
 LEASE = 10.0
 HEARTBEAT = 2.0
@@ -109,6 +106,46 @@ def test_the_wait_for_a_stale_lease_restarts_when_the_version_changes(store):
     b.clock.advance(1.0)
     b.lease.tick()  # a full lease since v0 was first seen, but the version moved on
     assert not b.lease.is_held()
+
+
+class RacingStore(InMemoryLeaseStore):
+    """Runs ``before_next_replace`` just before the next replace lands: another replica's
+    write slipping in between a read and a conditional write."""
+
+    before_next_replace: Callable[[], object] | None = None
+
+    def replace(self, record: LeaseRecord, expected_version: str) -> None:
+        hook, self.before_next_replace = self.before_next_replace, None
+        if hook is not None:
+            hook()
+        super().replace(record, expected_version)
+
+
+def test_a_challenger_that_loses_the_takeover_race_watches_the_winners_version_afresh():
+    # GIVEN a dead leader, and two challengers that both watched its version for a full lease
+    store = RacingStore()
+    a = Replica(store, "a", 0.0)
+    b = Replica(store, "b", 0.0)
+    c = Replica(store, "c", 0.0)
+    a.lease.tick()
+    b.lease.tick()
+    c.lease.tick()
+    b.clock.advance(LEASE)
+    c.clock.advance(LEASE)
+    # WHEN one takes the lease over between the other's read and its conditional write
+    store.before_next_replace = b.lease.tick
+    assert c.lease.tick() == HEARTBEAT
+    # THEN only the first holds it
+    assert b.lease.is_held()
+    assert not c.lease.is_held()
+    assert c.transitions == []
+    assert store.record is not None
+    assert store.record.owner == "b"
+    # AND the other waits a full lease of the winner's version before it could try again
+    assert c.lease.tick() == HEARTBEAT
+    c.clock.advance(LEASE - 0.5)
+    assert c.lease.tick() == pytest.approx(0.5)
+    assert not c.lease.is_held()
 
 
 def test_tick_asks_to_be_called_again_exactly_when_the_observed_lease_would_expire(store):
@@ -218,71 +255,6 @@ def test_a_lease_whose_acquire_response_was_lost_is_adopted_at_the_next_tick(sto
     a.clock.advance(HEARTBEAT)
     a.lease.tick()
     assert a.lease.is_held()
-
-
-class BlockingDeleteStore(InMemoryLeaseStore):
-    """A table that stops answering on release, as an unreachable endpoint in retries does."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.unblock = threading.Event()
-        self.delete_started = threading.Event()
-
-    def delete(self, expected_version: str) -> None:
-        self.delete_started.set()
-        self.unblock.wait(60)
-        super().delete(expected_version)
-
-
-def test_stopping_the_keeper_gives_up_on_a_release_that_hangs_past_its_timeout():
-    # GIVEN a held lease on a table whose delete never answers
-    store = BlockingDeleteStore()
-    keeper = LeaseKeeper(LeaderLease(store, "a", LEASE, HEARTBEAT))
-    keeper.start()
-    assert keeper.lease.is_held()
-    try:
-        # WHEN the keeper is stopped with a short deadline (in a thread, so a hang cannot
-        # hang the test run)
-        result: list[bool] = []
-        stopper = threading.Thread(
-            target=lambda: result.append(keeper.stop(release=True, timeout=0.2))
-        )
-        stopper.start()
-        stopper.join(timeout=20)
-        # THEN it returned without waiting for the table, reporting that it gave up
-        assert not stopper.is_alive()
-        assert store.delete_started.is_set()
-        assert result == [False]
-        assert store.record is not None  # the lease is left to expire on its own
-    finally:
-        store.unblock.set()
-
-
-def test_serve_shutdown_keeps_its_deadline_when_the_lease_release_hangs():
-    # GIVEN a serving replica that leads, on a table that stops answering at shutdown
-    store = BlockingDeleteStore()
-    settings = ServeSettings(
-        schedule=Schedule(every=3600.0), host="127.0.0.1", port=0, shutdown_timeout=0.3
-    )
-    app = ServeApp(
-        FakePassRunner(),
-        ReconcilerMetrics(CollectorRegistry()),
-        settings,
-        lease=LeaderLease(store, "a", LEASE, HEARTBEAT),
-    )
-    app.start()
-    try:
-        # WHEN it shuts down (no pass in progress)
-        result: list[bool] = []
-        stopper = threading.Thread(target=lambda: result.append(app.shutdown()))
-        stopper.start()
-        stopper.join(timeout=10)
-        # THEN it returns well before the table answers, and reports a clean stop
-        assert not stopper.is_alive()
-        assert store.delete_started.is_set()
-        assert result == [True]
-    finally:
-        store.unblock.set()
 
 
 class SlowStore(InMemoryLeaseStore):

@@ -7,9 +7,14 @@ import argparse
 import pytest
 
 from reconciler.kernel.errors import ConfigError
-from reconciler.kernel.settings import Source
+from reconciler.kernel.settings import Source, parse_duration
 from reconciler.reconcile.settings import add_run_arguments, parse_run_settings
-from reconciler.serve.settings import add_serve_arguments, parse_serve_settings
+from reconciler.serve.settings import (
+    ServeSettings,
+    add_serve_arguments,
+    parse_serve_settings,
+    shown,
+)
 
 
 def parse(argv: list[str], env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
@@ -28,6 +33,18 @@ def test_defaults_are_every_five_minutes_on_port_9464_with_a_lease():
     assert settings.lease is not None
     assert settings.lease.name == "leader-lease"
     assert settings.handler_function_name is None
+
+
+def test_without_flags_or_environment_the_settings_are_the_dataclass_defaults():
+    assert parse([]) == ServeSettings()
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(300.0, "5m"), (25.0, "25s"), (0.0, "0"), (900.0, "15m"), (0.25, "0.25s")]
+)
+def test_help_texts_show_defaults_in_the_syntax_the_flags_accept(seconds, text):
+    assert shown(seconds) == text
+    assert parse_duration(text, "--every") == seconds
 
 
 def test_duration_syntax_and_environment_are_accepted():
