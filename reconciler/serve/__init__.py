@@ -1,2 +1,2 @@
 """``reconciler serve``: scheduled passes, Prometheus metrics, health probes, leader lease and
-the lag gate. The composition root is :mod:`reconciler.cli.serve`."""
+the lag gate. The composition root is :func:`reconciler.serve.app.build_app`."""
