@@ -98,7 +98,7 @@ def test_dry_run_exits_0_plans_and_writes_nothing(
     assert (summary["dry_run"], summary["planned"], summary["corrected"]) == (True, 2, 0)
     assert all(table.stored(k) == 0 for k in keys)
     records = [json.loads(line) for line in audit.read_text().splitlines()]
-    assert [(r["outcome"], r["hold"]) for r in records] == [("planned", "dry_run")] * 2
+    assert [(r["outcome"], r["hold"]) for r in records] == [("dry_run", "dry_run")] * 2
 
 
 def test_invalid_settings_exit_2_with_one_line_naming_the_setting(
