@@ -58,9 +58,7 @@ def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if summary.failed:
         print(f"reconciler run: failed: {summary.error}", file=sys.stderr)
     elif summary.brake_tripped:
-        print(
-            f"reconciler run: brake tripped: {summary.extra.get('brake_reason')}", file=sys.stderr
-        )
+        print(f"reconciler run: brake tripped: {summary.brake.reason}", file=sys.stderr)
     print(json.dumps(summary.to_dict(), sort_keys=True), flush=True)
     return exit_code(summary)
 

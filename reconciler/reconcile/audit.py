@@ -1,8 +1,9 @@
-"""Audit records of corrections: one per correction written, held or refused.
+"""Audit records of corrections: one per confirmed correction, written, held or refused.
 
 A counter rewrite changes data people rely on (capacity, billing), so each one leaves a line
 that says who (run_id), what (key, old and new value), why (reason) and what happened
-(outcome). Keys hold event slugs and dates only; attendee data never reaches this module.
+(outcome, in the words of :class:`CorrectionOutcome`, the same as the metrics' labels). Keys
+hold event slugs and dates only; attendee data never reaches this module.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import IO, Any, Protocol
 import structlog
 
 from reconciler.kernel.errors import ReconcilerError
-from reconciler.reconcile.core import Correction, CounterKind, Hold
+from reconciler.reconcile.core import Correction, CorrectionOutcome, CounterKind
 
 
 class AuditWriteError(ReconcilerError):
@@ -37,8 +38,10 @@ class AuditRecord:
     delta: int | None
     reason: str
     outcome: str
-    """``corrected``, ``planned`` (see ``hold``) or ``conflict``."""
+    """A :class:`CorrectionOutcome` value: ``applied``, ``conflict``, or a hold (``dry_run``,
+    ``paused``, ``braked``)."""
     hold: str | None
+    """The outcome again when the correction was held, else ``None``: a filter for "planned"."""
     version: int | None
     time: str
 
@@ -50,14 +53,11 @@ class AuditSink(Protocol):
     def write(self, record: AuditRecord) -> None: ...
 
 
-CORRECTED = "corrected"
-PLANNED = "planned"
-CONFLICT = "conflict"
-
-
 def audit_record(
-    run_id: str, correction: Correction, outcome: str, time: str, hold: Hold | None = None
+    run_id: str, correction: Correction, outcome: CorrectionOutcome, time: str
 ) -> AuditRecord:
+    if outcome is CorrectionOutcome.IN_FLUX:
+        raise ValueError("an in-flux event was never confirmed, so it has no correction to audit")
     stored = correction.stored
     return AuditRecord(
         run_id=run_id,
@@ -69,22 +69,32 @@ def audit_record(
         counted=correction.counted,
         delta=correction.delta,
         reason=correction.reason.value,
-        outcome=outcome,
-        hold=hold.value if hold else None,
+        outcome=outcome.value,
+        hold=outcome.value if outcome.held else None,
         version=stored.version,
         time=time,
     )
 
 
+LOG_EVENTS = {
+    CorrectionOutcome.APPLIED: "counter_corrected",
+    CorrectionOutcome.CONFLICT: "counter_correction_conflict",
+    CorrectionOutcome.DRY_RUN: "counter_correction_planned",
+    CorrectionOutcome.PAUSED: "counter_correction_planned",
+    CorrectionOutcome.BRAKED: "counter_correction_planned",
+}
+"""The log event of each audited outcome: an alert or a search for ``counter_corrected`` must
+only ever find counters that were really rewritten (the record's ``outcome`` says the rest)."""
+
+
 class LogAuditSink:
-    """Every record becomes a structured log line: ``counter_corrected`` (written or planned)
-    or ``counter_correction_conflict``."""
+    """Every record becomes a structured log line named by :data:`LOG_EVENTS`."""
 
     def __init__(self, logger: Any | None = None) -> None:
         self._log = logger or structlog.stdlib.get_logger("reconciler.audit")
 
     def write(self, record: AuditRecord) -> None:
-        event = "counter_correction_conflict" if record.outcome == CONFLICT else "counter_corrected"
+        event = LOG_EVENTS[CorrectionOutcome(record.outcome)]
         # Every field, ``time`` included: the record's time is the one in the audit file, so
         # the log line and the file line of one correction can be matched.
         self._log.info(event, **record.to_dict())

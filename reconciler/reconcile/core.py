@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from reconciler.kernel.model import EventKey
@@ -76,12 +75,45 @@ class Recheck(enum.Enum):
     IN_FLUX = "in_flux"
 
 
-class Hold(enum.Enum):
-    """Why a confirmed correction was planned but not written."""
+class CorrectionOutcome(enum.Enum):
+    """What became of a correction the pass considered: the one vocabulary of the audit records,
+    the audit log, the Prometheus ``outcome`` label and the CloudWatch correction metrics.
 
+    The values are published (alert rules match them), so they never change.
+    """
+
+    APPLIED = "applied"
+    """Written: the counter now holds the recount."""
+    CONFLICT = "conflict"
+    """The conditional write was refused: the item changed after the second look."""
+    IN_FLUX = "in_flux"
+    """Never confirmed: the two looks disagreed (no correction, so never audited)."""
     DRY_RUN = "dry_run"
+    BRAKED = "braked"
     PAUSED = "paused"
-    BRAKE = "brake"
+
+    @property
+    def held(self) -> bool:
+        """Confirmed but deliberately not written (see :class:`Hold`)."""
+        return self in HELD_OUTCOMES
+
+
+class Hold(enum.Enum):
+    """Why the confirmed corrections of a pass were planned but not written.
+
+    Each value is the :class:`CorrectionOutcome` a held correction is reported under.
+    """
+
+    DRY_RUN = CorrectionOutcome.DRY_RUN.value
+    PAUSED = CorrectionOutcome.PAUSED.value
+    BRAKED = CorrectionOutcome.BRAKED.value
+
+    @property
+    def outcome(self) -> CorrectionOutcome:
+        return CorrectionOutcome(self.value)
+
+
+HELD_OUTCOMES = frozenset(hold.outcome for hold in Hold)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,9 +171,17 @@ class WriteMode:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
+    """One decision for every confirmed correction of a pass, so the shell can stream them
+    from its spool instead of materialising a plan of them all."""
+
     brake: BrakeDecision
-    apply: tuple[Correction, ...]
-    held: tuple[tuple[Correction, Hold], ...]
+    hold: Hold | None
+    """Why none is written; ``None`` when every one is written."""
+
+    @property
+    def outcome(self) -> CorrectionOutcome:
+        """What every confirmed correction becomes, unless its write is refused (a conflict)."""
+        return CorrectionOutcome.APPLIED if self.hold is None else self.hold.outcome
 
 
 def shard_of(slug: str, count: int) -> int:
@@ -226,36 +266,27 @@ def brake(confirmed: int, events_checked: int, policy: BrakePolicy) -> BrakeDeci
 
 
 def plan_corrections(
-    confirmed: Sequence[Correction],
+    confirmed: int,
     events_checked: int,
     policy: BrakePolicy,
     mode: WriteMode,
 ) -> Plan:
-    """Decide which confirmed corrections are written and why the others are held.
+    """Decide whether the ``confirmed`` corrections of a pass are written, and if not, why.
 
     The brake is evaluated even in dry-run and paused mode, so a rehearsal predicts the real
-    pass. A held correction is reported (and audited) exactly like a written one.
+    pass. When several reasons hold, the one named is the operator's own choice (dry run),
+    then the lag gate's pause (nothing may be written while the handler is behind), then the
+    brake, so a rehearsal is never reported as a braked pass.
     """
-    decision = brake(len(confirmed), events_checked, policy)
-    hold = hold_for(decision, mode)
-    if hold is None:
-        return Plan(decision, tuple(confirmed), ())
-    return Plan(decision, (), tuple((correction, hold) for correction in confirmed))
-
-
-def hold_for(decision: BrakeDecision, mode: WriteMode) -> Hold | None:
-    """Why every confirmed correction of the pass is held; ``None`` when they are written.
-
-    One answer for the whole pass, so the shell can stream the corrections instead of
-    materialising a plan of them all.
-    """
+    decision = brake(confirmed, events_checked, policy)
+    hold: Hold | None = None
     if mode.dry_run:
-        return Hold.DRY_RUN
-    if mode.paused:
-        return Hold.PAUSED
-    if decision.tripped:
-        return Hold.BRAKE
-    return None
+        hold = Hold.DRY_RUN
+    elif mode.paused:
+        hold = Hold.PAUSED
+    elif decision.tripped:
+        hold = Hold.BRAKED
+    return Plan(decision, hold)
 
 
 @dataclass(frozen=True, slots=True)

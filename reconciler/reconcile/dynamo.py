@@ -22,8 +22,9 @@ from reconciler.kernel.errors import ReconcilerError
 from reconciler.kernel.event_lookup import DynamoEventLocator
 from reconciler.kernel.model import EventKey, ItemKind, TableModel, classify, integer_attribute
 from reconciler.reconcile.core import Correction, CounterKind, StoredCounter
-from reconciler.reconcile.ports import EventGroup, IoStats
+from reconciler.reconcile.ports import EventGroup
 from reconciler.reconcile.ratelimit import ReadRateLimiter
+from reconciler.reconcile.summary import AwsErrorKey, IoStats
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -146,10 +147,9 @@ class DynamoReconcileTable:
         self._page_size = event_page_size
         self._lock = threading.Lock()
         self._requests: Counter[str] = Counter()
-        self._errors: Counter[str] = Counter()
+        self._errors: Counter[AwsErrorKey] = Counter()
         self._read_units = 0.0
         self._write_units = 0.0
-        self._skipped_items = 0
         self._locator = DynamoEventLocator(client, table_name, model)
         self._hook_id = f"reconciler-errors-{id(self)}"
         client.meta.events.register(
@@ -177,7 +177,7 @@ class DynamoReconcileTable:
                 code = str(error.get("Code", "Unknown"))
         if code is not None and code not in _QUIET_CODES:
             with self._lock:
-                self._errors[f"{operation}:{code}"] += 1
+                self._errors[AwsErrorKey(operation, code)] += 1
 
     def _account(self, operation: str, response: Any, *, write: bool = False) -> float:
         units = float(response.get("ConsumedCapacity", {}).get("CapacityUnits", 0.0) or 0.0)
@@ -197,11 +197,6 @@ class DynamoReconcileTable:
                 write_units=self._write_units,
                 errors=dict(self._errors),
             )
-
-    @property
-    def skipped_items(self) -> int:
-        """Items in an event partition whose sort key is not ``<slug>#...``."""
-        return self._skipped_items
 
     def _read(self, operation: str, call: Any, **kwargs: Any) -> Any:
         self._limiter.acquire(1.0)
@@ -234,11 +229,9 @@ class DynamoReconcileTable:
             for item in page.get("Items", []):
                 sort_key = item.get(model.sk_attr, {}).get("S")
                 ref = classify(partition, sort_key, model)
+                # Anything else in an event partition (no ``<slug>#`` sort key) is not ours.
                 if ref.kind is ItemKind.EVENT and isinstance(sort_key, str):
                     yield EventKey(partition, sort_key)
-                else:
-                    with self._lock:
-                        self._skipped_items += 1
             last = page.get("LastEvaluatedKey")
             if not last:
                 return

@@ -6,13 +6,14 @@ in memory. The service depends on these only, never on boto3.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Protocol
 
 from reconciler.kernel.model import EventKey
 from reconciler.reconcile.audit import AuditSink
 from reconciler.reconcile.core import Correction, StoredCounter
+from reconciler.reconcile.summary import IoStats
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,30 +26,6 @@ class EventGroup:
     @property
     def ambiguous(self) -> bool:
         return len(self.keys) > 1
-
-
-@dataclass(frozen=True, slots=True)
-class IoStats:
-    """Cumulative I/O of an adapter; the service reports the difference over one pass."""
-
-    requests: Mapping[str, int] = field(default_factory=dict)
-    read_units: float = 0.0
-    write_units: float = 0.0
-    errors: Mapping[str, int] = field(default_factory=dict)
-    """``"<Operation>:<ErrorCode>"`` -> attempts that failed so (retried ones included)."""
-
-    def minus(self, earlier: IoStats) -> IoStats:
-        return IoStats(
-            requests=_subtract(self.requests, earlier.requests),
-            read_units=self.read_units - earlier.read_units,
-            write_units=self.write_units - earlier.write_units,
-            errors=_subtract(self.errors, earlier.errors),
-        )
-
-
-def _subtract(now: Mapping[str, int], before: Mapping[str, int]) -> dict[str, int]:
-    result = {key: value - before.get(key, 0) for key, value in now.items()}
-    return {key: value for key, value in sorted(result.items()) if value}
 
 
 class EventSource(Protocol):

@@ -17,43 +17,34 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 import structlog
 
 from reconciler.kernel.errors import ConflictError, LeaseLostError, ReconcilerError
 from reconciler.kernel.logs import get_logger
 from reconciler.kernel.model import EventKey
-from reconciler.reconcile import audit as audit_module
-from reconciler.reconcile.audit import (
-    AuditSink,
-    audit_record,
-)
+from reconciler.reconcile.audit import AuditSink, audit_record
 from reconciler.reconcile.core import (
     BrakePolicy,
     Correction,
+    CorrectionOutcome,
     FirstLook,
     Observation,
     Reason,
     Recheck,
     Shard,
     WriteMode,
-    brake,
     confirm,
-    drift_direction,
     first_look,
-    hold_for,
     in_shard,
+    plan_corrections,
     reason_for,
     recheck_due,
 )
 from reconciler.reconcile.ports import CounterTable, EventGroup, EventSource
 from reconciler.reconcile.settings import RunSettings
 from reconciler.reconcile.spool import SPOOL_IN_MEMORY, Spool, correction_spool, observation_spool
-from reconciler.reconcile.summary import PassSummary
-
-if TYPE_CHECKING:
-    pass
+from reconciler.reconcile.summary import PassSummary, StopReason
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -78,10 +69,10 @@ class PassControl:
 
     should_stop: Callable[[], bool] = _never
     """Checked between events (sweep, recheck, writes): the event in progress is finished,
-    then the pass returns early with ``extra["stopped_early"] = True``."""
+    then the pass returns early with ``stop=StopReason.STOPPED_EARLY``."""
     before_write: Callable[[], None] = _no_check
-    """Called immediately before every conditional write; raising
-    :class:`LeaseLostError` aborts the pass with no further writes."""
+    """Called immediately before every conditional write; raising :class:`LeaseLostError`
+    aborts the pass with no further writes (``stop=StopReason.LEASE_LOST``, failed)."""
     corrections_paused: bool = False
     """Lag gate: measure and report, write nothing (confirmed corrections count as planned)."""
 
@@ -188,24 +179,9 @@ class Reconciler:
             run_id=run_id,
             dry_run=options.dry_run,
             corrections_paused=control.corrections_paused,
-        )
-        summary.extra.update(
-            {
-                "confirmed": 0,
-                "missing": 0,
-                "vanished": 0,
-                "unsupported": 0,
-                "stopped_early": False,
-                "aborted": None,
-                "brake_reason": None,
-                "brake_overridden": False,
-                "event_slug": options.event,
-                "shard": str(options.shard) if options.shard else None,
-                "settle_seconds": options.settle_seconds,
-                "requests": {},
-                "aws_errors": {},
-                "consumed_write_units": 0.0,
-            }
+            event_slug=options.event,
+            shard=options.shard,
+            settle_seconds=options.settle_seconds,
         )
         state = _PassState(summary, control, run_id, self._spool_limit)
         started = self._clock()
@@ -217,25 +193,21 @@ class Reconciler:
                 corrections_paused=control.corrections_paused,
                 settle_seconds=options.settle_seconds,
                 event_slug=options.event,
-                shard=summary.extra["shard"],
+                shard=str(options.shard) if options.shard else None,
             )
             try:
                 self._run(state)
             except _PassStoppedError:
-                summary.extra["stopped_early"] = True
+                summary.stop = StopReason.STOPPED_EARLY
             except LeaseLostError as exc:
                 summary.failed = True
                 summary.error = f"lease lost: {exc}"
-                summary.extra["aborted"] = "lease_lost"
+                summary.stop = StopReason.LEASE_LOST
             except ReconcilerError as exc:
                 summary.failed = True
                 summary.error = f"{type(exc).__name__}: {exc}"
             finally:
-                io = self._table.stats().minus(io_before)
-                summary.consumed_read_units = io.read_units
-                summary.extra["consumed_write_units"] = round(io.write_units, 3)
-                summary.extra["requests"] = dict(io.requests)
-                summary.extra["aws_errors"] = dict(io.errors)
+                summary.io = self._table.stats().minus(io_before)
                 summary.duration_seconds = self._clock() - started
                 state.close()
             log = self._log.error if summary.failed else self._log.info
@@ -321,43 +293,23 @@ class Reconciler:
             raise _PassStoppedError
 
     def _first_look(self, state: _PassState, observation: Observation) -> None:
-        summary = state.summary
         look = first_look(observation)
-        if look is FirstLook.IN_SYNC:
-            summary.in_sync += 1
-            return
-        if look is FirstLook.VANISHED:
-            summary.extra["vanished"] += 1
-            return
-        stored = observation.stored
-        assert stored is not None  # VANISHED was handled above
+        state.summary.tally_first_look(look, observation)
+        key, stored = observation.key, observation.stored
         if look is FirstLook.UNSUPPORTED:
-            summary.extra["unsupported"] += 1
             self._log.warning(
                 "counter_version_unreadable",
-                slug=observation.key.slug,
-                partition=observation.key.partition,
-                sort_key=observation.key.sort_key,
+                slug=key.slug,
+                partition=key.partition,
+                sort_key=key.sort_key,
             )
+        if look is not FirstLook.SUSPECT or stored is None:
             return
-        reason = reason_for(stored, observation.counted)
-        if reason is Reason.DRIFT:
-            summary.drifted += 1
-            direction = drift_direction(stored, observation.counted)
-            if direction is not None and direction.over:
-                summary.drift_over += 1
-                summary.drift_attendees_over += direction.magnitude
-            elif direction is not None:
-                summary.drift_under += 1
-                summary.drift_attendees_under += direction.magnitude
-        elif reason is Reason.MISSING:
-            summary.extra["missing"] += 1
-        elif reason is Reason.INVALID:
-            summary.invalid += 1
         state.suspects.append(observation)
+        reason = reason_for(stored, observation.counted)
         self._log.info(
             "counter_suspect",
-            slug=observation.key.slug,
+            slug=key.slug,
             reason=reason.value if reason else None,
             stored=stored.value,
             counted=observation.counted,
@@ -388,7 +340,7 @@ class Reconciler:
                 self._log.info("counter_in_flux", slug=first.key.slug)
                 continue
             state.confirmed.append(correction)
-        summary.extra["confirmed"] = len(state.confirmed)
+        summary.confirmed = len(state.confirmed)
 
     # -- brake and apply ---------------------------------------------------------------------
 
@@ -397,26 +349,21 @@ class Reconciler:
 
     def _apply(self, state: _PassState) -> None:
         summary = state.summary
-        decision = brake(len(state.confirmed), summary.events_checked, self._options.brake)
-        hold = hold_for(
-            decision,
-            WriteMode(dry_run=self._options.dry_run, paused=state.control.corrections_paused),
+        mode = WriteMode(dry_run=self._options.dry_run, paused=state.control.corrections_paused)
+        plan = plan_corrections(
+            len(state.confirmed), summary.events_checked, self._options.brake, mode
         )
-        summary.brake_tripped = decision.tripped
-        summary.extra["brake_reason"] = decision.reason
-        summary.extra["brake_overridden"] = decision.overridden
-        if decision.tripped:
-            self._log.error("brake_tripped", reason=decision.reason, planned=len(state.confirmed))
-        elif decision.overridden:
-            self._log.warning("brake_overridden", reason=decision.reason)
-        if hold is not None:
-            for correction in state.confirmed:
-                summary.planned += 1
-                self._audit.write(
-                    audit_record(state.run_id, correction, audit_module.PLANNED, self._now(), hold)
-                )
-            return
+        summary.brake = plan.brake
+        summary.hold = plan.hold
+        if plan.brake.tripped:
+            self._log.error("brake_tripped", reason=plan.brake.reason, planned=summary.confirmed)
+        elif plan.brake.overridden:
+            self._log.warning("brake_overridden", reason=plan.brake.reason)
         for correction in state.confirmed:
+            if plan.hold is not None:
+                summary.planned += 1
+                self._audit_outcome(state, correction, plan.outcome)
+                continue
             if state.control.should_stop():
                 raise _PassStoppedError
             state.control.before_write()
@@ -424,16 +371,17 @@ class Reconciler:
                 self._table.write_correction(correction)
             except ConflictError:
                 summary.conflicts += 1
-                self._audit.write(
-                    audit_record(state.run_id, correction, audit_module.CONFLICT, self._now())
-                )
+                self._audit_outcome(state, correction, CorrectionOutcome.CONFLICT)
                 continue
             summary.corrected += 1
             if correction.reason is Reason.MISSING:
                 summary.initialized += 1
-            self._audit.write(
-                audit_record(state.run_id, correction, audit_module.CORRECTED, self._now())
-            )
+            self._audit_outcome(state, correction, plan.outcome)
+
+    def _audit_outcome(
+        self, state: _PassState, correction: Correction, outcome: CorrectionOutcome
+    ) -> None:
+        self._audit.write(audit_record(state.run_id, correction, outcome, self._now()))
 
 
 __all__ = [

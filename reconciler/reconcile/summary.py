@@ -1,9 +1,83 @@
-"""The result of one reconciliation pass: what ``run`` prints and ``serve`` turns into metrics."""
+"""The result of one reconciliation pass: what ``run`` prints and ``serve`` turns into metrics.
+
+Typed, so that its readers (the scheduled job, the Prometheus metrics, the CloudWatch
+publisher, the exit code) cannot drift from the pass that writes it. :meth:`PassSummary.to_dict`
+is the one place that flattens it into the JSON keys scripts parse; those keys only ever grow.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from reconciler.reconcile.core import (
+    BrakeDecision,
+    CorrectionOutcome,
+    FirstLook,
+    Hold,
+    Observation,
+    Reason,
+    Shard,
+    StoredCounter,
+    drift_direction,
+    reason_for,
+)
+
+
+class StopReason(enum.Enum):
+    """Why a pass ended before it was done, if it did; neither says anything about the table."""
+
+    NONE = "none"
+    STOPPED_EARLY = "stopped_early"
+    """``should_stop`` said so (shutdown, leadership lost): the event in progress was finished."""
+    LEASE_LOST = "lease_lost"
+    """``before_write`` found the lease gone: aborted before the next write (also ``failed``)."""
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class AwsErrorKey:
+    """An AWS error as the metrics label it; a pair, so no operation or code is ever re-parsed
+    from a string (a code is not guaranteed to be free of the separator)."""
+
+    operation: str
+    code: str
+
+    def __str__(self) -> str:
+        """The ``"<Operation>:<ErrorCode>"`` key of the summary's ``aws_errors`` JSON."""
+        return f"{self.operation}:{self.code}"
+
+
+@dataclass(frozen=True, slots=True)
+class IoStats:
+    """Cumulative I/O of an adapter; a pass reports the difference over its own run."""
+
+    requests: Mapping[str, int] = field(default_factory=dict)
+    """Operation -> requests sent (failed ones included)."""
+    read_units: float = 0.0
+    write_units: float = 0.0
+    errors: Mapping[AwsErrorKey, int] = field(default_factory=dict)
+    """Attempts that failed so, retried ones included (throttling boto3 absorbed still shows)."""
+
+    def minus(self, earlier: IoStats) -> IoStats:
+        return IoStats(
+            requests=_subtract(self.requests, earlier.requests),
+            read_units=self.read_units - earlier.read_units,
+            write_units=self.write_units - earlier.write_units,
+            errors=_subtract(self.errors, earlier.errors),
+        )
+
+
+K = TypeVar("K", str, AwsErrorKey)
+
+
+def _subtract(now: Mapping[K, int], before: Mapping[K, int]) -> dict[K, int]:
+    result = {key: value - before.get(key, 0) for key, value in now.items()}
+    return {key: value for key, value in sorted(result.items()) if value}
+
+
+NOT_BRAKED = BrakeDecision(tripped=False)
 
 
 @dataclass(slots=True)
@@ -19,27 +93,123 @@ class PassSummary:
     drift_attendees_over: int = 0
     """Sum of |stored - counted| over events stored too high."""
     drift_attendees_under: int = 0
-    corrected: int = 0
-    conflicts: int = 0
-    in_flux: int = 0
-    ambiguous: int = 0
-    initialized: int = 0
+    missing: int = 0
+    """Events with no counter at the first look (initialized if confirmed)."""
     invalid: int = 0
+    vanished: int = 0
+    """Event items deleted between the listing and the first look."""
+    unsupported: int = 0
+    """Events whose ``counterVersion`` is not a number: never written."""
+    ambiguous: int = 0
+    in_flux: int = 0
+    confirmed: int = 0
+    corrected: int = 0
+    initialized: int = 0
+    """Corrected events that had no counter (included in ``corrected``)."""
+    conflicts: int = 0
     planned: int = 0
-    """Confirmed corrections not written (dry-run, brake or paused corrections)."""
-    brake_tripped: bool = False
+    """Confirmed corrections not written, all for the one reason in ``hold``."""
+    hold: Hold | None = None
+    brake: BrakeDecision = NOT_BRAKED
     dry_run: bool = False
     corrections_paused: bool = False
-    consumed_read_units: float = 0.0
+    event_slug: str | None = None
+    shard: Shard | None = None
+    settle_seconds: float | None = None
+    io: IoStats = field(default_factory=IoStats)
     duration_seconds: float = 0.0
+    stop: StopReason = StopReason.NONE
     failed: bool = False
     error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def brake_tripped(self) -> bool:
+        return self.brake.tripped
+
+    @property
+    def consumed_read_units(self) -> float:
+        return self.io.read_units
+
+    @property
+    def stopped_on_purpose(self) -> bool:
+        """Shutdown or a lost lease: the pass says nothing about the health of the table."""
+        return self.stop is not StopReason.NONE
+
+    def tally_first_look(self, look: FirstLook, observation: Observation) -> None:
+        """Count what one first look found (the pass itself keeps the suspects)."""
+        if look is FirstLook.IN_SYNC:
+            self.in_sync += 1
+        elif look is FirstLook.VANISHED:
+            self.vanished += 1
+        elif look is FirstLook.UNSUPPORTED:
+            self.unsupported += 1
+        elif observation.stored is not None:
+            self._tally_suspect(observation.stored, observation.counted)
+
+    def _tally_suspect(self, stored: StoredCounter, counted: int) -> None:
+        reason = reason_for(stored, counted)
+        if reason is Reason.MISSING:
+            self.missing += 1
+        elif reason is Reason.INVALID:
+            self.invalid += 1
+        elif reason is Reason.DRIFT:
+            self.drifted += 1
+            direction = drift_direction(stored, counted)
+            if direction is not None and direction.over:
+                self.drift_over += 1
+                self.drift_attendees_over += direction.magnitude
+            elif direction is not None:
+                self.drift_under += 1
+                self.drift_attendees_under += direction.magnitude
+
+    def correction_outcomes(self) -> dict[CorrectionOutcome, int]:
+        """Every outcome, zero included; held corrections under their hold's outcome."""
+        counts = dict.fromkeys(CorrectionOutcome, 0)
+        counts[CorrectionOutcome.APPLIED] = self.corrected
+        counts[CorrectionOutcome.CONFLICT] = self.conflicts
+        counts[CorrectionOutcome.IN_FLUX] = self.in_flux
+        if self.hold is not None:
+            counts[self.hold.outcome] = self.planned
+        return counts
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        extra = data.pop("extra")
-        data.update(extra)
-        data["consumed_read_units"] = round(self.consumed_read_units, 3)
-        data["duration_seconds"] = round(self.duration_seconds, 3)
-        return data
+        """The JSON of ``run``'s last line and of ``pass_finished``: keys are only ever added."""
+        return {
+            "run_id": self.run_id,
+            "events_checked": self.events_checked,
+            "in_sync": self.in_sync,
+            "drifted": self.drifted,
+            "drift_over": self.drift_over,
+            "drift_under": self.drift_under,
+            "drift_attendees_over": self.drift_attendees_over,
+            "drift_attendees_under": self.drift_attendees_under,
+            "missing": self.missing,
+            "invalid": self.invalid,
+            "vanished": self.vanished,
+            "unsupported": self.unsupported,
+            "ambiguous": self.ambiguous,
+            "in_flux": self.in_flux,
+            "confirmed": self.confirmed,
+            "corrected": self.corrected,
+            "initialized": self.initialized,
+            "conflicts": self.conflicts,
+            "planned": self.planned,
+            "hold": self.hold.value if self.hold is not None else None,
+            "brake_tripped": self.brake.tripped,
+            "brake_reason": self.brake.reason,
+            "brake_overridden": self.brake.overridden,
+            "dry_run": self.dry_run,
+            "corrections_paused": self.corrections_paused,
+            "event_slug": self.event_slug,
+            "shard": str(self.shard) if self.shard is not None else None,
+            "settle_seconds": self.settle_seconds,
+            "consumed_read_units": round(self.io.read_units, 3),
+            "consumed_write_units": round(self.io.write_units, 3),
+            "requests": dict(self.io.requests),
+            "aws_errors": {str(key): count for key, count in sorted(self.io.errors.items())},
+            "duration_seconds": round(self.duration_seconds, 3),
+            "stopped_early": self.stop is StopReason.STOPPED_EARLY,
+            "aborted": self.stop.value if self.stop is StopReason.LEASE_LOST else None,
+            "failed": self.failed,
+            "error": self.error,
+        }

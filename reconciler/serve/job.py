@@ -24,7 +24,7 @@ from reconciler.kernel.errors import (
 )
 from reconciler.kernel.logs import get_logger
 from reconciler.reconcile.reconciler import PassControl, new_run_id
-from reconciler.reconcile.summary import PassSummary
+from reconciler.reconcile.summary import AwsErrorKey, PassSummary, StopReason
 from reconciler.serve.lag_gate import LagDecision
 from reconciler.serve.metrics import Outcome, ReconcilerMetrics, SkipReason
 
@@ -38,8 +38,8 @@ class PassRunner(Protocol):
         self, control: PassControl | None = None, run_id: str | None = None
     ) -> PassSummary:
         """Never raises for an expected failure (a summary with ``failed=True``); stops early
-        with ``extra["stopped_early"]`` when ``should_stop``; ``before_write`` raising
-        :class:`LeaseLostError` aborts it with ``extra["aborted"] == "lease_lost"``."""
+        with ``stop=StopReason.STOPPED_EARLY`` when ``should_stop``; ``before_write`` raising
+        :class:`LeaseLostError` aborts it with ``stop=StopReason.LEASE_LOST``."""
         ...
 
 
@@ -67,11 +67,13 @@ class Streaks:
 
 def was_aborted(summary: PassSummary) -> bool:
     """Stopped on purpose (shutdown, lost lease): says nothing about the health of the pass."""
-    return bool(summary.extra.get("stopped_early")) or summary.extra.get("aborted") == "lease_lost"
+    return summary.stop is not StopReason.NONE
 
 
-def classify_outcome(summary: PassSummary, *, aborted: bool) -> Outcome:
-    if aborted:
+def classify_outcome(summary: PassSummary) -> Outcome:
+    """An aborted pass outranks its failure (a lost lease is not an unhealthy pass), a tripped
+    brake outranks success."""
+    if was_aborted(summary):
         return Outcome.ABORTED
     if summary.failed:
         return Outcome.FAILURE
@@ -91,14 +93,14 @@ def next_streaks(streaks: Streaks, outcome: Outcome, summary: PassSummary) -> St
     return Streaks(failures=failures, drift=drift)
 
 
-def error_labels(exc: BaseException) -> tuple[str, str] | None:
-    """(operation, code) for the AWS error counter, or None when it was not an AWS error."""
+def error_labels(exc: BaseException) -> AwsErrorKey | None:
+    """The AWS error counter's labels for a crash, or None when it was not an AWS error."""
     if isinstance(exc, AwsError):
-        return exc.operation, exc.code
+        return AwsErrorKey(exc.operation, exc.code)
     if isinstance(exc, ThrottledError):
-        return "other", "Throttled"
+        return AwsErrorKey("other", "Throttled")
     if isinstance(exc, EndpointUnreachableError):
-        return "other", "EndpointUnreachable"
+        return AwsErrorKey("other", "EndpointUnreachable")
     return None
 
 
@@ -201,7 +203,7 @@ class PassJob:
             iterator_age=decision.iterator_age_seconds,
         )
         if decision.error is not None:
-            self._metrics.observe_aws_error("GetMetricStatistics", decision.error)
+            self._metrics.observe_aws_error(AwsErrorKey("GetMetricStatistics", decision.error))
         if decision.paused:
             log.warning(
                 "corrections_paused",
@@ -225,17 +227,18 @@ class PassJob:
         try:
             summary = self._runner.run_pass(control, run_id=run_id)
         except LeaseLostError:
-            summary = PassSummary(run_id=run_id, failed=True, error="lease lost")
-            summary.extra["aborted"] = "lease_lost"
+            summary = PassSummary(
+                run_id=run_id, failed=True, error="lease lost", stop=StopReason.LEASE_LOST
+            )
         except Exception as exc:  # noqa: BLE001 - counted and logged; the next pass runs
             log.error("pass_crashed", error_type=type(exc).__name__, error=str(exc))
             summary = PassSummary(run_id=run_id, failed=True, error=type(exc).__name__)
             labels = error_labels(exc)
             if labels is not None:
-                self._metrics.observe_aws_error(*labels)
+                self._metrics.observe_aws_error(labels)
         duration = self._monotonic() - started
         finished_at = self._clock()
-        outcome = classify_outcome(summary, aborted=was_aborted(summary))
+        outcome = classify_outcome(summary)
         self._streaks = next_streaks(self._streaks, outcome, summary)
         self._metrics.observe_pass(
             summary,

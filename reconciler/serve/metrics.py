@@ -14,7 +14,8 @@ from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
-from reconciler.reconcile.summary import PassSummary
+from reconciler.reconcile.core import CorrectionOutcome
+from reconciler.reconcile.summary import AwsErrorKey, PassSummary
 
 
 class Outcome(enum.StrEnum):
@@ -37,7 +38,8 @@ class SkipReason(enum.StrEnum):
 
 
 DRIFT_DIRECTIONS = ("over", "under")
-CORRECTION_OUTCOMES = ("applied", "conflict", "in_flux", "dry_run", "braked", "paused")
+CORRECTION_OUTCOMES = tuple(outcome.value for outcome in CorrectionOutcome)
+"""The ``outcome`` label of ``reconciler_corrections_total``: the audit records' words."""
 LEASE_TRANSITIONS = ("acquired", "lost", "released")
 LAG_GATE_RESULTS = ("open", "paused", "error")
 
@@ -84,10 +86,10 @@ def bounded_code(code: str) -> str:
     return code if code in AWS_ERROR_CODES else OTHER
 
 
-def parse_aws_error_key(key: str) -> tuple[str, str]:
-    """``"Query:ThrottlingException"`` -> bounded (operation, code); junk maps to other."""
-    operation, _, code = key.partition(":")
-    return bounded_operation(operation.strip()), bounded_code(code.strip())
+def bounded_error(key: AwsErrorKey) -> AwsErrorKey:
+    """The labels of an AWS error: anything outside the known sets becomes ``other``, so no
+    request detail (or personal data in a message) can become a label value."""
+    return AwsErrorKey(bounded_operation(key.operation), bounded_code(key.code))
 
 
 class ReconcilerMetrics:
@@ -292,9 +294,10 @@ class ReconcilerMetrics:
         self.drift_detected.labels(direction="under").inc(max(summary.drift_under, 0))
         self.drift_attendees.labels(direction="over").inc(max(summary.drift_attendees_over, 0))
         self.drift_attendees.labels(direction="under").inc(max(summary.drift_attendees_under, 0))
-        for correction, count in correction_counts(summary).items():
-            self.corrections.labels(outcome=correction).inc(count)
-        self.observe_aws_errors(_aws_error_counts(summary))
+        for correction, count in summary.correction_outcomes().items():
+            if count > 0:
+                self.corrections.labels(outcome=correction.value).inc(count)
+        self.observe_aws_errors(summary.io.errors)
 
         if outcome in (Outcome.SUCCESS, Outcome.BRAKE):
             self.events_in_drift.set(max(summary.drifted, 0))
@@ -316,16 +319,14 @@ class ReconcilerMetrics:
         self.consecutive_failures.set(0)
         self.drift_streak.set(0)
 
-    def observe_aws_errors(self, counts: Mapping[str, int]) -> None:
+    def observe_aws_errors(self, counts: Mapping[AwsErrorKey, int]) -> None:
         for key, count in counts.items():
             if count > 0:
-                operation, code = parse_aws_error_key(key)
-                self.aws_errors.labels(operation=operation, code=code).inc(count)
+                labels = bounded_error(key)
+                self.aws_errors.labels(operation=labels.operation, code=labels.code).inc(count)
 
-    def observe_aws_error(self, operation: str, code: str) -> None:
-        self.aws_errors.labels(
-            operation=bounded_operation(operation), code=bounded_code(code)
-        ).inc()
+    def observe_aws_error(self, key: AwsErrorKey) -> None:
+        self.observe_aws_errors({key: 1})
 
     # --- leader lease and lag gate ------------------------------------------------------------
 
@@ -344,38 +345,3 @@ class ReconcilerMetrics:
         self.iterator_age.set(-1 if iterator_age is None else iterator_age)
         result = "error" if error else ("paused" if paused else "open")
         self.lag_gate_checks.labels(result=result).inc()
-
-
-def correction_counts(summary: PassSummary) -> dict[str, int]:
-    """Split a pass's corrections into the fixed outcome labels.
-
-    Planned-but-unwritten corrections are attributed to the one reason nothing was written,
-    with the precedence of ``reconcile.core.plan_corrections``: a dry run writes nothing
-    regardless, then the lag gate, then the brake. ``corrected`` already includes initialized
-    and invalid counters that were rewritten.
-    """
-    applied = summary.corrected
-    counts = {
-        "applied": max(applied, 0),
-        "conflict": max(summary.conflicts, 0),
-        "in_flux": max(summary.in_flux, 0),
-    }
-    planned = max(summary.planned, 0)
-    if summary.dry_run:
-        counts["dry_run"] = planned
-    elif summary.corrections_paused:
-        counts["paused"] = planned
-    elif summary.brake_tripped:
-        counts["braked"] = planned
-    return {key: value for key, value in counts.items() if value}
-
-
-def _aws_error_counts(summary: PassSummary) -> dict[str, int]:
-    raw = summary.extra.get("aws_errors")
-    if not isinstance(raw, Mapping):
-        return {}
-    counts: dict[str, int] = {}
-    for key, value in raw.items():
-        if isinstance(key, str) and isinstance(value, int) and not isinstance(value, bool):
-            counts[key] = value
-    return counts

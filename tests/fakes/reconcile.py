@@ -19,6 +19,7 @@ from reconciler.kernel.model import EventKey
 from reconciler.reconcile.audit import AuditRecord
 from reconciler.reconcile.core import Correction, CounterKind, StoredCounter
 from reconciler.reconcile.ports import EventGroup, IoStats
+from reconciler.reconcile.summary import AwsErrorKey
 
 MISSING = object()
 """Sentinel: the event item has no counter attribute."""
@@ -44,7 +45,7 @@ class FakeReconcileTable:
     writes: list[Correction] = field(default_factory=list)
     refused: list[Correction] = field(default_factory=list)
     requests: Counter[str] = field(default_factory=Counter)
-    errors: Counter[str] = field(default_factory=Counter)
+    errors: Counter[AwsErrorKey] = field(default_factory=Counter)
     after_write: Callable[[Correction], None] | None = None
     """Called (under the table's lock) right after a successful conditional write."""
     handler_keeps_version: bool = True
@@ -95,7 +96,7 @@ class FakeReconcileTable:
         error = self.failures.get(operation)
         if error is not None:
             with self.lock:
-                self.errors[f"{operation}:{type(error).__name__}"] += 1
+                self.errors[AwsErrorKey(operation, type(error).__name__)] += 1
             raise error
 
     def events(self) -> Iterator[EventGroup]:

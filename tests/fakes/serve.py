@@ -2,7 +2,7 @@
 
 ``FakePassRunner`` plays a pass over N events the way the real one uses ``PassControl``:
 ``should_stop`` between events, ``before_write`` before every write, and a lost lease turning
-into ``extra["aborted"] = "lease_lost"``. ``InMemoryLeaseStore`` enforces the same conditions
+into ``stop=StopReason.LEASE_LOST``. ``InMemoryLeaseStore`` enforces the same conditions
 as the DynamoDB lock item, and ``ManualClock`` lets lease tests move time by hand.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from reconciler.kernel.errors import ConflictError, LeaseLostError, ReconcilerError
 from reconciler.reconcile.reconciler import PassControl
-from reconciler.reconcile.summary import PassSummary
+from reconciler.reconcile.summary import PassSummary, StopReason
 from reconciler.serve.lag_gate import LagDecision
 from reconciler.serve.lease_store import LeaseRecord
 
@@ -53,7 +53,7 @@ class FakePassRunner:
         try:
             for index in range(self.events):
                 if control.should_stop():
-                    summary.extra["stopped_early"] = True
+                    summary.stop = StopReason.STOPPED_EARLY
                     return summary
                 if self.on_event is not None:
                     self.on_event(index)
@@ -66,7 +66,7 @@ class FakePassRunner:
         except LeaseLostError as exc:
             summary.failed = True
             summary.error = f"lease lost: {exc}"
-            summary.extra["aborted"] = "lease_lost"
+            summary.stop = StopReason.LEASE_LOST
         return summary
 
 

@@ -138,7 +138,7 @@ def test_a_pass_repairs_drift_missing_and_invalid_counters(ddb: Any, table: str)
     assert stored(ddb, table, invalid)["counterVersion"] == {"N": "4"}
     assert stored(ddb, table, legacy)["counterVersion"] == {"N": "1"}
     assert summary.consumed_read_units > 0
-    assert summary.extra["consumed_write_units"] > 0
+    assert summary.io.write_units > 0
 
 
 @pytest.mark.parametrize(

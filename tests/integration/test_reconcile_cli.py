@@ -92,13 +92,18 @@ def test_dry_run_exits_0_plans_and_writes_nothing(
 ) -> None:
     keys = seed(table, drifted=2)
     audit = tmp_path / "audit.jsonl"
-    code, summary, _ = run_cli(capsys, table, "--dry-run", "--audit-file", str(audit))
+    code, summary, err = run_cli(capsys, table, "--dry-run", "--audit-file", str(audit))
     assert code == 0
     assert summary is not None
     assert (summary["dry_run"], summary["planned"], summary["corrected"]) == (True, 2, 0)
+    assert summary["hold"] == "dry_run"
     assert all(table.stored(k) == 0 for k in keys)
     records = [json.loads(line) for line in audit.read_text().splitlines()]
-    assert [(r["outcome"], r["hold"]) for r in records] == [("planned", "dry_run")] * 2
+    assert [(r["outcome"], r["hold"]) for r in records] == [("dry_run", "dry_run")] * 2
+    # a rehearsal never logs a counter as corrected
+    events = [json.loads(line).get("event") for line in err.splitlines() if line.startswith("{")]
+    assert events.count("counter_correction_planned") == 2
+    assert "counter_corrected" not in events
 
 
 def test_invalid_settings_exit_2_with_one_line_naming_the_setting(

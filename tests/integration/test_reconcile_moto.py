@@ -23,7 +23,7 @@ from reconciler.reconcile.ports import EventGroup, IoStats
 from reconciler.reconcile.ratelimit import ReadRateLimiter
 from reconciler.reconcile.reconciler import PassControl, PassOptions, Reconciler
 from reconciler.reconcile.settings import RunSettings
-from reconciler.reconcile.summary import PassSummary
+from reconciler.reconcile.summary import PassSummary, StopReason
 from tests.fakes.reconcile import FakeClock, RecordingAuditSink
 from tests.integration.traffic import Table
 
@@ -328,7 +328,7 @@ def test_dry_run_writes_nothing(table: Table) -> None:
     summary = run_pass(table, dry_run=True)
     assert table.item(WORKSHOP) == before
     assert (summary.planned, summary.corrected, summary.dry_run) == (1, 0, True)
-    assert "UpdateItem" not in summary.extra["requests"]
+    assert "UpdateItem" not in summary.io.requests
 
 
 def test_missing_and_invalid_counters_are_initialized_and_corrected(table: Table) -> None:
@@ -344,7 +344,7 @@ def test_missing_and_invalid_counters_are_initialized_and_corrected(table: Table
     assert (summary.initialized, summary.invalid, summary.corrected) == (1, 1, 2)
     invalid = next(r for r in audit.records if r.reason == "invalid")
     assert invalid.stored_raw == '{"S":"lots"}'
-    assert invalid.outcome == "corrected"
+    assert invalid.outcome == "applied"
 
 
 def test_binary_counters_are_invalid_corrected_and_their_old_value_kept(table: Table) -> None:
@@ -420,7 +420,7 @@ def test_a_lost_lease_stops_every_write(table: Table) -> None:
 
     summary = run_pass(table, control=PassControl(before_write=lost))
     assert summary.failed is True
-    assert summary.extra["aborted"] == "lease_lost"
+    assert summary.stop is StopReason.LEASE_LOST
     assert table.stored(TECH) == table.stored(WORKSHOP) == 3
 
 

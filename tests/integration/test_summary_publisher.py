@@ -10,6 +10,7 @@ import pytest
 from alarms.spec import RECONCILER_DRIFT, RECONCILER_FAILED_PASSES, SpecParameters, build_specs
 from reconciler.kernel.aws import Clients, client_config
 from reconciler.kernel.errors import EndpointUnreachableError
+from reconciler.reconcile.core import BrakeDecision
 from reconciler.reconcile.publisher import SummaryPublisher, summary_datums
 from reconciler.reconcile.summary import PassSummary
 
@@ -51,7 +52,7 @@ def test_a_failed_pass_counts_once_and_a_tripped_brake_shows(clients: Any) -> No
     publisher = SummaryPublisher(clients.cloudwatch(), NAMESPACE, clock=lambda: NOW)
 
     publisher.publish(PassSummary(run_id="r1", failed=True, error="AwsError"))
-    publisher.publish(PassSummary(run_id="r2", brake_tripped=True, drifted=500))
+    publisher.publish(PassSummary(run_id="r2", brake=BrakeDecision(tripped=True), drifted=500))
 
     assert total(clients, "FailedPasses") == 1
     assert total(clients, "BrakeTripped") == 1

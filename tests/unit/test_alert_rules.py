@@ -14,7 +14,7 @@ import requests
 import yaml
 from prometheus_client import CollectorRegistry
 
-from reconciler.reconcile.summary import PassSummary
+from reconciler.reconcile.summary import AwsErrorKey, IoStats, PassSummary
 from reconciler.serve.http import HttpServer, Readiness
 from reconciler.serve.metrics import Outcome, ReconcilerMetrics
 
@@ -94,7 +94,7 @@ def test_served_exposition_passes_promtool_check_metrics():
             drifted=1,
             drift_under=1,
             corrected=1,
-            extra={"aws_errors": {"Query:ThrottlingException": 1}},
+            io=IoStats(errors={AwsErrorKey("Query", "ThrottlingException"): 1}),
         ),
         1.0,
         finished_at=10.0,

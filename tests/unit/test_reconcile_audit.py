@@ -12,19 +12,30 @@ from reconciler.kernel.errors import ReconcilerError
 from reconciler.kernel.logs import configure_logging
 from reconciler.kernel.model import EventKey
 from reconciler.reconcile.audit import (
+    LOG_EVENTS,
     AuditWriteError,
     JsonLinesAuditSink,
     LogAuditSink,
     audit_record,
 )
-from reconciler.reconcile.core import Correction, CounterKind, Hold, Reason, StoredCounter
+from reconciler.reconcile.core import (
+    Correction,
+    CorrectionOutcome,
+    CounterKind,
+    Hold,
+    Reason,
+    StoredCounter,
+)
+from reconciler.serve.metrics import CORRECTION_OUTCOMES
 
 KEY = EventKey("FAD", "tech-summit-2024#2024-10-27#conference")
 DRIFT = Correction(KEY, Reason.DRIFT, StoredCounter(CounterKind.NUMBER, 12, '{"N":"12"}', 4), 10)
 
 
 def test_a_record_holds_key_values_delta_reason_and_outcome():
-    record = audit_record("run-1", DRIFT, "corrected", "2024-10-27T09:30:00.000+00:00")
+    record = audit_record(
+        "run-1", DRIFT, CorrectionOutcome.APPLIED, "2024-10-27T09:30:00.000+00:00"
+    )
     assert record.to_dict() == {
         "run_id": "run-1",
         "partition": "FAD",
@@ -35,36 +46,43 @@ def test_a_record_holds_key_values_delta_reason_and_outcome():
         "counted": 10,
         "delta": -2,
         "reason": "drift",
-        "outcome": "corrected",
+        "outcome": "applied",
         "hold": None,
         "version": 4,
         "time": "2024-10-27T09:30:00.000+00:00",
     }
 
 
-def test_planned_records_say_what_held_them():
-    record = audit_record("r", DRIFT, "planned", "t", Hold.BRAKE)
-    assert (record.outcome, record.hold) == ("planned", "brake")
+@pytest.mark.parametrize("hold", list(Hold))
+def test_held_records_say_what_held_them_in_the_words_of_the_metric_label(hold: Hold):
+    record = audit_record("r", DRIFT, hold.outcome, "t")
+    assert (record.outcome, record.hold) == (hold.value, hold.value)
+    assert record.outcome in CORRECTION_OUTCOMES
+
+
+def test_an_in_flux_event_has_no_correction_to_audit():
+    with pytest.raises(ValueError, match="in-flux"):
+        audit_record("r", DRIFT, CorrectionOutcome.IN_FLUX, "t")
 
 
 def test_the_file_is_appended_one_json_object_per_line(tmp_path: Path):
     path = tmp_path / "audit.jsonl"
     path.write_text('{"earlier": true}\n')
     sink = JsonLinesAuditSink(path)
-    sink.write(audit_record("r1", DRIFT, "corrected", "t1"))
-    sink.write(audit_record("r1", DRIFT, "conflict", "t2"))
+    sink.write(audit_record("r1", DRIFT, CorrectionOutcome.APPLIED, "t1"))
+    sink.write(audit_record("r1", DRIFT, CorrectionOutcome.CONFLICT, "t2"))
     sink.close()
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert lines[0] == {"earlier": True}
-    assert [line["outcome"] for line in lines[1:]] == ["corrected", "conflict"]
+    assert [line["outcome"] for line in lines[1:]] == ["applied", "conflict"]
 
 
-def test_records_are_logged_as_counter_corrected_with_their_fields():
+def test_applied_records_are_logged_as_counter_corrected_with_their_fields():
     out = io.StringIO()
     configure_logging("json", "info", stream=out)
-    record = audit_record("r1", DRIFT, "corrected", "2024-10-27T09:30:00.123+00:00")
+    record = audit_record("r1", DRIFT, CorrectionOutcome.APPLIED, "2024-10-27T09:30:00.123+00:00")
     LogAuditSink().write(record)
-    LogAuditSink().write(audit_record("r1", DRIFT, "conflict", "t"))
+    LogAuditSink().write(audit_record("r1", DRIFT, CorrectionOutcome.CONFLICT, "t"))
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert lines[0]["event"] == "counter_corrected"
     assert (lines[0]["slug"], lines[0]["delta"], lines[0]["run_id"]) == (
@@ -77,10 +95,24 @@ def test_records_are_logged_as_counter_corrected_with_their_fields():
     assert lines[1]["event"] == "counter_correction_conflict"
 
 
+@pytest.mark.parametrize("hold", list(Hold))
+def test_a_held_correction_is_never_logged_as_counter_corrected(hold: Hold):
+    out = io.StringIO()
+    configure_logging("json", "info", stream=out)
+    LogAuditSink().write(audit_record("r1", DRIFT, hold.outcome, "t"))
+    (line,) = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert line["event"] == "counter_correction_planned"
+    assert (line["outcome"], line["hold"]) == (hold.value, hold.value)
+
+
+def test_every_audited_outcome_has_a_log_event_and_in_flux_has_none():
+    assert set(LOG_EVENTS) == set(CorrectionOutcome) - {CorrectionOutcome.IN_FLUX}
+
+
 def test_a_failing_audit_file_is_a_reconciler_error_not_a_crash(tmp_path: Path):
     link = tmp_path / "audit.jsonl"
     link.symlink_to(tmp_path / "gone" / "audit.jsonl")
     sink = JsonLinesAuditSink(link)
     with pytest.raises(AuditWriteError) as info:
-        sink.write(audit_record("r1", DRIFT, "corrected", "t"))
+        sink.write(audit_record("r1", DRIFT, CorrectionOutcome.APPLIED, "t"))
     assert isinstance(info.value, ReconcilerError)

@@ -8,6 +8,7 @@ from reconciler.kernel.model import EventKey
 from reconciler.reconcile.core import (
     BrakePolicy,
     Correction,
+    CorrectionOutcome,
     CounterKind,
     FirstLook,
     Hold,
@@ -157,10 +158,6 @@ def test_recheck_is_due_a_settle_window_after_the_first_look():
 # -- brake and plan ----------------------------------------------------------------------------
 
 
-def correction(i: int = 0) -> Correction:
-    return Correction(EventKey("EVENT", f"e{i}#d#k"), Reason.DRIFT, number(i + 1), i)
-
-
 def test_brake_stays_off_within_both_limits():
     assert brake(2, 100, POLICY).tripped is False
 
@@ -197,52 +194,68 @@ def test_force_overrides_the_brake_but_says_so():
 
 
 def test_plan_applies_every_confirmed_correction_when_nothing_holds_it():
-    confirmed = [correction(i) for i in range(3)]
-    plan = plan_corrections(confirmed, 100, POLICY, WriteMode())
-    assert plan.apply == tuple(confirmed)
-    assert plan.held == ()
+    plan = plan_corrections(3, 100, POLICY, WriteMode())
+    assert plan.hold is None
+    assert plan.outcome is CorrectionOutcome.APPLIED
     assert plan.brake.tripped is False
 
 
 def test_tripped_brake_holds_every_correction():
-    confirmed = [correction(i) for i in range(11)]
-    plan = plan_corrections(confirmed, 1000, POLICY, WriteMode())
-    assert plan.apply == ()
-    assert [hold for _, hold in plan.held] == [Hold.BRAKE] * 11
+    plan = plan_corrections(11, 1000, POLICY, WriteMode())
+    assert plan.hold is Hold.BRAKED
+    assert plan.outcome is CorrectionOutcome.BRAKED
     assert plan.brake.tripped is True
 
 
 def test_forced_plan_applies_past_the_brake():
-    confirmed = [correction(i) for i in range(11)]
     forced = BrakePolicy(10, 0.5, 4, force=True)
-    plan = plan_corrections(confirmed, 1000, forced, WriteMode())
-    assert len(plan.apply) == 11
+    plan = plan_corrections(11, 1000, forced, WriteMode())
+    assert plan.hold is None
     assert plan.brake.overridden is True
 
 
 def test_dry_run_holds_everything_and_still_reports_the_brake():
-    confirmed = [correction(i) for i in range(11)]
-    plan = plan_corrections(confirmed, 1000, POLICY, WriteMode(dry_run=True))
-    assert plan.apply == ()
-    assert {hold for _, hold in plan.held} == {Hold.DRY_RUN}
+    plan = plan_corrections(11, 1000, POLICY, WriteMode(dry_run=True))
+    assert plan.hold is Hold.DRY_RUN
+    assert plan.outcome is CorrectionOutcome.DRY_RUN
     assert plan.brake.tripped is True
 
 
 def test_paused_corrections_are_planned_not_written():
-    plan = plan_corrections([correction()], 100, POLICY, WriteMode(paused=True))
-    assert plan.apply == ()
-    assert plan.held == ((correction(), Hold.PAUSED),)
+    plan = plan_corrections(1, 100, POLICY, WriteMode(paused=True))
+    assert plan.hold is Hold.PAUSED
+    assert plan.outcome is CorrectionOutcome.PAUSED
 
 
 def test_dry_run_wins_over_pause_as_the_reason_shown():
-    plan = plan_corrections([correction()], 100, POLICY, WriteMode(dry_run=True, paused=True))
-    assert plan.held[0][1] is Hold.DRY_RUN
+    plan = plan_corrections(1, 100, POLICY, WriteMode(dry_run=True, paused=True))
+    assert plan.hold is Hold.DRY_RUN
+
+
+def test_pause_wins_over_a_tripped_brake_as_the_reason_shown():
+    plan = plan_corrections(11, 1000, POLICY, WriteMode(paused=True))
+    assert plan.brake.tripped is True
+    assert plan.hold is Hold.PAUSED
 
 
 def test_an_empty_plan_never_trips_the_brake():
-    plan = plan_corrections([], 0, POLICY, WriteMode())
+    plan = plan_corrections(0, 0, POLICY, WriteMode())
     assert plan.brake.tripped is False
-    assert plan.apply == ()
+    assert plan.hold is None
+
+
+@pytest.mark.parametrize("hold", list(Hold))
+def test_every_hold_is_reported_under_the_outcome_of_the_same_name(hold: Hold):
+    assert hold.outcome.value == hold.value
+    assert hold.outcome.held is True
+
+
+def test_only_holds_are_held_outcomes():
+    held = {outcome for outcome in CorrectionOutcome if outcome.held}
+    assert held == {hold.outcome for hold in Hold}
+    assert held.isdisjoint(
+        {CorrectionOutcome.APPLIED, CorrectionOutcome.CONFLICT, CorrectionOutcome.IN_FLUX}
+    )
 
 
 # -- drift direction ---------------------------------------------------------------------------

@@ -11,9 +11,16 @@ import pytest
 from reconciler.cli.run import exit_code
 from reconciler.kernel.errors import LeaseLostError, ThrottledError
 from reconciler.kernel.model import EventKey
-from reconciler.reconcile.core import BrakePolicy, Correction, Observation, Shard, in_shard
+from reconciler.reconcile.core import (
+    BrakeDecision,
+    BrakePolicy,
+    Correction,
+    Observation,
+    Shard,
+    in_shard,
+)
 from reconciler.reconcile.reconciler import PassControl, PassOptions, Reconciler
-from reconciler.reconcile.summary import PassSummary
+from reconciler.reconcile.summary import AwsErrorKey, PassSummary, StopReason
 from tests.fakes.reconcile import (
     MISSING,
     REQUIRED_SUMMARY_KEYS,
@@ -83,8 +90,8 @@ def test_drift_in_both_directions_is_corrected_after_the_settle_window():
     assert (summary.drift_under, summary.drift_attendees_under) == (1, 3)
     assert clock.now - start >= SETTLE
     assert {(r.slug, r.stored, r.counted, r.delta, r.outcome) for r in audit.records} == {
-        ("high", 12, 10, -2, "corrected"),
-        ("low", 4, 7, 3, "corrected"),
+        ("high", 12, 10, -2, "applied"),
+        ("low", 4, 7, 3, "applied"),
     }
     assert all(r.run_id == "r1" and r.reason == "drift" for r in audit.records)
 
@@ -151,7 +158,7 @@ def test_a_missing_counter_is_initialized():
     assert table.count_of(key) == 4
     assert table.events_by_key[key].version == 1
     assert (summary.initialized, summary.corrected, summary.drifted) == (1, 1, 0)
-    assert summary.extra["missing"] == 1
+    assert summary.missing == 1
     assert audit.records[0].reason == "missing"
     assert audit.records[0].stored is None
     assert audit.records[0].delta == 4
@@ -193,8 +200,9 @@ def test_the_brake_trips_on_the_number_of_corrections_and_writes_nothing():
     assert summary.planned == 3
     assert summary.corrected == 0
     assert table.writes == []
-    assert {(r.outcome, r.hold) for r in audit.records} == {("planned", "brake")}
-    assert "--max-corrections 2" in summary.extra["brake_reason"]
+    assert {(r.outcome, r.hold) for r in audit.records} == {("braked", "braked")}
+    assert summary.brake.reason is not None
+    assert "--max-corrections 2" in summary.brake.reason
     assert exit_code(summary) == 3
 
 
@@ -214,7 +222,7 @@ def test_force_overrides_the_brake():
     reconciler, _, _ = build(table, brake=BrakePolicy(2, 1.0, 1, force=True))
     summary = reconciler.run_pass()
     assert summary.brake_tripped is False
-    assert summary.extra["brake_overridden"] is True
+    assert summary.brake.overridden is True
     assert summary.corrected == 3
     assert all(table.count_of(k) == 2 for k in keys)
 
@@ -229,7 +237,7 @@ def test_dry_run_plans_and_audits_but_writes_nothing():
     assert summary.corrected == 0
     assert table.count_of(key) == 9
     assert table.requests["UpdateItem"] == 0
-    assert [(r.outcome, r.hold, r.delta) for r in audit.records] == [("planned", "dry_run", -2)]
+    assert [(r.outcome, r.hold, r.delta) for r in audit.records] == [("dry_run", "dry_run", -2)]
 
 
 def test_paused_corrections_are_measured_and_planned_not_written():
@@ -240,7 +248,7 @@ def test_paused_corrections_are_measured_and_planned_not_written():
     assert summary.corrections_paused is True
     assert summary.planned == 1
     assert table.count_of(key) == 9
-    assert audit.records[0].hold == "paused"
+    assert (audit.records[0].outcome, audit.records[0].hold) == ("paused", "paused")
 
 
 def test_before_write_is_called_once_before_every_write():
@@ -269,7 +277,7 @@ def test_a_lost_lease_aborts_the_pass_with_no_further_writes():
     summary = reconciler.run_pass(PassControl(before_write=check))
     assert len(table.writes) == 1
     assert summary.failed is True
-    assert summary.extra["aborted"] == "lease_lost"
+    assert summary.stop is StopReason.LEASE_LOST
     assert exit_code(summary) == 1
 
 
@@ -279,7 +287,7 @@ def test_should_stop_during_the_sweep_finishes_early_without_writing():
         table.add_event(f"e{i:02d}", 0, attendees=1)
     reconciler, _, _ = build(table, concurrency=1)
     summary = reconciler.run_pass(PassControl(should_stop=lambda: table.requests["GetItem"] >= 3))
-    assert summary.extra["stopped_early"] is True
+    assert summary.stop is StopReason.STOPPED_EARLY
     assert 3 <= summary.events_checked < 10
     assert table.writes == []
     assert summary.failed is False
@@ -292,7 +300,7 @@ def test_should_stop_during_the_settle_wait_returns_within_a_slice():
     start = clock.now
     reconciler, _, _ = build(table, clock=clock)
     summary = reconciler.run_pass(PassControl(should_stop=lambda: clock.now - start >= 5))
-    assert summary.extra["stopped_early"] is True
+    assert summary.stop is StopReason.STOPPED_EARLY
     assert clock.now - start < 7  # slept in slices of at most a second, not the whole window
     assert table.writes == []
 
@@ -306,7 +314,7 @@ def test_event_option_reconciles_that_event_only():
     assert summary.events_checked == 1
     assert table.count_of(target) == 2
     assert table.count_of(other) == 0
-    assert summary.extra["event_slug"] == "tech"
+    assert summary.event_slug == "tech"
 
 
 def test_event_option_with_an_unknown_slug_fails_clearly():
@@ -345,7 +353,8 @@ def test_an_aws_failure_ends_the_pass_as_failed_with_the_error_and_error_counts(
     assert summary.failed is True
     assert summary.error is not None
     assert "throttled" in summary.error
-    assert summary.extra["aws_errors"] == {"Query:ThrottledError": 1}
+    assert summary.io.errors == {AwsErrorKey("Query", "ThrottledError"): 1}
+    assert summary.to_dict()["aws_errors"] == {"Query:ThrottledError": 1}
     assert table.writes == []
     assert exit_code(summary) == 1
 
@@ -356,7 +365,7 @@ def test_an_event_deleted_during_the_pass_is_counted_as_vanished():
     table.before_op = lambda op, _slug: table.events_by_key.pop(key) if op == "GetItem" else None
     reconciler, _, _ = build(table)
     summary = reconciler.run_pass()
-    assert summary.extra["vanished"] == 1
+    assert summary.vanished == 1
     assert summary.failed is False
 
 
@@ -366,7 +375,7 @@ def test_an_unreadable_version_is_reported_and_never_written():
     table.events_by_key[key].version_raw = "v7"
     reconciler, _, _ = build(table)
     summary = reconciler.run_pass()
-    assert summary.extra["unsupported"] == 1
+    assert summary.unsupported == 1
     assert table.writes == []
 
 
@@ -413,7 +422,8 @@ def test_a_generated_run_id_is_sortable_by_time():
     ("failed", "brake", "code"), [(False, False, 0), (True, False, 1), (False, True, 3)]
 )
 def test_exit_codes_follow_the_summary(failed: bool, brake: bool, code: int):
-    assert exit_code(PassSummary("r", failed=failed, brake_tripped=brake)) == code
+    summary = PassSummary("r", failed=failed, brake=BrakeDecision(tripped=brake))
+    assert exit_code(summary) == code
 
 
 def test_events_in_other_shards_are_not_even_read():
@@ -522,5 +532,5 @@ def test_a_tripped_brake_reports_every_spooled_correction():
     assert summary.planned == 12
     assert table.writes == []
     assert sorted((r.slug, r.hold, r.delta) for r in audit.records) == [
-        (f"e{i:02d}", "brake", 1) for i in range(12)
+        (f"e{i:02d}", "braked", 1) for i in range(12)
     ]

@@ -5,14 +5,23 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry
 
-from reconciler.reconcile.summary import PassSummary
+from reconciler.reconcile.core import (
+    BrakeDecision,
+    BrakePolicy,
+    Hold,
+    WriteMode,
+    plan_corrections,
+)
+from reconciler.reconcile.summary import AwsErrorKey, IoStats, PassSummary
 from reconciler.serve.metrics import (
+    CORRECTION_OUTCOMES,
     Outcome,
     ReconcilerMetrics,
     SkipReason,
-    correction_counts,
-    parse_aws_error_key,
+    bounded_error,
 )
+
+TRIPPED = BrakeDecision(tripped=True, reason="too many")
 
 
 @pytest.fixture
@@ -72,7 +81,7 @@ def test_a_successful_pass_moves_counters_and_last_pass_gauges(registry, metrics
         drift_attendees_under=1,
         corrected=2,
         conflicts=1,
-        consumed_read_units=12.5,
+        io=IoStats(read_units=12.5),
     )
     observe(metrics, summary, finished_at=1234.0, drift_streak=1)
     assert value(registry, "reconciler_runs_total", outcome="success") == 1
@@ -109,7 +118,7 @@ def test_a_failed_pass_keeps_the_last_success_time_and_the_last_drift_gauge(regi
 
 
 def test_a_braked_pass_is_not_a_success_and_reports_its_planned_corrections(registry, metrics):
-    summary = PassSummary(run_id="b", drifted=50, planned=50, brake_tripped=True)
+    summary = PassSummary(run_id="b", drifted=50, planned=50, hold=Hold.BRAKED, brake=TRIPPED)
     observe(metrics, summary, Outcome.BRAKE)
     assert value(registry, "reconciler_runs_total", outcome="brake") == 1
     assert value(registry, "reconciler_last_success_timestamp_seconds") == 0
@@ -118,30 +127,35 @@ def test_a_braked_pass_is_not_a_success_and_reports_its_planned_corrections(regi
 
 
 @pytest.mark.parametrize(
-    ("flags", "label"),
+    ("mode", "label"),
     [
-        ({"dry_run": True, "brake_tripped": True}, "dry_run"),
-        ({"brake_tripped": True, "corrections_paused": True}, "paused"),
-        ({"brake_tripped": True}, "braked"),
+        (WriteMode(dry_run=True), "dry_run"),
+        (WriteMode(paused=True), "paused"),
+        (WriteMode(), "braked"),
     ],
 )
-def test_planned_corrections_are_attributed_to_the_one_reason_nothing_was_written(flags, label):
-    counts = correction_counts(PassSummary(run_id="p", planned=3, **flags))
-    assert counts == {label: 3}
+def test_planned_corrections_are_attributed_to_the_one_reason_nothing_was_written(
+    registry, metrics, mode, label
+):
+    # GIVEN a pass whose three confirmed corrections also tripped the brake
+    plan = plan_corrections(3, 3, BrakePolicy(2, 1.0, 1), mode)
+    summary = PassSummary(run_id="p", planned=3, hold=plan.hold, brake=plan.brake)
+    observe(metrics, summary, Outcome.BRAKE)
+    counts = {
+        outcome: value(registry, "reconciler_corrections_total", outcome=outcome)
+        for outcome in CORRECTION_OUTCOMES
+    }
+    assert {outcome: count for outcome, count in counts.items() if count} == {label: 3}
 
 
 def test_aws_errors_outside_the_known_sets_are_reported_as_other(registry, metrics):
-    summary = PassSummary(
-        run_id="e",
-        extra={
-            "aws_errors": {
-                "Query:ThrottlingException": 2,
-                "Query:SomethingNew": 1,
-                "FancyOp:ThrottlingException": 1,
-                "garbage": 1,
-            }
-        },
-    )
+    errors = {
+        AwsErrorKey("Query", "ThrottlingException"): 2,
+        AwsErrorKey("Query", "SomethingNew"): 1,
+        AwsErrorKey("FancyOp", "ThrottlingException"): 1,
+        AwsErrorKey("garbage", ""): 1,
+    }
+    summary = PassSummary(run_id="e", io=IoStats(errors=errors))
     observe(metrics, summary)
     errors = "reconciler_aws_errors_total"
     assert value(registry, errors, operation="Query", code="ThrottlingException") == 2
@@ -151,11 +165,11 @@ def test_aws_errors_outside_the_known_sets_are_reported_as_other(registry, metri
 
 
 def test_an_error_key_with_an_email_in_it_never_becomes_a_label():
-    assert parse_aws_error_key("Query:alice@example.com") == ("Query", "other")
+    assert bounded_error(AwsErrorKey("Query", "alice@example.com")) == AwsErrorKey("Query", "other")
 
 
 def test_losing_leadership_clears_the_last_pass_findings(registry, metrics):
-    observe(metrics, PassSummary(run_id="x", drifted=2, brake_tripped=True), Outcome.BRAKE)
+    observe(metrics, PassSummary(run_id="x", drifted=2, brake=TRIPPED), Outcome.BRAKE)
     metrics.clear_pass_gauges()
     assert value(registry, "reconciler_events_in_drift") == 0
     assert value(registry, "reconciler_brake_tripped") == 0
