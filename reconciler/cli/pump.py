@@ -24,16 +24,11 @@ from reconciler.devtools.pump import (
     STARTING_POSITIONS,
     FaultPlan,
     PumpConfig,
-    StreamPump,
+    handler_pump,
     stream_arn_for,
 )
 from reconciler.handler.emf import MetricTotals
-from reconciler.handler.entry import (
-    HandlerSettings,
-    build_handler,
-    emf_sink,
-    parse_handler_settings,
-)
+from reconciler.handler.entry import HandlerSettings, emf_sink, parse_handler_settings
 from reconciler.kernel import deployment_spec as spec
 from reconciler.kernel.aws import Clients, aws_call, client_config
 from reconciler.kernel.errors import AwsError, ConfigError, ReconcilerError
@@ -172,15 +167,7 @@ def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     totals = MetricTotals(
         emf_sink(handler_settings, sys.stderr) if emf_target == "stderr" else None
     )
-    handler = build_handler(handler_settings, clients, totals)
-    pump = StreamPump(
-        clients.streams(),
-        stream_arn,
-        lambda event, context: handler.handle(event, context.aws_request_id),
-        region=clients.region,
-        config=config,
-        faults=faults,
-    )
+    pump = handler_pump(handler_settings, clients, stream_arn, totals, config=config, faults=faults)
     try:
         if source.boolean("--follow", False):
             stop = threading.Event()

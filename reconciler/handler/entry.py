@@ -2,16 +2,17 @@
 
 :func:`handler` is what the CDK app points Lambda at (``deployment_spec.HANDLER_ENTRY_POINT``).
 It reads the Lambda environment once, builds the handler with :func:`build_handler` and keeps
-it for warm invocations. The demo, the local pump and the tests build theirs with the same
-:func:`build_handler`, so there is one wiring of the handler to test.
+it for warm invocations. The local pump, the demo and the tests build theirs with the same
+:func:`build_handler` and call it through the same :func:`lambda_function`, so there is one
+wiring of the handler to test, and the code Lambda runs is the code they run.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from reconciler.handler.batch import (
@@ -37,11 +38,14 @@ from reconciler.kernel.settings import (
 
 @dataclass(frozen=True, slots=True)
 class HandlerSettings:
+    """Everything but the table defaults to the deployed function, so local callers (the demo,
+    the tests) name only what differs."""
+
     table: TableSettings
-    metrics_namespace: str
-    function_name: str
-    log: LogSettings
-    conflict_retries: int
+    metrics_namespace: str = spec.HANDLER_METRICS_NAMESPACE
+    function_name: str = spec.HANDLER_FUNCTION_NAME
+    log: LogSettings = field(default_factory=lambda: LogSettings(format="auto", level="info"))
+    conflict_retries: int = DEFAULT_CONFLICT_RETRIES
 
 
 def parse_handler_settings(source: Source, function_name: str | None = None) -> HandlerSettings:
@@ -77,20 +81,34 @@ def build_handler(
     )
 
 
-_warm: dict[str, StreamHandler] = {}
+LambdaFunction = Callable[[dict[str, Any], Any], BatchResponse]
+"""Lambda's calling convention: ``(event, context) -> response``."""
+
+
+def lambda_function(instance: StreamHandler) -> LambdaFunction:
+    """``instance`` as Lambda calls it; the context contributes only the request id (logged),
+    and a caller without a context (a test, a tool) gets none."""
+
+    def invoke(event: dict[str, Any], context: Any) -> BatchResponse:
+        return instance.handle(event, getattr(context, "aws_request_id", None))
+
+    return invoke
+
+
+_warm: dict[str, LambdaFunction] = {}
 """The handler built by the first invocation of this Lambda sandbox, reused while warm."""
 
 
 def handler(event: dict[str, Any], context: Any) -> BatchResponse:
     """Lambda entry point. The one place in the package besides the CLI that reads the
     environment: here it is the Lambda configuration (``TABLE_NAME``, ``RECONCILER_*``)."""
-    instance = _warm.get("handler")
-    if instance is None:
+    function = _warm.get("handler")
+    if function is None:
         env: Mapping[str, str] = dict(os.environ)
         settings = parse_handler_settings(Source({}, env), env.get("AWS_LAMBDA_FUNCTION_NAME"))
         configure_logging("json", settings.log.level)
         # Few attempts: a throttled event is retried by Lambda from its first record anyway.
         clients = Clients(config=client_config(max_attempts=4, connect_timeout=2))
-        instance = build_handler(settings, clients, emf_sink(settings, sys.stdout))
-        _warm["handler"] = instance
-    return instance.handle(event, getattr(context, "aws_request_id", None))
+        function = lambda_function(build_handler(settings, clients, emf_sink(settings, sys.stdout)))
+        _warm["handler"] = function
+    return function(event, context)

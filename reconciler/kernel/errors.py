@@ -19,14 +19,6 @@ class ConfigError(ReconcilerError):
         self.problem = problem
 
 
-class MalformedRecordError(ReconcilerError):
-    """A stream record or item does not have the shape we need; ``reason`` is a short fixed code."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-
-
 class ConflictError(ReconcilerError):
     """A conditional write lost a race (DynamoDB ``ConditionalCheckFailedException``).
 

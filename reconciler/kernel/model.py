@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 SEQUENCE_WIDTH = 40
@@ -89,11 +88,6 @@ def classify(pk: object, sk: object, model: TableModel) -> ItemRef:
         if is_valid_slug(slug, model) and sk:
             return ItemRef(ItemKind.ATTENDEE, slug)
     return OTHER
-
-
-def classify_item(item: Mapping[str, object], model: TableModel) -> ItemRef:
-    """Classify a plain (deserialized) item or key mapping."""
-    return classify(item.get(model.pk_attr), item.get(model.sk_attr), model)
 
 
 def integer_attribute(raw: object) -> int | None:

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from reconciler.kernel.errors import ConflictError
-from reconciler.kernel.model import EventKey, ItemKind, TableModel, classify_item
+from reconciler.kernel.model import EventKey, ItemKind, TableModel, classify
 from reconciler.serve.lease import LeaderLease
 from reconciler.serve.lease_store import DynamoLeaseStore, LeaseRecord
 from tests.integration.serve_support import ServeProcess, seed, wait_for
@@ -42,7 +42,7 @@ def test_lock_item_is_neither_an_event_nor_an_attendee(clients, table_name):
     store.create(LeaseRecord("a", "v1", 30.0))
     item = clients.dynamodb().get_item(TableName=table_name, Key=store.key)["Item"]
     plain = {key: next(iter(value.values())) for key, value in item.items()}
-    assert classify_item(plain, model).kind is ItemKind.OTHER
+    assert classify(plain[model.pk_attr], plain[model.sk_attr], model).kind is ItemKind.OTHER
     assert plain["pk"] == model.lock_partition
 
 

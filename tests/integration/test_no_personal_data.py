@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 
 from reconciler.devtools.pump import FaultPlan, PumpConfig, StreamPump
 from reconciler.handler.batch import BatchFailedError
+from reconciler.handler.entry import lambda_function
 from reconciler.kernel.logs import configure_logging
 from reconciler.kernel.model import EventKey
 from tests.integration.traffic import Table
@@ -152,7 +153,7 @@ class Flaky:
     """Fails, raises and succeeds in turn, to walk the pump through all its log lines."""
 
     def __init__(self, table: Table) -> None:
-        self.handler = table.handler()
+        self.handler = lambda_function(table.handler())
         self.calls = 0
 
     def __call__(self, event: dict[str, Any], context: Any) -> object:
@@ -161,7 +162,7 @@ class Flaky:
             raise RuntimeError(f"boom with {json.dumps(event)[:2000]}")  # message never logged
         if self.calls in {2, 3}:
             return {"batchItemFailures": [{"itemIdentifier": "0"}]}  # not in batch: whole retry
-        return self.handler.handle(event, context.aws_request_id)
+        return self.handler(event, context)
 
 
 def test_pump_logs_carry_no_personal_data(table: Table, capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,13 +7,15 @@ from typing import Any
 
 import pytest
 
-from reconciler.devtools.pump import (
-    FaultPlan,
+from reconciler.devtools.pump.faults import FaultPlan
+from reconciler.devtools.pump.lambda_shape import Handler
+from reconciler.devtools.pump.mapping import (
     PumpConfig,
     StreamPump,
     StreamUnavailableError,
     stream_arn_for,
 )
+from reconciler.handler.entry import lambda_function
 from reconciler.kernel import deployment_spec as spec
 from reconciler.kernel.model import EventKey
 from tests.integration.traffic import Table
@@ -38,9 +40,10 @@ class VirtualTime:
 
 
 class Recorder:
-    """A handler that records each delivery and answers from a script, then delegates."""
+    """A handler that records each delivery and answers from a script, then delegates to the
+    real handler (as the Lambda entry point calls it), if given one."""
 
-    def __init__(self, inner: Any = None, answers: list[object] | None = None) -> None:
+    def __init__(self, inner: Handler | None = None, answers: list[object] | None = None) -> None:
         self.inner = inner
         self.answers = list(answers or [])
         self.deliveries: list[list[str]] = []
@@ -57,7 +60,7 @@ class Recorder:
                 return answer(event)
             return answer
         if self.inner is not None:
-            return self.inner.handle(event, context.aws_request_id)
+            return self.inner(event, context)
         return None
 
 
@@ -170,7 +173,7 @@ def test_pumped_traffic_with_duplicated_batches_counts_exactly(table: Table) -> 
     registrations(table, "workshop", 12)
     registrations(table, "tech-summit-2024", 9)
     table.unregister("workshop", "workshop-3@example.com")
-    recorder = Recorder(table.handler())
+    recorder = Recorder(lambda_function(table.handler()))
 
     stats = pump(table, recorder, faults=FaultPlan(duplicate_batches=frozenset({0, 2}))).drain()
 
@@ -188,7 +191,7 @@ def test_pumped_traffic_with_duplicated_batches_counts_exactly(table: Table) -> 
 def test_dropped_batch_is_lost_drift(table: Table) -> None:
     table.put_event(WORKSHOP)
     registrations(table, "workshop", 25)
-    recorder = Recorder(table.handler())
+    recorder = Recorder(lambda_function(table.handler()))
 
     stats = pump(table, recorder, faults=FaultPlan(drop_batches=frozenset({1}))).drain()
 
@@ -307,7 +310,7 @@ def test_partial_failures_from_the_real_handler_end_with_exact_counts(table: Tab
         handler.handle(event)
         return fail_at(1)(event)
 
-    recorder = Recorder(handler, answers=[flaky])
+    recorder = Recorder(lambda_function(handler), answers=[flaky])
     pump(table, recorder).drain()
     assert (table.stored(TECH), table.stored(WORKSHOP)) == (4, 4)
 

@@ -5,15 +5,27 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from reconciler.devtools.pump import collect_records, stream_arn_for
+from reconciler.devtools.pump import PumpConfig, StreamPump, stream_arn_for
 from reconciler.handler.batch import StreamHandler
-from reconciler.handler.counter_store import DynamoCounterStore
-from reconciler.handler.emf import EmfWriter
+from reconciler.handler.entry import HandlerSettings, build_handler, emf_sink
 from reconciler.kernel.aws import Clients
-from reconciler.kernel.event_lookup import DynamoEventLocator
-from reconciler.kernel.model import EventKey, TableModel
+from reconciler.kernel.model import EventKey, TableModel, pad_sequence
+from reconciler.kernel.settings import TableSettings
 
 MODEL = TableModel()
+
+
+def collect_records(clients: Clients, stream_arn: str) -> list[dict[str, Any]]:
+    """Everything the stream holds now, Lambda-shaped and in order: the pump with one
+    unbounded batch and no retries, delivering into a list."""
+    collected: list[dict[str, Any]] = []
+
+    def keep(event: dict[str, Any], _context: object) -> None:
+        collected.extend(event["Records"])
+
+    config = PumpConfig(batch_size=10000, batching_window=0.0, max_retries=0)
+    StreamPump(clients.streams(), stream_arn, keep, region=clients.region, config=config).drain()
+    return sorted(collected, key=lambda record: pad_sequence(record["dynamodb"]["SequenceNumber"]))
 
 
 class Table:
@@ -84,15 +96,14 @@ class Table:
 
     def records(self) -> list[dict[str, Any]]:
         """Every record in the stream so far, exactly as Lambda would deliver them."""
-        return collect_records(self.clients.streams(), self.stream_arn(), self.clients.region)
+        return collect_records(self.clients, self.stream_arn())
 
     def attendee_records(self) -> list[dict[str, Any]]:
         return [r for r in self.records() if r["dynamodb"]["Keys"]["pk"]["S"].endswith("#ATTENDEE")]
 
     def handler(self) -> StreamHandler:
-        return StreamHandler(
-            DynamoEventLocator(self.ddb, self.name, MODEL),
-            DynamoCounterStore(self.ddb, self.name, MODEL),
-            EmfWriter(self.emf, "Test/Handler", "updateAttendeeCounter"),
-            MODEL,
+        """The handler exactly as the Lambda entry point wires it, its EMF lines kept here."""
+        settings = HandlerSettings(
+            TableSettings(self.name, MODEL), metrics_namespace="Test/Handler"
         )
+        return build_handler(settings, self.clients, emf_sink(settings, self.emf))

@@ -166,6 +166,13 @@ def test_each_mapping_setting_that_differs_from_the_spec_is_named(
     assert named in results(facts)["mapping-settings"].detail
 
 
+def test_wrong_mapping_settings_point_at_the_module_that_defines_them() -> None:
+    facts = replace(GREEN, mappings=(replace(MAPPING, batch_size=100),))
+    source = results(facts)["mapping-settings"].fix.rsplit(" ", 1)[-1]
+    assert source == "reconciler/kernel/deployment_spec.py"
+    assert deployed.__file__.replace("\\", "/").endswith(source)
+
+
 def test_missing_permissions_are_the_guides_permission_denied() -> None:
     facts = replace(GREEN, role=RoleFacts(name="r", statements=GRANTS[:1]))
     check = results(facts)["handler-role-permissions"]

@@ -7,7 +7,6 @@ from reconciler.kernel.model import (
     ItemKind,
     TableModel,
     classify,
-    classify_item,
     integer_attribute,
     pad_sequence,
 )
@@ -46,9 +45,10 @@ def test_classification_follows_a_configured_layout():
     model = TableModel(
         pk_attr="PK", sk_attr="SK", event_partitions=("CONF",), attendee_suffix="#REG"
     )
-    assert classify_item({"PK": "CONF", "SK": "x#2024-01-01#talk"}, model).kind is ItemKind.EVENT
-    assert classify_item({"PK": "x#REG", "SK": "a@b.c"}, model).slug == "x"
-    assert classify_item({"PK": "FAD", "SK": "x#2024-01-01#talk"}, model).kind is ItemKind.OTHER
+    assert classify("CONF", "x#2024-01-01#talk", model).kind is ItemKind.EVENT
+    assert classify("x#REG", "a@b.c", model).slug == "x"
+    assert classify("FAD", "x#2024-01-01#talk", model).kind is ItemKind.OTHER
+    assert classify("x#ATTENDEE", "a@b.c", model).kind is ItemKind.OTHER
 
 
 def test_event_prefix_ends_with_the_separator_so_prefix_slugs_do_not_collide():

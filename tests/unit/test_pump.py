@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from reconciler.devtools.pump import FaultPlan, PumpConfig, StreamPump, lambda_record, retry_index
+from reconciler.devtools.pump.faults import FaultPlan
+from reconciler.devtools.pump.lambda_shape import (
+    lambda_context,
+    lambda_event,
+    lambda_record,
+    retry_index,
+)
+from reconciler.devtools.pump.mapping import PumpConfig, StreamPump
+from reconciler.kernel import deployment_spec as spec
 
 NUMBERS = ["100", "200", "300", "1000"]
 
@@ -65,6 +73,21 @@ def test_lambda_record_converts_what_boto3_parsed_back_to_lambdas_json() -> None
     assert body["OldImage"]["blob"] == {"B": base64.b64encode(b"\x00\x01").decode()}
     assert body["OldImage"]["blobs"] == {"BS": [base64.b64encode(b"hi").decode()]}
     assert "NewImage" not in body
+
+
+def test_each_invocation_gets_its_own_json_copy_of_the_batch() -> None:
+    records = [{"dynamodb": {"SequenceNumber": "1", "Keys": {"pk": {"S": "a#ATTENDEE"}}}}]
+    event = lambda_event(records)
+    assert event == {"Records": records}
+    event["Records"][0]["dynamodb"]["SequenceNumber"] = "2"
+    assert records[0]["dynamodb"]["SequenceNumber"] == "1"
+
+
+def test_each_invocation_gets_a_fresh_request_id_and_the_full_timeout() -> None:
+    first, second = lambda_context("fn", "eu-west-1"), lambda_context("fn", "eu-west-1")
+    assert first.aws_request_id != second.aws_request_id
+    assert first.invoked_function_arn == "arn:aws:lambda:eu-west-1:000000000000:function:fn"
+    assert 0 < first.get_remaining_time_in_millis() <= spec.HANDLER_TIMEOUT_SECONDS * 1000
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.handler.batch import BatchFailedError, StreamHandler
+from reconciler.handler.entry import lambda_function
 from reconciler.kernel import deployment_spec as spec
 from reconciler.kernel.logs import configure_logging
 from reconciler.kernel.model import EventKey, TableModel
@@ -405,6 +406,26 @@ def test_one_metrics_line_per_invocation_with_every_counter(world: World) -> Non
         spec.METRIC_CLAMPED_AT_ZERO,
         spec.METRIC_PARTIAL_BATCH_FAILURES,
     }
+
+
+def test_called_as_lambda_calls_it_the_request_id_tags_every_log_line(
+    world: World, logs: io.StringIO
+) -> None:
+    class Context:
+        aws_request_id = "req-7"
+
+    function = lambda_function(world.handler)
+    response = function(batch(world.registrations("ghost-meetup", 1)), Context())
+
+    assert response == {"batchItemFailures": []}
+    orphaned = [e for e in events(logs) if e["event"] == "event_orphaned"]
+    assert [e["request_id"] for e in orphaned] == ["req-7"]
+
+
+def test_called_without_a_context_the_handler_still_applies_the_batch(world: World) -> None:
+    function = lambda_function(world.handler)
+    assert function(batch(world.registrations("workshop", 2)), None) == {"batchItemFailures": []}
+    assert world.store.count(WORKSHOP) == 2
 
 
 # --- property: any schedule of deliveries and replays counts each record once -------------

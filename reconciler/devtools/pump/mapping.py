@@ -1,4 +1,4 @@
-"""A local stand-in for Lambda's DynamoDB event source mapping.
+"""The mapping loop: a local stand-in for Lambda's DynamoDB event source mapping.
 
 Reads a table's stream through the ``dynamodbstreams`` API (shards, iterators, ``GetRecords``)
 and invokes a handler the way Lambda does: Lambda-shaped events, batches of up to
@@ -7,38 +7,38 @@ before their children, partial batch responses honoured by retrying from the rep
 whole-batch retries (split in halves when bisecting) when the handler raises, and the rest of a
 batch dropped once the retries are spent. Faults can be injected deterministically
 (deliver a batch twice, drop it, delay it) so tests and the demo can show what at-least-once
-delivery does to the counters.
+delivery does to the counters. Lambda's shapes live in ``lambda_shape``, the faults in
+``faults``; this module is the polling, batching and retrying.
 
 It exists for local endpoints (moto); in AWS the real mapping does this job.
 """
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
-import json
-import random
 import time
-import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from reconciler.devtools.pump.faults import FaultPlan
+from reconciler.devtools.pump.lambda_shape import (
+    Handler,
+    lambda_context,
+    lambda_event,
+    lambda_record,
+    retry_index,
+    sequence_number,
+)
 from reconciler.kernel import deployment_spec as spec
 from reconciler.kernel.aws import aws_call
 from reconciler.kernel.errors import AwsError, ReconcilerError
 from reconciler.kernel.logs import get_logger
-from reconciler.kernel.model import pad_sequence
 
 if TYPE_CHECKING:
     import structlog
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
 
-Handler = Callable[[dict[str, Any], Any], object]
-"""Anything callable like a Lambda handler: ``(event, context) -> response``."""
-
-LAMBDA_EVENT_VERSION = "1.1"
 STARTING_POSITIONS = ("TRIM_HORIZON", "LATEST")
 
 
@@ -73,48 +73,6 @@ class PumpConfig:
             raise ValueError("read_limit must be between 1 and 1000")
 
 
-@dataclass(frozen=True, slots=True)
-class Faults:
-    duplicate: bool = False
-    drop: bool = False
-    delay: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class FaultPlan:
-    """Which batches (numbered from 0 in delivery order) get which fault.
-
-    Explicit indexes for exact tests; rates with a seed for demos. Each batch's draw depends
-    only on the seed and its index, so a run is reproducible whatever happened before.
-    A dropped batch is never also duplicated or delayed.
-    """
-
-    duplicate_batches: frozenset[int] = frozenset()
-    drop_batches: frozenset[int] = frozenset()
-    delay_batches: frozenset[int] = frozenset()
-    delay_seconds: float = 0.0
-    duplicate_rate: float = 0.0
-    drop_rate: float = 0.0
-    delay_rate: float = 0.0
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        for rate in (self.duplicate_rate, self.drop_rate, self.delay_rate):
-            if not 0.0 <= rate <= 1.0:
-                raise ValueError("fault rates must be between 0 and 1")
-        if self.delay_seconds < 0:
-            raise ValueError("delay_seconds must not be negative")
-
-    def faults_for(self, index: int) -> Faults:
-        rng = random.Random(f"{self.seed}:{index}")
-        drop = index in self.drop_batches or rng.random() < self.drop_rate
-        duplicate = index in self.duplicate_batches or rng.random() < self.duplicate_rate
-        delayed = index in self.delay_batches or rng.random() < self.delay_rate
-        if drop:
-            return Faults(drop=True)
-        return Faults(duplicate=duplicate, delay=self.delay_seconds if delayed else 0.0)
-
-
 @dataclass(slots=True)
 class PumpStats:
     records_read: int = 0
@@ -134,101 +92,6 @@ class PumpStats:
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
-
-
-@dataclass(frozen=True, slots=True)
-class PumpContext:
-    """The parts of Lambda's context object a handler may use."""
-
-    function_name: str
-    aws_request_id: str
-    invoked_function_arn: str
-    memory_limit_in_mb: int = spec.HANDLER_MEMORY_MB
-    deadline: float = 0.0
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.deadline - time.monotonic()) * 1000))
-
-
-# --- Lambda's record shape (pure) ----------------------------------------------------------
-
-
-def _epoch(value: object) -> object:
-    """boto3 parses ``ApproximateCreationDateTime`` into a datetime; Lambda sends whole
-    epoch seconds (the stream's default SECOND precision)."""
-    if isinstance(value, dt.datetime):
-        return int(value.timestamp())
-    return value
-
-
-def _lambda_value(value: Any) -> Any:
-    """Binary attribute values arrive as bytes from boto3; Lambda's JSON carries base64."""
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, Mapping):
-        return {key: _lambda_value(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_lambda_value(item) for item in value]
-    return value
-
-
-def lambda_record(record: Mapping[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
-    """One ``GetRecords`` record as Lambda hands it to the function."""
-    body = record.get("dynamodb", {})
-    dynamodb: dict[str, Any] = {}
-    if "ApproximateCreationDateTime" in body:
-        dynamodb["ApproximateCreationDateTime"] = _epoch(body["ApproximateCreationDateTime"])
-    for name in ("Keys", "NewImage", "OldImage"):
-        if name in body:
-            dynamodb[name] = _lambda_value(body[name])
-    for name in ("SequenceNumber", "SizeBytes", "StreamViewType"):
-        if name in body:
-            dynamodb[name] = body[name]
-    shaped: dict[str, Any] = {
-        "eventID": record.get("eventID"),
-        "eventName": record.get("eventName"),
-        "eventVersion": LAMBDA_EVENT_VERSION,
-        "eventSource": "aws:dynamodb",
-        "awsRegion": record.get("awsRegion") or region,
-        "dynamodb": dynamodb,
-        "eventSourceARN": stream_arn,
-    }
-    if "userIdentity" in record:  # TTL deletions carry the DynamoDB service principal
-        shaped["userIdentity"] = dict(record["userIdentity"])
-    return shaped
-
-
-def retry_index(response: object, sequence_numbers: Sequence[str]) -> int | None:
-    """Where Lambda resumes after this response: None = batch done, else the record index.
-
-    Success: no response, an empty response, or an empty or null ``batchItemFailures``.
-    Complete failure (0): an identifier that is empty, null, missing or not in the batch. Of
-    several failures the lowest sequence number wins.
-    """
-    if not isinstance(response, Mapping):
-        return None
-    failures = response.get("batchItemFailures")
-    if failures is None:
-        return None
-    if not isinstance(failures, list):
-        return 0
-    if not failures:
-        return None
-    position = {number: index for index, number in enumerate(sequence_numbers)}
-    indexes: list[int] = []
-    for failure in failures:
-        identifier = failure.get("itemIdentifier") if isinstance(failure, Mapping) else None
-        if not isinstance(identifier, str) or identifier not in position:
-            return 0
-        indexes.append(position[identifier])
-    return min(indexes)
-
-
-def _sequence_number(record: Mapping[str, Any]) -> str:
-    return str(record["dynamodb"]["SequenceNumber"])
-
-
-# --- the stream adapter and the mapping loop -----------------------------------------------
 
 
 def stream_arn_for(dynamodb: DynamoDBClient, table_name: str) -> str:
@@ -389,7 +252,7 @@ class StreamPump:
         for record in records:
             shard.buffer.append(lambda_record(record, self._arn, self._region))
         if records:
-            shard.last_read = _sequence_number(shard.buffer[-1])
+            shard.last_read = sequence_number(shard.buffer[-1])
             self.stats.records_read += len(records)
         shard.iterator = response.get("NextShardIterator")
         if shard.iterator is None:
@@ -458,7 +321,7 @@ class StreamPump:
                     "pump_batch_dropped_after_retries",
                     batch=index,
                     records=len(dropped),
-                    first_sequence_number=_sequence_number(dropped[0]),
+                    first_sequence_number=sequence_number(dropped[0]),
                     retries=self._config.max_retries,
                 )
                 return
@@ -473,16 +336,8 @@ class StreamPump:
 
     def _invoke(self, records: list[dict[str, Any]]) -> tuple[int, bool] | None:
         """One invocation; None on success, else (index to resume from, handler raised)."""
-        # A JSON round trip: the handler gets exactly what Lambda would send, and a copy.
-        event = json.loads(json.dumps({"Records": records}))
-        context = PumpContext(
-            function_name=self._config.function_name,
-            aws_request_id=str(uuid.uuid4()),
-            invoked_function_arn=(
-                f"arn:aws:lambda:{self._region}:000000000000:function:{self._config.function_name}"
-            ),
-            deadline=time.monotonic() + spec.HANDLER_TIMEOUT_SECONDS,
-        )
+        event = lambda_event(records)
+        context = lambda_context(self._config.function_name, self._region)
         self.stats.invocations += 1
         self.stats.records_delivered += len(records)
         try:
@@ -491,22 +346,8 @@ class StreamPump:
             self.stats.handler_errors += 1
             self._log.warning("pump_handler_failed", error=type(exc).__name__)
             return 0, True
-        index = retry_index(response, [_sequence_number(record) for record in records])
+        index = retry_index(response, [sequence_number(record) for record in records])
         if index is None:
             return None
         self.stats.partial_failures += 1
         return index, False
-
-
-def collect_records(
-    streams: DynamoDBStreamsClient, stream_arn: str, region: str
-) -> list[dict[str, Any]]:
-    """Everything the stream holds now, Lambda-shaped and in order: for tests and tools."""
-    collected: list[dict[str, Any]] = []
-
-    def keep(event: dict[str, Any], _context: object) -> None:
-        collected.extend(event["Records"])
-
-    config = PumpConfig(batch_size=10000, batching_window=0.0, max_retries=0)
-    StreamPump(streams, stream_arn, keep, region=region, config=config).drain()
-    return sorted(collected, key=lambda record: pad_sequence(_sequence_number(record)))

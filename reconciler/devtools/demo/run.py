@@ -1,0 +1,180 @@
+"""The demo's acts, each step a function, composed by :func:`run_demo`.
+
+1. :func:`local_aws` starts moto in-process on a free loopback port;
+2. :func:`create_demo_table` creates the table as the StatefulStack deploys it;
+3. ``traffic.seed_events`` writes the event items (both partitions, a prefix pair of slugs);
+4. ``traffic.write_traffic`` registers, updates and removes attendees (fake personal data),
+   some for an event that does not exist;
+5. :func:`pump_stream` feeds the stream through the real handler with injected duplicates;
+6. ``report.measure`` compares every stored count with the attendee items actually there,
+   and ``report.render_report`` prints it;
+7. ``traffic.hand_edit_counter`` overwrites one counter, as an operator fixing "by hand" would;
+8. :func:`reconcile` runs one race-safe pass (short settle window) and collects its audit;
+9. :func:`serve_briefly` runs the scheduled worker for a few seconds and samples ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TextIO
+
+from reconciler.devtools.demo.options import DEMO_REGION, DEMO_TABLE, DemoOptions
+from reconciler.devtools.demo.report import (
+    DemoResult,
+    measure,
+    render_reconciliation,
+    render_report,
+    render_serve,
+)
+from reconciler.devtools.demo.traffic import hand_edit_counter, seed_events, write_traffic
+from reconciler.devtools.embedded_serve import ServeSample, serve_for
+from reconciler.devtools.local_table import create_table
+from reconciler.devtools.pump import PumpConfig, PumpStats, handler_pump
+from reconciler.handler.emf import MetricTotals
+from reconciler.handler.entry import HandlerSettings
+from reconciler.kernel.aws import Clients, local_clients
+from reconciler.kernel.model import TableModel
+from reconciler.kernel.settings import TableSettings
+from reconciler.reconcile.audit import AuditRecord
+from reconciler.reconcile.bootstrap import build_reconciler
+from reconciler.reconcile.settings import RunSettings
+from reconciler.reconcile.summary import PassSummary
+
+
+@contextmanager
+def local_aws() -> Iterator[str]:
+    """moto's HTTP server in this process, on loopback and a free port; yields its URL."""
+    # moto is a development dependency: imported only when the demo runs, so the CLI works
+    # in images built without it.
+    from moto.server import ThreadedMotoServer  # noqa: PLC0415
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def demo_clients(endpoint: str) -> Clients:
+    """Clients with dummy credentials pinned to the local endpoint; the environment (and any
+    real AWS profile in it) is neither read for credentials nor changed."""
+    return local_clients(endpoint, DEMO_REGION, max_attempts=3)
+
+
+def create_demo_table(clients: Clients, table_name: str) -> str:
+    return create_table(clients.dynamodb(), table_name)
+
+
+def demo_table(table_name: str) -> TableSettings:
+    return TableSettings(table_name=table_name, model=TableModel())
+
+
+def pump_stream(
+    clients: Clients, table_name: str, stream_arn: str, options: DemoOptions
+) -> tuple[PumpStats, MetricTotals]:
+    """Drain the stream through the real handler, as Lambda would, with injected faults."""
+    totals = MetricTotals()
+    pump = handler_pump(
+        HandlerSettings(demo_table(table_name)),
+        clients,
+        stream_arn,
+        totals,
+        config=PumpConfig(batch_size=options.batch_size, batching_window=options.batching_window),
+        faults=options.faults,
+    )
+    return pump.drain(), totals
+
+
+class _CollectAudit:
+    def __init__(self) -> None:
+        self.records: list[AuditRecord] = []
+
+    def write(self, record: AuditRecord) -> None:
+        self.records.append(record)
+
+
+def demo_run_settings(table_name: str, options: DemoOptions) -> RunSettings:
+    return RunSettings(table=demo_table(table_name), settle_seconds=options.settle_seconds)
+
+
+def reconcile(
+    clients: Clients, table_name: str, options: DemoOptions
+) -> tuple[PassSummary, list[AuditRecord]]:
+    """One pass exactly as ``reconciler run --once`` makes it, with a short settle window."""
+    collected = _CollectAudit()
+    reconciler = build_reconciler(
+        demo_run_settings(table_name, options), clients, extra_audit_sinks=[collected]
+    )
+    try:
+        summary = reconciler.run_pass()
+    finally:
+        reconciler.close()
+    return summary, collected.records
+
+
+def serve_briefly(
+    clients: Clients, table_name: str, options: DemoOptions, out: TextIO
+) -> ServeSample:
+    """The scheduled worker for a few seconds, so the operator's view is visible too."""
+
+    def announce(url: str) -> None:
+        print(
+            f"3. Scheduled worker: reconciler serve --every {options.serve_every:g}s "
+            f"for {options.serve_seconds:g} s; metrics at {url}",
+            file=out,
+            flush=True,
+        )
+
+    return serve_for(
+        demo_run_settings(table_name, options),
+        clients,
+        options.serve_seconds,
+        port=options.metrics_port,
+        every=options.serve_every,
+        on_ready=announce,
+    )
+
+
+def run_demo(out: TextIO, options: DemoOptions | None = None) -> DemoResult:
+    options = options or DemoOptions()
+    table_name = f"{DEMO_TABLE}-{uuid.uuid4().hex[:6]}"
+    with local_aws() as endpoint:
+        clients = demo_clients(endpoint)
+        stream_arn = create_demo_table(clients, table_name)
+        seed_events(clients, table_name)
+        traffic = write_traffic(clients, table_name, options)
+        pump, totals = pump_stream(clients, table_name, stream_arn, options)
+        if options.hand_edit is not None:
+            hand_edit_counter(clients, table_name, *options.hand_edit)
+        rows = measure(clients, table_name)
+        result = DemoResult(endpoint, table_name, traffic, pump, totals, rows)
+        print(render_report(result), file=out, flush=True)
+        if options.hand_edit is not None:
+            key, value = options.hand_edit
+            print(f"(and {key.sort_key} was set to {value} by hand)", file=out)
+        print("", file=out, flush=True)
+
+        result.summary, result.corrections = reconcile(clients, table_name, options)
+        result.repaired = measure(clients, table_name)
+        report = render_reconciliation(
+            result.summary, result.corrections, result.repaired, options.settle_seconds
+        )
+        print(report, file=out, flush=True)
+        print("", file=out, flush=True)
+
+        if options.serve_seconds > 0:
+            result.serve = serve_briefly(clients, table_name, options, out)
+            print(render_serve(result.serve), file=out, flush=True)
+        verdict = (
+            "Every counter is exact."
+            if result.all_in_sync
+            else "Some counters are still wrong: the demo failed."
+        )
+        print(f"\n{verdict}", file=out, flush=True)
+    return result
