@@ -14,7 +14,9 @@ from dataclasses import replace
 from typing import Any
 
 from alarms.render import OWNER_CDK, AlarmDefinition, render
+from alarms.runbooks import check_runbook_url_template
 from alarms.spec import DEFAULT_PREFIX, SpecParameters, Tuning, build_specs
+from reconciler.kernel import deployment_spec as deployed
 
 
 def cfn_alarm_kwargs(definition: AlarmDefinition) -> dict[str, Any]:
@@ -60,9 +62,10 @@ def stack_alarms(
     handler_namespace: str | None = None,
     tuning: Mapping[str, Tuning] | None = None,
     disabled: Sequence[str] = (),
-    runbook_url: str | None = None,
+    runbook_url_template: str = deployed.RUNBOOK_URL_TEMPLATE,
 ) -> list[tuple[str, dict[str, Any]]]:
     """``(logical id, CfnAlarm kwargs)`` per alarm of the spec, owned by CloudFormation."""
+    template = check_runbook_url_template(runbook_url_template, "runbook_url_template")
     params = SpecParameters(
         function_name=function_name,
         timeout_seconds=timeout_seconds,
@@ -74,8 +77,9 @@ def stack_alarms(
     if handler_namespace:
         params = replace(params, handler_namespace=handler_namespace)
     specs = build_specs(params)
-    extra: dict[str, Any] = {"runbook_url": runbook_url} if runbook_url else {}
-    definitions = render(specs, prefix=prefix, topic_arn=topic_arn, owner=OWNER_CDK, **extra)
+    definitions = render(
+        specs, prefix=prefix, topic_arn=topic_arn, owner=OWNER_CDK, runbook_url_template=template
+    )
     return [
         (logical_id(spec.key), cfn_alarm_kwargs(definition))
         for spec, definition in zip(specs, definitions, strict=True)

@@ -1,28 +1,28 @@
 """Alarm settings from flags, the environment and a TOML file, validated once at start-up.
 
-Precedence per setting: flag, then ``RECONCILER_<FLAG>``, then the TOML file, then the default.
-Per-alarm values merge per alarm key, so ``--threshold handler-errors=2`` overrides only that
-alarm's threshold and keeps everything else the file says.
+The layering is the kernel's settings engine (``reconciler.kernel.settings.Source``): flag, then
+``RECONCILER_<FLAG>``, then the TOML file's key of the same name, then the default. Per-alarm
+values merge per alarm key and field, so ``--threshold handler-errors=2`` overrides only that
+alarm's threshold and keeps everything else the file's ``[alarms.handler-errors]`` says.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from alarms.render import DEFAULT_RUNBOOK_URL
+from alarms.runbooks import check_runbook_url_template
 from alarms.spec import ALARM_KEYS, DEFAULT_PREFIX, THRESHOLD_UNITS, SpecParameters, Tuning
 from reconciler.kernel import deployment_spec as deployed
 from reconciler.kernel.errors import ConfigError
-from reconciler.kernel.settings import Source
+from reconciler.kernel.settings import Source, parse_integer, parse_number, read_toml_file
 
 CONFIG_ENV = "RECONCILER_ALARMS_CONFIG"
+
+_T = TypeVar("_T")
 
 _PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 _FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
@@ -45,6 +45,7 @@ _TOP_LEVEL_KEYS = frozenset(
         "reconciler_namespace",
         "handler_namespace",
         "runbook_url",
+        "runbook_url_template",
         "alarms",
     }
 )
@@ -67,7 +68,8 @@ class AlarmSettings:
     on_failure_queue: str | None
     reconciler_namespace: str | None
     handler_namespace: str
-    runbook_url: str
+    runbook_url_template: str
+    """Absolute URL with ``{name}``, the alarm key: each description links its runbook."""
     tuning: Mapping[str, Tuning] = field(default_factory=dict)
     disabled: frozenset[str] = frozenset()
 
@@ -110,7 +112,15 @@ def add_alarm_arguments(parser: argparse.ArgumentParser) -> None:
         "--handler-namespace", help=f"handler EMF namespace ({deployed.HANDLER_METRICS_NAMESPACE})"
     )
     group.add_argument(
-        "--runbook-url", help=f"runbook base in descriptions ({DEFAULT_RUNBOOK_URL})"
+        "--runbook-url-template",
+        metavar="URL",
+        help="runbook link in each alarm description; {name} becomes the alarm key "
+        f"({deployed.RUNBOOK_URL_TEMPLATE})",
+    )
+    group.add_argument(
+        "--runbook-url",
+        metavar="URL",
+        help="deprecated: links {URL}#runbook-{name}; use --runbook-url-template",
     )
     group.add_argument(
         "--threshold", action="append", metavar="ALARM=VALUE", help="threshold (repeatable)"
@@ -129,15 +139,8 @@ def alarm_keys_help() -> str:
 
 
 def read_config_file(path: str) -> dict[str, Any]:
-    """Parse the TOML file; a missing or broken file is a ConfigError naming it."""
-    try:
-        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError("--config", f"file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError("--config", f"cannot read {path}: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError("--config", f"{path} is not valid TOML: {exc}") from None
+    """Parse the TOML file; a missing or broken file is a ConfigError naming ``--config``."""
+    return read_toml_file(path, "--config")
 
 
 def load_alarm_settings(
@@ -152,19 +155,13 @@ def parse_alarm_settings(
     source: Source, document: Mapping[str, Any], file_label: str = "config"
 ) -> AlarmSettings:
     """Pure: flags/env from ``source``, the rest from the parsed TOML ``document``."""
-    unknown = set(document) - _TOP_LEVEL_KEYS
-    if unknown:
-        raise ConfigError(
-            f"{file_label}: {sorted(unknown)[0]}",
-            f"unknown setting; known: {', '.join(sorted(_TOP_LEVEL_KEYS))}",
-        )
-    layered = _Layered(source, document, file_label)
+    layered = source.with_file(document, file_label, known=_TOP_LEVEL_KEYS)
 
-    prefix = layered.string("--prefix", DEFAULT_PREFIX)
+    prefix = layered.optional_string("--prefix") or DEFAULT_PREFIX
     _match(prefix, _PREFIX, layered.label("--prefix"), "letters, digits, . _ - (max 100)")
-    function_name = layered.string("--function-name", deployed.HANDLER_FUNCTION_NAME)
+    function_name = layered.optional_string("--function-name") or deployed.HANDLER_FUNCTION_NAME
     _match(function_name, _FUNCTION_NAME, layered.label("--function-name"), "a Lambda name")
-    timeout = layered.optional_int("--function-timeout", minimum=1, maximum=900)
+    timeout = layered.optional_integer("--function-timeout", minimum=1, maximum=900)
 
     topic_arn = layered.optional_string("--topic-arn")
     topic_name = layered.optional_string("--topic-name")
@@ -176,11 +173,11 @@ def parse_alarm_settings(
         topic_name = topic_name or f"{prefix}-alarms"
         _match(topic_name, _TOPIC_NAME, layered.label("--topic-name"), "an SNS topic name")
 
-    emails = layered.strings("--email")
+    emails = layered.items("--email")
     for email in emails:
         # The address itself is personal data: never echo it into an error or a log.
         _match(email, _EMAIL, layered.label("--email"), "an email address", echo=False)
-    sqs_arns = layered.strings("--sqs-subscription")
+    sqs_arns = layered.items("--sqs-subscription")
     for arn in sqs_arns:
         _match(arn, _ARN, layered.label("--sqs-subscription"), "an SQS queue ARN")
 
@@ -189,15 +186,17 @@ def parse_alarm_settings(
         queue = queue.rsplit(":", 1)[-1].rsplit("/", 1)[-1]  # accept a name, ARN or URL
         _match(queue, _QUEUE_NAME, layered.label("--on-failure-queue"), "an SQS queue name")
     reconciler_ns = layered.optional_string("--reconciler-namespace")
-    handler_ns = layered.string("--handler-namespace", deployed.HANDLER_METRICS_NAMESPACE)
-    for label, namespace in (
+    handler_ns = (
+        layered.optional_string("--handler-namespace") or deployed.HANDLER_METRICS_NAMESPACE
+    )
+    for flag, namespace in (
         ("--reconciler-namespace", reconciler_ns),
         ("--handler-namespace", handler_ns),
     ):
         if namespace is not None:
-            _match(namespace, _NAMESPACE, layered.label(label), "a CloudWatch namespace")
+            _match(namespace, _NAMESPACE, layered.label(flag), "a CloudWatch namespace")
             if namespace.startswith("AWS/"):
-                raise ConfigError(layered.label(label), "must not start with AWS/ (reserved)")
+                raise ConfigError(layered.label(flag), "must not start with AWS/ (reserved)")
 
     tuning, disabled = _alarm_tuning(source, document.get("alarms", {}), file_label)
     return AlarmSettings(
@@ -211,59 +210,23 @@ def parse_alarm_settings(
         on_failure_queue=queue,
         reconciler_namespace=reconciler_ns,
         handler_namespace=handler_ns,
-        runbook_url=layered.string("--runbook-url", DEFAULT_RUNBOOK_URL),
+        runbook_url_template=_runbook_url_template(layered),
         tuning=tuning,
         disabled=disabled,
     )
 
 
-class _Layered:
-    """Flag, then env (via Source), then the file, then the default."""
-
-    def __init__(self, source: Source, document: Mapping[str, Any], file_label: str) -> None:
-        self._source = source
-        self._document = document
-        self._file_label = file_label
-        self._labels: dict[str, str] = {}
-
-    def raw(self, flag: str) -> object | None:
-        label, value = self._source.raw(flag)
-        key = flag.lstrip("-").replace("-", "_")
-        if value is None and key in self._document:
-            label, value = f"{self._file_label}: {key}", self._document[key]
-        self._labels[flag] = label
-        return value
-
-    def label(self, flag: str) -> str:
-        return self._labels.get(flag, flag)
-
-    def optional_string(self, flag: str) -> str | None:
-        value = self.raw(flag)
-        if value is None:
-            return None
-        if not isinstance(value, str | int | float) or isinstance(value, bool):
-            raise ConfigError(self.label(flag), "must be a string")
-        text = str(value).strip()
-        return text or None
-
-    def string(self, flag: str, default: str) -> str:
-        return self.optional_string(flag) or default
-
-    def optional_int(self, flag: str, *, minimum: int, maximum: int) -> int | None:
-        value = self.raw(flag)
-        if value is None:
-            return None
-        return _integer(value, self.label(flag), minimum, maximum)
-
-    def strings(self, flag: str) -> tuple[str, ...]:
-        value = self.raw(flag)
-        if value is None:
-            return ()
-        items = value if isinstance(value, list | tuple) else str(value).split(",")
-        parts: list[str] = []
-        for item in items:
-            parts.extend(p.strip() for p in str(item).split(",") if p.strip())
-        return tuple(dict.fromkeys(parts))
+def _runbook_url_template(source: Source) -> str:
+    template = source.optional_string("--runbook-url-template")
+    base = source.optional_string("--runbook-url")
+    if template and base:
+        raise ConfigError("--runbook-url-template / --runbook-url", "give one of them, not both")
+    if base:
+        # The deprecated form named a page and linked an anchor on it per alarm.
+        return check_runbook_url_template(f"{base}#runbook-{{name}}", source.label("--runbook-url"))
+    if template:
+        return check_runbook_url_template(template, source.label("--runbook-url-template"))
+    return deployed.RUNBOOK_URL_TEMPLATE
 
 
 def _alarm_tuning(
@@ -271,110 +234,66 @@ def _alarm_tuning(
 ) -> tuple[dict[str, Tuning], frozenset[str]]:
     if not isinstance(table, Mapping):
         raise ConfigError(f"{file_label}: alarms", "must be a table of [alarms.<name>] tables")
-    values: dict[str, dict[str, object]] = {}
-    labels: dict[tuple[str, str], str] = {}
+    # (alarm key, field) -> (where the value came from, raw value); flags/env replace the file.
+    values: dict[tuple[str, str], tuple[str, object]] = {}
     disabled: set[str] = set()
     for key, section in table.items():
         where = f"{file_label}: alarms.{key}"
         _known_alarm(key, where)
         if not isinstance(section, Mapping):
             raise ConfigError(where, "must be a table")
-        unknown = set(section) - _ALARM_FIELDS
+        unknown = sorted(set(section) - _ALARM_FIELDS)
         if unknown:
             raise ConfigError(
-                f"{where}.{sorted(unknown)[0]}",
-                f"unknown field; known: {', '.join(sorted(_ALARM_FIELDS))}",
+                f"{where}.{unknown[0]}", f"unknown field; known: {', '.join(sorted(_ALARM_FIELDS))}"
             )
         for name, value in section.items():
-            if name == "enabled":
-                if not isinstance(value, bool):
-                    raise ConfigError(f"{where}.enabled", "must be true or false")
-                if not value:
-                    disabled.add(key)
-                continue
-            values.setdefault(key, {})[name] = value
-            labels[(key, name)] = f"{where}.{name}"
-    # Flags/env override the file per alarm and field.
-    for flag, name in (("--threshold", "threshold"), ("--period", "period")):
-        label, raw = source.raw(flag)
-        for key, value in _pairs(raw, label):
-            values.setdefault(key, {})[name] = value
-            labels[(key, name)] = label
-    label, raw = source.raw("--disable")
-    if raw is not None:
-        items = raw if isinstance(raw, list | tuple) else [raw]
-        for item in items:
-            for key in (k.strip() for k in str(item).split(",") if k.strip()):
-                _known_alarm(key, label)
+            if name != "enabled":
+                values[(key, name)] = (f"{where}.{name}", value)
+            elif not isinstance(value, bool):
+                raise ConfigError(f"{where}.enabled", "must be true or false")
+            elif not value:
                 disabled.add(key)
+    for flag, name in (("--threshold", "threshold"), ("--period", "period")):
+        label = source.label(flag)
+        for key, value in source.pairs(flag, metavar="ALARM=VALUE"):
+            _known_alarm(key, label)
+            values[(key, name)] = (label, value)
+    for key in source.items("--disable"):
+        _known_alarm(key, source.label("--disable"))
+        disabled.add(key)
 
-    tuning: dict[str, Tuning] = {}
-    for key, fields_ in values.items():
-        tuning[key] = Tuning(
-            threshold=_number(fields_["threshold"], labels[(key, "threshold")])
-            if "threshold" in fields_
-            else None,
-            period_seconds=_integer(fields_["period"], labels[(key, "period")], 10, 86_400)
-            if "period" in fields_
-            else None,
-            evaluation_periods=_integer(
-                fields_["evaluation_periods"], labels[(key, "evaluation_periods")], 1, 100
-            )
-            if "evaluation_periods" in fields_
-            else None,
-            datapoints_to_alarm=_integer(
-                fields_["datapoints_to_alarm"], labels[(key, "datapoints_to_alarm")], 1, 100
-            )
-            if "datapoints_to_alarm" in fields_
-            else None,
+    def read(key: str, name: str, convert: Callable[[object, str], _T]) -> _T | None:
+        found = values.get((key, name))
+        return None if found is None else convert(found[1], found[0])
+
+    tuning = {
+        key: Tuning(
+            threshold=read(key, "threshold", _threshold),
+            period_seconds=read(key, "period", _period),
+            evaluation_periods=read(key, "evaluation_periods", _count),
+            datapoints_to_alarm=read(key, "datapoints_to_alarm", _count),
         )
+        for key in dict.fromkeys(key for key, _ in values)
+    }
     return tuning, frozenset(disabled)
 
 
-def _pairs(raw: object | None, label: str) -> list[tuple[str, str]]:
-    if raw is None:
-        return []
-    items = raw if isinstance(raw, list | tuple) else [raw]
-    pairs: list[tuple[str, str]] = []
-    for item in items:
-        for part in (p.strip() for p in str(item).split(",") if p.strip()):
-            key, sep, value = part.partition("=")
-            if not sep or not value.strip():
-                raise ConfigError(label, f"expected ALARM=VALUE, got {part!r}")
-            _known_alarm(key.strip(), label)
-            pairs.append((key.strip(), value.strip()))
-    return pairs
+def _threshold(value: object, label: str) -> float:
+    return parse_number(value, label, minimum=0, finite=True)
+
+
+def _period(value: object, label: str) -> int:
+    return parse_integer(value, label, minimum=10, maximum=86_400)
+
+
+def _count(value: object, label: str) -> int:
+    return parse_integer(value, label, minimum=1, maximum=100)
 
 
 def _known_alarm(key: str, label: str) -> None:
     if key not in ALARM_KEYS:
         raise ConfigError(label, f"unknown alarm {key!r}; known: {', '.join(ALARM_KEYS)}")
-
-
-def _number(value: object, label: str) -> float:
-    if isinstance(value, bool):
-        raise ConfigError(label, f"must be a number, got {value!r}")
-    try:
-        number = float(str(value))
-    except ValueError:
-        raise ConfigError(label, f"must be a number, got {value!r}") from None
-    if not math.isfinite(number):
-        raise ConfigError(label, f"must be a finite number, got {value!r}")
-    if number < 0:
-        raise ConfigError(label, f"must not be negative, got {value!r}")
-    return number
-
-
-def _integer(value: object, label: str, minimum: int, maximum: int) -> int:
-    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-        raise ConfigError(label, f"must be an integer, got {value!r}")
-    try:
-        number = int(str(value).strip()) if not isinstance(value, float) else int(value)
-    except ValueError:
-        raise ConfigError(label, f"must be an integer, got {value!r}") from None
-    if not minimum <= number <= maximum:
-        raise ConfigError(label, f"must be between {minimum} and {maximum}, got {number}")
-    return number
 
 
 def _match(value: str, pattern: re.Pattern[str], label: str, what: str, echo: bool = True) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 
 from alarms.spec import AlarmSpec
+from reconciler.kernel import deployment_spec as deployed
 
 OWNER_TAG = "ManagedBy"
 OWNER_CLI = "attendee-counter-reconciler"
@@ -20,7 +21,6 @@ OWNER_CDK = "attendee-counter-cdk"
 PREFIX_TAG = "AlarmPrefix"
 KEY_TAG = "AlarmKey"
 SEVERITY_TAG = "Severity"
-DEFAULT_RUNBOOK_URL = "README.md"
 MAX_NAME_LENGTH = 255
 MAX_DESCRIPTION_LENGTH = 1024
 
@@ -71,11 +71,17 @@ def render(
     prefix: str,
     topic_arn: str,
     owner: str = OWNER_CLI,
-    runbook_url: str = DEFAULT_RUNBOOK_URL,
+    runbook_url_template: str = deployed.RUNBOOK_URL_TEMPLATE,
 ) -> tuple[AlarmDefinition, ...]:
     """Concrete definitions; alarm and OK notifications both go to ``topic_arn``."""
     definitions = tuple(
-        render_one(spec, prefix=prefix, topic_arn=topic_arn, owner=owner, runbook_url=runbook_url)
+        render_one(
+            spec,
+            prefix=prefix,
+            topic_arn=topic_arn,
+            owner=owner,
+            runbook_url_template=runbook_url_template,
+        )
         for spec in specs
     )
     names = [d.name for d in definitions]
@@ -91,14 +97,14 @@ def render_one(
     prefix: str,
     topic_arn: str,
     owner: str = OWNER_CLI,
-    runbook_url: str = DEFAULT_RUNBOOK_URL,
+    runbook_url_template: str = deployed.RUNBOOK_URL_TEMPLATE,
 ) -> AlarmDefinition:
     name = spec.name(prefix)
     if len(name) > MAX_NAME_LENGTH:
         raise ValueError(f"alarm name longer than {MAX_NAME_LENGTH} characters: {name}")
-    runbook = f"{runbook_url}#{spec.runbook_anchor}"
-    description = f"{spec.description} Severity: {spec.severity}. Runbook: {runbook}"
-    description = description[:MAX_DESCRIPTION_LENGTH]
+    # Cut the prose, never the link: the runbook URL is what the on-call engineer needs.
+    suffix = f" Severity: {spec.severity}. Runbook: {spec.runbook_url(runbook_url_template)}"
+    description = spec.description[: MAX_DESCRIPTION_LENGTH - len(suffix)] + suffix
     return AlarmDefinition(
         name=name,
         description=description,

@@ -45,7 +45,7 @@ def prepare(settings: AlarmSettings, ports: AlarmPorts, *, create_topic: bool = 
         build_specs(settings.spec_parameters(timeout)),
         prefix=settings.prefix,
         topic_arn=topic_arn,
-        runbook_url=settings.runbook_url,
+        runbook_url_template=settings.runbook_url_template,
     )
     existing = ports.alarms.list_alarms(settings.prefix)
     return Outcome(

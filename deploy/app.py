@@ -14,10 +14,15 @@ from dataclasses import dataclass
 
 from aws_cdk import App
 
+from alarms.runbooks import check_runbook_url_template
 from deploy.monitoring_stack import MonitoringStack
 from deploy.reconciler_stack import RECONCILER_CLOUDWATCH_NAMESPACE, ReconcilerStack
 from deploy.stateful_stack import StatefulStack
 from deploy.stateless_stack import StatelessStack
+from reconciler.kernel import deployment_spec as deployed
+from reconciler.kernel.errors import ConfigError
+
+RUNBOOK_URL_TEMPLATE_CONTEXT = "runbookUrlTemplate"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +59,7 @@ def build_app(outdir: str | None = None, context: Mapping[str, object] | None = 
         on_failure_queue_name=stateless.on_failure_queue_name,
         reconciler_namespace=RECONCILER_CLOUDWATCH_NAMESPACE,
         email_subscriptions=_list_context(app, "alarmEmail"),
+        runbook_url_template=_runbook_url_template(app),
         description="CloudWatch alarms on the stream handler and the reconciler, and their topic",
     )
     # The alarms name the function and the queue: create them first.
@@ -85,6 +91,14 @@ def _list_context(app: App, key: str) -> list[str]:
     return [str(item).strip() for item in items if str(item).strip()]
 
 
+def _runbook_url_template(app: App) -> str:
+    """``-c runbookUrlTemplate=https://wiki.example.com/runbooks/{name}``, checked up front."""
+    value = app.node.try_get_context(RUNBOOK_URL_TEMPLATE_CONTEXT)
+    if value is None or str(value).strip() == "":
+        return deployed.RUNBOOK_URL_TEMPLATE
+    return check_runbook_url_template(str(value), f"context {RUNBOOK_URL_TEMPLATE_CONTEXT}")
+
+
 def _context_pair(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -106,10 +120,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=[],
         metavar="KEY=VALUE",
         help="CDK context value (repeatable): tableName=NAME, reconcilerDesiredCount=1|2, "
-        "alarmEmail=ADDRESS[,ADDRESS]",
+        "alarmEmail=ADDRESS[,ADDRESS], runbookUrlTemplate=URL (with {name}, the alarm key)",
     )
     args = parser.parse_args(argv)
-    stacks = build_app(args.out, dict(args.context))
+    try:
+        stacks = build_app(args.out, dict(args.context))
+    except ConfigError as exc:
+        print(f"{parser.prog}: {exc}", file=sys.stderr)
+        return 2
     assembly = stacks.app.synth()
     for stack in assembly.stacks:
         print(f"{stack.stack_name}: {stack.template_full_path}")

@@ -3,6 +3,7 @@
 The alarms come from ``alarms.spec`` through ``alarms.cdk``, the same specification
 ``reconciler alarms apply`` renders, so the CLI and CloudFormation cannot disagree. The alarms
 are tagged ``ManagedBy=attendee-counter-cdk``: the CLI never prunes what CloudFormation owns.
+Each description links its runbook through ``runbook_url_template`` (``{name}``: the alarm key).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from constructs import Construct
 
 from alarms.cdk import stack_alarms
 from alarms.spec import DEFAULT_PREFIX, Tuning
+from reconciler.kernel import deployment_spec as deployed
 
 
 class MonitoringStack(Stack):
@@ -35,7 +37,7 @@ class MonitoringStack(Stack):
         tuning: Mapping[str, Tuning] | None = None,
         disabled: Sequence[str] = (),
         email_subscriptions: Sequence[str] = (),
-        runbook_url: str | None = None,
+        runbook_url_template: str = deployed.RUNBOOK_URL_TEMPLATE,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -58,7 +60,7 @@ class MonitoringStack(Stack):
             handler_namespace=handler_namespace,
             tuning=tuning,
             disabled=disabled,
-            runbook_url=runbook_url,
+            runbook_url_template=runbook_url_template,
         ):
             self.alarms[logical_id] = cloudwatch.CfnAlarm(self, logical_id, **properties)
         CfnOutput(

@@ -62,7 +62,10 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO | None = N
         timeout = settings.function_timeout_seconds or deployed.HANDLER_TIMEOUT_SECONDS
         specs = build_specs(settings.spec_parameters(timeout))
         alarm_names = tuple(spec.name(settings.prefix) for spec in specs)
-        runbooks = {spec.name(settings.prefix): spec.runbook_anchor for spec in specs}
+        runbooks = {
+            spec.name(settings.prefix): spec.runbook_url(settings.runbook_url_template)
+            for spec in specs
+        }
 
     facts = Gatherer.from_clients(Clients(session=session_from_env(env))).gather(
         table_name=table_name,

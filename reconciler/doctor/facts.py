@@ -75,6 +75,7 @@ class AlarmFacts:
     states: Mapping[str, str] = field(default_factory=dict)
     """State per expected alarm that exists; missing names are absent."""
     runbooks: Mapping[str, str] = field(default_factory=dict)
+    """Runbook URL per expected alarm name, as the alarm's description links it."""
     error: str | None = None
     silent: tuple[str, ...] = ()
     """Expected alarms that exist but notify nobody: actions disabled, or no alarm action."""

@@ -74,3 +74,11 @@ METRIC_INVALID = "Invalid"
 METRIC_BRAKE_TRIPPED = "BrakeTripped"
 METRIC_DURATION = "PassDuration"
 METRIC_CONSUMED_READ_UNITS = "ConsumedReadUnits"
+
+# Where every alarm sends the on-call engineer: ``{name}`` becomes the alarm key
+# (``handler-errors``). Absolute, so the link works from an email or a pager app; the CLI
+# (``--runbook-url-template``) and the CDK app (context ``runbookUrlTemplate``) can point it
+# at a fork or an internal wiki.
+RUNBOOK_URL_TEMPLATE = (
+    "https://github.com/attendee-counter/reconciler/blob/main/docs/runbooks/{name}.md"
+)

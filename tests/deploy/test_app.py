@@ -94,6 +94,56 @@ def test_alarm_email_subscriptions_come_from_context(
     )
 
 
+def runbook_links(alarms: list[dict[str, Any]]) -> dict[str, str]:
+    """Alarm key -> the runbook URL its description ends with."""
+    links = {}
+    for alarm in alarms:
+        key = next(t["Value"] for t in alarm["Tags"] if t["Key"] == "AlarmKey")
+        _, _, links[key] = alarm["AlarmDescription"].rpartition(" Runbook: ")
+    return links
+
+
+def test_without_context_alarms_link_the_runbook_pages_in_the_docs(
+    alarms: list[dict[str, Any]],
+) -> None:
+    docs = "https://github.com/attendee-counter/reconciler/blob/main/docs/runbooks"
+    links = runbook_links(alarms)
+    assert len(links) == 9
+    assert links == {key: f"{docs}/{key}.md" for key in links}
+
+
+def test_runbook_url_template_comes_from_context(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from deploy.app import build_app
+
+    stacks = build_app(
+        str(tmp_path_factory.mktemp("runbooks")),
+        {"runbookUrlTemplate": "https://wiki.example.com/oncall/{name}"},
+    )
+    template = stacks.app.synth().get_stack_by_name("MonitoringStack").template
+    alarms = [
+        r["Properties"] for r in resources_of_type(template, "AWS::CloudWatch::Alarm").values()
+    ]
+    links = runbook_links(alarms)
+    assert len(links) == 9
+    assert links == {key: f"https://wiki.example.com/oncall/{key}" for key in links}
+
+
+def test_a_bad_runbook_url_template_in_context_exits_2_naming_the_context_key(
+    tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from deploy.app import main
+
+    out = tmp_path_factory.mktemp("bad-runbooks")
+    code = main(["--out", str(out), "-c", "runbookUrlTemplate=https://wiki.example.com/oncall"])
+
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "context runbookUrlTemplate: must contain {name}" in err
+    assert list(out.glob("*.template.json")) == []
+
+
 def test_synth_command_writes_every_template(tmp_path_factory: pytest.TempPathFactory) -> None:
     from deploy.app import main
 

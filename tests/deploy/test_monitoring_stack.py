@@ -14,9 +14,10 @@ import pytest
 
 from alarms.cloudwatch import CloudWatchAlarms
 from alarms.config import parse_alarm_settings
-from alarms.render import OWNER_CDK, OWNER_CLI
+from alarms.render import KEY_TAG, OWNER_CDK, OWNER_CLI
 from alarms.service import AlarmPorts, apply
 from reconciler.kernel import deployment_spec as deployed
+from reconciler.kernel.errors import ConfigError
 from reconciler.kernel.settings import Source
 from tests.deploy.conftest import CDK_GROUP
 from tests.fakes.alarms import FakeFunctions, FakeQueues, FakeTopics, RecordingCloudWatch
@@ -26,6 +27,7 @@ pytestmark = CDK_GROUP
 QUEUE = "updateAttendeeCounter-failures"
 NAMESPACE = "AttendeeCounter/Reconciler"
 PREFIX = "attendee-counter"
+DOCS = "https://github.com/attendee-counter/reconciler/blob/main/docs/runbooks"
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,40 @@ def test_duration_threshold_is_80_percent_of_the_handler_timeout(full: Synthesiz
     assert duration["ExtendedStatistic"] == "p90"
     assert "Statistic" not in duration
     assert duration["Threshold"] == deployed.HANDLER_TIMEOUT_SECONDS * 1000 * 0.8
+
+
+def runbook_links(template: dict[str, Any]) -> dict[str, str]:
+    """Alarm key -> the runbook URL its description ends with."""
+    links = {}
+    for properties in alarms_of(template).values():
+        key = next(t["Value"] for t in properties["Tags"] if t["Key"] == KEY_TAG)
+        _, _, links[key] = properties["AlarmDescription"].rpartition(" Runbook: ")
+    return links
+
+
+def test_every_alarm_description_links_its_runbook_page_in_the_docs(full: Synthesized) -> None:
+    links = runbook_links(full.template)
+    assert len(links) == 9
+    assert links == {key: f"{DOCS}/{key}.md" for key in links}
+
+
+def test_a_runbook_url_template_links_every_alarm_there(tmp_path: Path) -> None:
+    synthesized = synthesize(
+        tmp_path,
+        on_failure_queue_name=QUEUE,
+        reconciler_namespace=NAMESPACE,
+        runbook_url_template="https://wiki.example.com/oncall/{name}?source=cloudwatch",
+    )
+    links = runbook_links(synthesized.template)
+    assert len(links) == 9
+    assert links == {
+        key: f"https://wiki.example.com/oncall/{key}?source=cloudwatch" for key in links
+    }
+
+
+def test_a_relative_runbook_url_template_is_refused_before_synthesis(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="runbook_url_template: must be an absolute"):
+        synthesize(tmp_path, runbook_url_template="README.md#runbook-{name}")
 
 
 def test_stack_alarms_are_owned_by_cloudformation_not_the_cli(full: Synthesized) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from alarms.render import OWNER_CLI
+from alarms.spec import ALARM_KEYS
 from reconciler.cli import main
 from tests.integration.deployed_world import create_handler, create_queue, create_role
 
@@ -26,6 +27,8 @@ RECONCILER_ALARMS = {
     f"{PREFIX}-reconciler-drifted-sum-warning",
     f"{PREFIX}-reconciler-failed-passes-sum-critical",
 }
+HANDLER_KEYS = [key for key in ALARM_KEYS if key.startswith("handler-")]
+DOCS = "https://github.com/attendee-counter/reconciler/blob/main/docs/runbooks"
 
 
 @pytest.fixture
@@ -33,9 +36,11 @@ def handler(clients: Any) -> str:
     return create_handler(clients, create_role(clients), FUNCTION, timeout=60)
 
 
-def alarms_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+def alarms_cli(
+    capsys: pytest.CaptureFixture[str], *argv: str, env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
     capsys.readouterr()
-    code = main(["alarms", *argv, "--prefix", PREFIX, "--log-format", "json"], env={})
+    code = main(["alarms", *argv, "--prefix", PREFIX, "--log-format", "json"], env=env or {})
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -69,7 +74,7 @@ def test_apply_creates_exactly_the_handler_alarms_with_their_settings(
         assert alarm["AlarmActions"] == [topic]
         assert alarm["OKActions"] == [topic]
         assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": FUNCTION}]
-        assert "Runbook: README.md#runbook-handler-" in alarm["AlarmDescription"]
+        assert f"Runbook: {DOCS}/handler-" in alarm["AlarmDescription"]
     errors = alarms[f"{PREFIX}-handler-errors-sum-critical"]
     assert (errors["Namespace"], errors["MetricName"], errors["Statistic"]) == (
         "AWS/Lambda",
@@ -99,6 +104,76 @@ def test_apply_creates_exactly_the_handler_alarms_with_their_settings(
         "PartialBatchFailures",
     )
     assert "apply: 6 changes (6 created" in out
+
+
+def runbook_links(clients: Any) -> dict[str, str]:
+    """Alarm key -> the runbook URL its description ends with."""
+    cloudwatch = clients.cloudwatch()
+    links = {}
+    for alarm in described(clients).values():
+        tags = cloudwatch.list_tags_for_resource(ResourceARN=alarm["AlarmArn"])["Tags"]
+        key = next(t["Value"] for t in tags if t["Key"] == "AlarmKey")
+        description, _, links[key] = alarm["AlarmDescription"].rpartition(" Runbook: ")
+        assert description.endswith("."), alarm["AlarmName"]
+    return links
+
+
+def test_every_alarm_description_links_its_runbook_page_in_the_docs(
+    clients: Any, handler: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    create_queue(clients, "stream-failures")
+
+    code, _, err = alarms_cli(
+        capsys,
+        "apply",
+        "--on-failure-queue",
+        "stream-failures",
+        "--reconciler-namespace",
+        "AttendeeCounter/Reconciler",
+    )
+
+    assert code == 0, err
+    assert runbook_links(clients) == {key: f"{DOCS}/{key}.md" for key in ALARM_KEYS}
+
+
+def test_a_runbook_url_template_from_the_environment_links_every_alarm_there(
+    clients: Any, handler: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {"RECONCILER_RUNBOOK_URL_TEMPLATE": "https://wiki.example.com/oncall/{name}"}
+
+    code, _, err = alarms_cli(capsys, "apply", env=env)
+
+    assert code == 0, err
+    links = runbook_links(clients)
+    assert links == {key: f"https://wiki.example.com/oncall/{key}" for key in HANDLER_KEYS}
+
+
+def test_a_changed_runbook_url_template_updates_every_description(
+    clients: Any, handler: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    alarms_cli(capsys, "apply")
+    template = ("--runbook-url-template", "https://wiki.example.com/oncall/{name}")
+
+    plan = plan_json(capsys, *template)
+    code, out, _ = alarms_cli(capsys, "apply", *template)
+
+    assert set(plan["update"]) == HANDLER_ALARMS
+    assert code == 0
+    assert f"update     {PREFIX}-handler-errors-sum-critical (description)" in out
+    links = runbook_links(clients)
+    assert links == {key: f"https://wiki.example.com/oncall/{key}" for key in HANDLER_KEYS}
+
+
+def test_a_relative_runbook_url_template_exits_2_naming_the_flag(
+    clients: Any, handler: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = alarms_cli(capsys, "plan", "--runbook-url-template", "README.md#{name}")
+
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1
+    assert "--runbook-url-template: must be an absolute http(s) URL" in err
+    assert described(clients) == {}
 
 
 def test_alarms_are_tagged_as_owned_by_the_tool_and_the_prefix(

@@ -271,7 +271,26 @@ def test_missing_and_firing_alarms_fail_with_the_runbook(
     assert failing(checks) == {"alarms-exist", "alarms-not-in-alarm"}
     assert f"{PREFIX}-handler-throttles-sum-warning" in checks["alarms-exist"]["detail"]
     assert "reconciler alarms apply" in checks["alarms-exist"]["fix"]
-    assert "README.md#runbook-handler-errors" in checks["alarms-not-in-alarm"]["fix"]
+    assert checks["alarms-not-in-alarm"]["fix"] == (
+        "follow the runbook: "
+        "https://github.com/attendee-counter/reconciler/blob/main/docs/runbooks/handler-errors.md"
+    )
+
+
+def test_a_firing_alarm_points_to_the_runbook_url_template_doctor_is_given(
+    clients: Any, world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clients.cloudwatch().set_alarm_state(
+        AlarmName=f"{PREFIX}-handler-iterator-age-maximum-critical",
+        StateValue="ALARM",
+        StateReason="test",
+    )
+
+    _, checks = doctor(capsys, world, "--runbook-url-template", "https://wiki.example.com/{name}")
+
+    assert checks["alarms-not-in-alarm"]["fix"] == (
+        "follow the runbook: https://wiki.example.com/handler-iterator-age"
+    )
 
 
 def test_an_alarm_whose_actions_were_disabled_fails_because_it_pages_nobody(

@@ -29,6 +29,9 @@ def test_defaults_follow_the_deployed_system() -> None:
     assert result.handler_namespace == "AttendeeCounter/Handler"
     assert result.on_failure_queue is None
     assert result.reconciler_namespace is None
+    assert result.runbook_url_template == (
+        "https://github.com/attendee-counter/reconciler/blob/main/docs/runbooks/{name}.md"
+    )
 
 
 def test_flag_wins_over_env_which_wins_over_file() -> None:
@@ -64,6 +67,48 @@ def test_env_lists_are_comma_separated() -> None:
     assert HANDLER_THROTTLES in result.disabled
 
 
+def test_runbook_url_template_comes_from_flag_env_or_file_in_that_order() -> None:
+    flag, env, file = (f"https://{where}.example.com/runbooks/{{name}}" for where in "abc")
+    env_vars = {"RECONCILER_RUNBOOK_URL_TEMPLATE": env}
+    assert settings({"runbook_url_template": flag}, env_vars).runbook_url_template == flag
+    assert settings({}, env_vars, runbook_url_template=file).runbook_url_template == env
+    assert settings({}, {}, runbook_url_template=file).runbook_url_template == file
+
+
+@pytest.mark.parametrize(
+    ("template", "problem"),
+    [
+        ("README.md#runbook-{name}", "absolute http(s) URL"),
+        ("/docs/runbooks/{name}.md", "absolute http(s) URL"),
+        ("ftp://files.example.com/{name}", "absolute http(s) URL"),
+        ("https://wiki.example.com/runbook {name}", "absolute http(s) URL"),
+        ("https://wiki.example.com/runbooks/", "must contain {name}"),
+        ("https://wiki.example.com/" + "x" * 600 + "/{name}", "at most 512 characters"),
+    ],
+)
+def test_a_runbook_url_template_must_be_an_absolute_url_with_the_alarm_key(
+    template: str, problem: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        settings({}, {"RECONCILER_RUNBOOK_URL_TEMPLATE": template})
+    assert str(info.value).startswith("RECONCILER_RUNBOOK_URL_TEMPLATE: ")
+    assert problem in str(info.value)
+
+
+def test_a_bad_runbook_url_template_in_the_file_names_its_key() -> None:
+    with pytest.raises(ConfigError, match=r"^alarms.toml: runbook_url_template: must contain"):
+        settings(runbook_url_template="https://wiki.example.com/runbooks")
+
+
+def test_the_deprecated_runbook_url_still_links_an_anchor_per_alarm_on_that_page() -> None:
+    page = "https://wiki.example.com/attendee-counter"
+    assert settings({"runbook_url": page}).runbook_url_template == f"{page}#runbook-{{name}}"
+    with pytest.raises(ConfigError, match="--runbook-url: must be an absolute"):
+        settings({"runbook_url": "README.md"})
+    with pytest.raises(ConfigError, match="--runbook-url-template / --runbook-url"):
+        settings({"runbook_url": page, "runbook_url_template": f"{page}/{{name}}"})
+
+
 def test_topic_arn_replaces_the_default_topic_name() -> None:
     arn = "arn:aws:sns:eu-west-1:123456789012:pager"
     result = settings({"topic_arn": arn})
@@ -97,6 +142,12 @@ def test_on_failure_queue_accepts_an_arn_or_url_and_keeps_the_name() -> None:
         ({}, {"alarms": {"handler-errors": {"treshold": 3}}}, "handler-errors.treshold"),
         ({}, {"alarms": {"handler-errors": {"enabled": "no"}}}, "handler-errors.enabled"),
         ({}, {"alarms": {"handler-errors": {"period": 1.5}}}, "handler-errors.period"),
+        ({}, {"alarms": {"handler-errors": {"threshold": True}}}, "handler-errors.threshold"),
+        ({}, {"alarms": {"handler-errors": {"threshold": "inf"}}}, "handler-errors.threshold"),
+        ({}, {"alarms": {"handler-errors": {"evaluation_periods": 0}}}, "evaluation_periods"),
+        ({}, {"alarms": "handler-errors"}, "alarms.toml: alarms"),
+        ({}, {"prefix": ["a", "b"]}, "alarms.toml: prefix"),
+        ({}, {"function_timeout": "soon"}, "alarms.toml: function_timeout"),
         ({}, {"alarms": {"unknown-alarm": {}}}, "alarms.unknown-alarm"),
     ],
 )
@@ -106,6 +157,17 @@ def test_invalid_settings_name_the_setting(
     with pytest.raises(ConfigError) as info:
         settings(flags, **doc)
     assert named in str(info.value)
+
+
+def test_file_values_may_be_whole_numbers_or_arrays() -> None:
+    result = settings(
+        function_timeout=30,
+        email=["a@example.com", "b@example.com,a@example.com"],
+        alarms={HANDLER_ERRORS: {"period": 120.0, "evaluation_periods": 2}},
+    )
+    assert result.function_timeout_seconds == 30
+    assert result.email_subscriptions == ("a@example.com", "b@example.com")
+    assert result.tuning[HANDLER_ERRORS] == Tuning(period_seconds=120, evaluation_periods=2)
 
 
 def test_invalid_email_is_rejected_without_echoing_the_address() -> None:

@@ -1,4 +1,5 @@
-"""The alarm specification: the defaults issue 5 lists, tuning, naming and validation."""
+"""The alarm specification: the defaults issue 5 lists, the factories that state them, tuning,
+naming, runbook links and validation."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from typing import Any
 import pytest
 
 from alarms import spec as s
-from alarms.render import OWNER_CDK, is_owned, render
+from alarms.factories import LAMBDA_METRICS, QUEUE_DEPTH
+from alarms.render import KEY_TAG, MAX_DESCRIPTION_LENGTH, OWNER_CDK, is_owned, render
 from reconciler.kernel.errors import ConfigError
 
 BASE = s.SpecParameters(function_name="updateAttendeeCounter", timeout_seconds=60)
+DOCS = "https://github.com/attendee-counter/reconciler/blob/main/docs/runbooks"
 
 
 def specs(**overrides: Any) -> dict[str, s.AlarmSpec]:
@@ -85,15 +88,85 @@ def test_reconciler_alarms_exist_only_with_a_namespace_and_watch_published_metri
     assert s.RECONCILER_DRIFT not in specs()
 
 
-def test_every_alarm_has_a_description_a_runbook_anchor_and_a_deliberate_missing_data_choice() -> (
+def test_every_alarm_has_a_description_a_runbook_page_and_a_deliberate_missing_data_choice() -> (
     None
 ):
     everything = specs(on_failure_queue_name="q", reconciler_namespace="NS")
     assert set(everything) == set(s.ALARM_KEYS)
     for spec in everything.values():
         assert spec.description
-        assert spec.runbook_anchor == f"runbook-{spec.key}"
+        assert spec.runbook_url() == f"{DOCS}/{spec.key}.md"
         assert spec.treat_missing_data in {"breaching", "notBreaching", "ignore", "missing"}
+
+
+def test_the_nine_alarms_are_exactly_the_published_ones() -> None:
+    everything = specs(on_failure_queue_name="q", reconciler_namespace="NS")
+    described = [
+        f"{spec.name('ac')}: {spec.namespace} {spec.metric} "
+        f"{spec.statistic or spec.extended_statistic} per {spec.period_seconds} s, "
+        f"{spec.datapoints_to_alarm} of {spec.evaluation_periods} {spec.comparison} "
+        f"{spec.threshold:g}, missing {spec.treat_missing_data}"
+        for spec in everything.values()
+    ]
+    assert described == [
+        "ac-handler-errors-sum-critical: AWS/Lambda Errors Sum per 60 s, "
+        "3 of 3 GreaterThanThreshold 0, missing notBreaching",
+        "ac-handler-duration-p90-warning: AWS/Lambda Duration p90 per 60 s, "
+        "15 of 15 GreaterThanThreshold 48000, missing notBreaching",
+        "ac-handler-throttles-sum-warning: AWS/Lambda Throttles Sum per 60 s, "
+        "5 of 5 GreaterThanOrEqualToThreshold 1, missing notBreaching",
+        "ac-handler-iterator-age-maximum-critical: AWS/Lambda IteratorAge Maximum per 60 s, "
+        "5 of 5 GreaterThanThreshold 120000, missing ignore",
+        "ac-handler-partial-batch-failures-sum-warning: AttendeeCounter/Handler "
+        "PartialBatchFailures Sum per 60 s, 3 of 5 GreaterThanThreshold 0, missing notBreaching",
+        "ac-handler-malformed-records-sum-warning: AttendeeCounter/Handler "
+        "MalformedRecords Sum per 300 s, 1 of 1 GreaterThanThreshold 0, missing notBreaching",
+        "ac-on-failure-queue-approximate-number-of-messages-visible-maximum-critical: AWS/SQS "
+        "ApproximateNumberOfMessagesVisible Maximum per 300 s, "
+        "1 of 1 GreaterThanThreshold 0, missing notBreaching",
+        "ac-reconciler-drifted-sum-warning: NS Drifted Sum per 3600 s, "
+        "1 of 1 GreaterThanThreshold 10, missing notBreaching",
+        "ac-reconciler-failed-passes-sum-critical: NS FailedPasses Sum per 900 s, "
+        "2 of 2 GreaterThanOrEqualToThreshold 1, missing breaching",
+    ]
+
+
+def test_a_factory_gives_each_alarm_its_kinds_defaults_and_only_the_stated_overrides() -> None:
+    plain = LAMBDA_METRICS.alarm(
+        "k", "Errors", severity="warning", threshold=0, threshold_means="x", description="d"
+    )
+    assert (plain.source, plain.resource, plain.statistic, plain.extended_statistic) == (
+        "lambda",
+        "handler",
+        "Sum",
+        None,
+    )
+    assert (plain.period_seconds, plain.evaluation_periods, plain.datapoints_to_alarm) == (60, 1, 1)
+    assert (plain.comparison, plain.treat_missing_data) == ("GreaterThanThreshold", "notBreaching")
+    tuned = QUEUE_DEPTH.alarm(
+        "k",
+        "M",
+        severity="critical",
+        threshold=0,
+        threshold_means="x",
+        description="d",
+        percentile="p99",
+        evaluation_periods=4,
+        treat_missing_data="breaching",
+    )
+    assert (tuned.statistic, tuned.extended_statistic) == (None, "p99")
+    assert (tuned.period_seconds, tuned.evaluation_periods, tuned.datapoints_to_alarm) == (
+        300,
+        4,
+        4,
+    )
+    assert tuned.treat_missing_data == "breaching"
+
+
+def test_threshold_units_explain_every_alarm_for_the_help_text() -> None:
+    assert list(s.THRESHOLD_UNITS) == list(s.ALARM_KEYS)
+    assert s.THRESHOLD_UNITS[s.HANDLER_DURATION] == "percent of the function's timeout"
+    assert s.THRESHOLD_UNITS[s.HANDLER_ITERATOR_AGE] == "seconds"
 
 
 def test_names_follow_prefix_resource_metric_statistic_severity() -> None:
@@ -157,4 +230,23 @@ def test_rendered_alarms_notify_the_topic_on_alarm_and_ok_and_carry_ownership() 
         assert is_owned(definition.tag_map, "ac")
         assert not is_owned(definition.tag_map, "ac-staging")
         assert not is_owned(definition.tag_map, "ac", owner=OWNER_CDK)
-        assert "Runbook: README.md#runbook-" in definition.description
+        key = definition.tag_map[KEY_TAG]
+        assert definition.description.endswith(f" Runbook: {DOCS}/{key}.md")
+        assert "README.md" not in definition.description
+
+
+def test_rendered_descriptions_link_the_runbook_of_a_custom_template() -> None:
+    template = "https://wiki.example.com/ops/{name}?from=alarm"
+    everything = list(specs(on_failure_queue_name="q", reconciler_namespace="NS").values())
+    for definition in render(everything, prefix="ac", topic_arn="t", runbook_url_template=template):
+        key = definition.tag_map[KEY_TAG]
+        assert definition.description.endswith(
+            f" Runbook: https://wiki.example.com/ops/{key}?from=alarm"
+        )
+
+
+def test_a_description_too_long_for_cloudwatch_loses_prose_never_the_runbook_link() -> None:
+    wordy = replace(specs()[s.HANDLER_ERRORS], description="word " * 400)
+    (definition,) = render([wordy], prefix="ac", topic_arn="t")
+    assert len(definition.description) == MAX_DESCRIPTION_LENGTH
+    assert definition.description.endswith(f" Runbook: {DOCS}/handler-errors.md")

@@ -63,7 +63,10 @@ GREEN = Facts(
     alarms=AlarmFacts(
         expected=("a-errors", "a-age"),
         states={"a-errors": "OK", "a-age": "INSUFFICIENT_DATA"},
-        runbooks={"a-errors": "runbook-handler-errors", "a-age": "runbook-handler-iterator-age"},
+        runbooks={
+            "a-errors": "https://runbooks.example.com/handler-errors",
+            "a-age": "https://runbooks.example.com/handler-iterator-age",
+        },
     ),
 )
 
@@ -237,13 +240,13 @@ def test_alarms_missing_or_in_alarm_fail_and_insufficient_data_passes() -> None:
     alarms = AlarmFacts(
         expected=("a-errors", "a-age", "a-gone"),
         states={"a-errors": "ALARM", "a-age": "INSUFFICIENT_DATA"},
-        runbooks={"a-errors": "runbook-handler-errors"},
+        runbooks={"a-errors": "https://runbooks.example.com/handler-errors"},
     )
     checks = results(replace(GREEN, alarms=alarms))
     assert checks["alarms-exist"].status == "fail"
     assert "a-gone" in checks["alarms-exist"].detail
     assert checks["alarms-not-in-alarm"].status == "fail"
-    assert "README.md#runbook-handler-errors" in checks["alarms-not-in-alarm"].fix
+    assert "https://runbooks.example.com/handler-errors" in checks["alarms-not-in-alarm"].fix
 
 
 def test_skipped_alarms_produce_no_alarm_checks() -> None:

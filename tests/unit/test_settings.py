@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from reconciler.kernel.errors import ConfigError
@@ -7,7 +9,9 @@ from reconciler.kernel.settings import (
     Source,
     parse_duration,
     parse_log_settings,
+    parse_number,
     parse_table_settings,
+    read_toml_file,
 )
 
 
@@ -102,3 +106,65 @@ def test_log_settings_validate_their_choices():
     assert parse_log_settings(Source({}, {})).format == "auto"
     with pytest.raises(ConfigError, match="--log-format"):
         parse_log_settings(Source({"log_format": "xml"}, {}))
+
+
+def test_a_file_layer_sits_below_flags_and_environment_and_above_defaults():
+    file = {"settle_seconds": 60}
+    assert Source({}, {}).with_file(file, "f.toml").integer("--settle-seconds", 120) == 60
+    env = {"RECONCILER_SETTLE_SECONDS": "90"}
+    assert Source({}, env).with_file(file, "f.toml").integer("--settle-seconds", 120) == 90
+    flags = {"settle_seconds": "30"}
+    assert Source(flags, env).with_file(file, "f.toml").integer("--settle-seconds", 120) == 30
+    assert Source({}, {}).with_file({}, "f.toml").integer("--settle-seconds", 120) == 120
+
+
+def test_errors_about_a_file_value_name_the_file_and_its_key():
+    source = Source({}, {}).with_file({"concurrency": 0, "log_format": ["json"]}, "f.toml")
+    with pytest.raises(ConfigError, match=r"^f\.toml: concurrency: must be at least 1"):
+        source.integer("--concurrency", 4, minimum=1)
+    with pytest.raises(ConfigError, match=r"^f\.toml: log_format: must be a string"):
+        source.string("--log-format")
+
+
+def test_a_file_with_an_unknown_key_is_rejected_naming_it():
+    with pytest.raises(
+        ConfigError, match=r"^f.toml: concurency: unknown setting; known: concurrency"
+    ):
+        Source({}, {}).with_file({"concurency": 2}, "f.toml", known=frozenset({"concurrency"}))
+
+
+def test_a_file_may_give_whole_numbers_as_floats_but_not_fractions_or_booleans():
+    source = Source({}, {}).with_file({"a": 120.0, "b": 1.5, "c": True}, "f.toml")
+    assert source.optional_integer("--a") == 120
+    for flag in ("--b", "--c"):
+        with pytest.raises(ConfigError, match="must be an integer"):
+            source.optional_integer(flag)
+    assert source.optional_integer("--absent") is None
+
+
+def test_repeatable_items_split_commas_drop_blanks_and_keep_the_first_of_duplicates():
+    source = Source({"email": ["a@x.org,b@x.org", " ", "a@x.org"]}, {"RECONCILER_TOPIC": "t1, t2"})
+    assert source.items("--email") == ("a@x.org", "b@x.org")
+    assert source.items("--topic") == ("t1", "t2")
+    assert source.items("--absent") == ()
+
+
+def test_pairs_are_key_equals_value_and_a_bad_one_names_the_setting():
+    source = Source({"threshold": ["a=1,b = 2"]}, {"RECONCILER_PERIOD": "a"})
+    assert source.pairs("--threshold") == (("a", "1"), ("b", "2"))
+    with pytest.raises(ConfigError, match=r"^RECONCILER_PERIOD: expected ALARM=VALUE, got 'a'"):
+        source.pairs("--period", metavar="ALARM=VALUE")
+
+
+def test_finite_numbers_refuse_infinity_only_when_asked():
+    assert parse_number("inf", "--rate") == float("inf")
+    with pytest.raises(ConfigError, match="--rate: must be a finite number"):
+        parse_number("inf", "--rate", finite=True)
+
+
+def test_toml_files_are_read_and_a_broken_one_names_the_setting(tmp_path: Path):
+    good = tmp_path / "good.toml"
+    good.write_text('prefix = "p"\n')
+    assert read_toml_file(str(good), "--config") == {"prefix": "p"}
+    with pytest.raises(ConfigError, match=r"^--config: file not found"):
+        read_toml_file(str(tmp_path / "absent.toml"), "--config")

@@ -47,7 +47,7 @@ def alarm_checks(facts: Facts) -> list[CheckResult]:
             CheckResult("alarms-exist", "pass", f"all {len(alarms.expected)} alarms exist")
         )
     if firing:
-        runbooks = ", ".join(f"README.md#{alarms.runbooks.get(n, 'runbooks')}" for n in firing)
+        runbooks = ", ".join(alarms.runbooks.get(n, f"{n} (see its description)") for n in firing)
         results.append(
             CheckResult(
                 "alarms-not-in-alarm",
