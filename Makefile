@@ -8,7 +8,7 @@ TOOLS := .tools
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_RUNTIME_PACKAGE_CACHE_ROOT ?= $(HOME)/.cache/aws/jsii
 
-.PHONY: demo test lint typecheck unit tools synth bench clean
+.PHONY: demo test lint typecheck docs unit tools synth bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,7 +33,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP) tools lint typecheck
+# The documentation site; --strict turns a broken link or anchor into a failure. site/ is ignored.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+test: $(STAMP) tools lint typecheck docs
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -n 2 --dist loadgroup
 
 synth: $(STAMP)
@@ -43,4 +47,4 @@ bench: $(STAMP) tools
 	$(BIN)/python -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) $(TOOLS) cdk.out .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) cdk.out site .mypy_cache .ruff_cache .pytest_cache

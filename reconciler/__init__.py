@@ -1,3 +1,3 @@
 """Keeps DynamoDB ``attendeeCount`` counters exact beside a live stream handler."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler import __version__
 from tests.deploy.test_dockerfile import BUILD_SOURCES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -77,3 +78,12 @@ def test_only_runtime_dependencies_are_installed(installed: Path) -> None:
     result = _run(installed / "python", "-c", probe, *DEV_ONLY, "structlog", "boto3")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["structlog", "boto3"]
+
+
+def test_the_wheel_carries_the_one_package_version(installed: Path) -> None:
+    probe = "import importlib.metadata as m; print(m.version('attendee-counter-reconciler'))"
+    metadata = _run(installed / "python", "-c", probe, timeout=60)
+    assert metadata.returncode == 0, metadata.stderr
+    assert metadata.stdout.strip() == __version__
+    printed = _run(installed / "reconciler", "--version", timeout=60)
+    assert printed.stdout.strip() == f"reconciler {__version__}"

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 from reconciler.reconcile.summary import AwsErrorKey, IoStats, PassSummary
 from reconciler.serve.http import HttpServer, Readiness
 from reconciler.serve.metrics import Outcome, ReconcilerMetrics
+from tests.unit.test_runbooks import runbook_url
 
 RULES_DIR = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 PROMTOOL = shutil.which("promtool")
@@ -65,15 +66,14 @@ def test_every_alert_is_tested_both_firing_and_not_firing():
     assert alert_names() - silent == set()
 
 
-def test_every_alert_has_a_summary_description_and_runbook_anchor():
+def test_every_alert_has_a_summary_description_and_its_own_runbook_page():
     rules = yaml.safe_load((RULES_DIR / "alerts.yml").read_text())
     for group in rules["groups"]:
         for rule in group["rules"]:
             annotations = rule["annotations"]
             assert annotations["summary"], rule["alert"]
             assert annotations["description"], rule["alert"]
-            anchor = "README.md#runbook-" + rule["alert"].lower()
-            assert annotations["runbook_url"] == anchor
+            assert annotations["runbook_url"] == runbook_url(rule["alert"])
             assert rule["labels"]["severity"] in {"critical", "warning"}
 
 
