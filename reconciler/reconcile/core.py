@@ -7,7 +7,7 @@ The race-safety argument lives in :func:`confirm`: a correction is only planned 
 taken at least a settle window apart saw the same count, the same stored value and the same
 ``counterVersion``. Each look reads the event item *before* counting its attendees, so any
 record that was in flight at the first look is applied by the handler before the second read
-and changes the version (see the README section "Why corrections never race the handler").
+and changes the version (see docs/architecture.md, "Why corrections never race the handler").
 """
 
 from __future__ import annotations

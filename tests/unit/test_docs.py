@@ -25,13 +25,16 @@ from reconciler.serve.metrics import ReconcilerMetrics
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCS = REPO_ROOT / "docs"
 README_MAX_LINES = 200
-MAPPED_PACKAGES = (
-    *(f"reconciler/{name}" for name in ("kernel", "handler", "reconcile", "serve", "doctor")),
-    *(f"reconciler/{name}" for name in ("devtools", "cli")),
-    "alarms",
-    "deploy",
+MAPPED_PACKAGES = tuple(
+    sorted(
+        str(init.parent.relative_to(REPO_ROOT))
+        for root in ("reconciler", "alarms", "deploy")
+        for init in (REPO_ROOT / root).rglob("__init__.py")
+        if init.parent != REPO_ROOT / "reconciler" and "__pycache__" not in init.parts
+    )
 )
-"""The packages whose every module gets a line in the architecture page's package map."""
+"""Every package (the root ``reconciler`` aside): each of its modules gets a line in the
+architecture page's package map, so a new package or module cannot land unmapped."""
 
 _LINK = re.compile(r"\]\(([^)\s]+)\)")
 

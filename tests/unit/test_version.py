@@ -49,7 +49,7 @@ def test_the_serve_info_metric_reports_the_package_version():
     run = RunSettings(table=TableSettings("registrations", TableModel()))
     # No lease, no lag gate and no pass due for an hour: nothing here calls AWS.
     settings = ServeSettings(schedule=Schedule(every=3600.0), host="127.0.0.1", port=0, lease=None)
-    app, close = build_app(
+    app = build_app(
         run, settings, local_clients("http://127.0.0.1:9", "us-east-1"), CollectorRegistry()
     )
     try:
@@ -57,7 +57,6 @@ def test_the_serve_info_metric_reports_the_package_version():
         exposition = requests.get(app.metrics_url, timeout=5).text
     finally:
         app.shutdown()
-        close()
     assert f'reconciler_build_info{{version="{__version__}"}} 1.0' in exposition
 
 

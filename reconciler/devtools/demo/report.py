@@ -183,7 +183,8 @@ def render_serve(sample: ServeSample) -> str:
         for name, value in sample.values.items()
     ]
     lines.append(
-        "(point a local Prometheus at it with deploy/prometheus/prometheus.yml; see README)"
+        "(point a local Prometheus at it with deploy/prometheus/prometheus.yml;"
+        " see docs/commands/demo.md)"
     )
     return "\n".join(lines)
 
