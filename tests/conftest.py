@@ -31,6 +31,24 @@ os.environ.pop("AWS_PROFILE", None)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 
+_NAMED_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer", "apscheduler", "werkzeug")
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """A test that runs ``configure_logging`` points the root logger at the stream pytest
+    captured for that test; left in place, threads that outlive the test (a moto server, a
+    lease keeper) would write to a closed stream. Each test gets the logging it started with."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    levels = {name: logging.getLogger(name).level for name in _NAMED_LOGGERS}
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    for name, named_level in levels.items():
+        logging.getLogger(name).setLevel(named_level)
+
+
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """One moto server per test process, on loopback, on a free port."""
