@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from reconciler.kernel.errors import ConfigError
+from reconciler.kernel.ledger import default_state_table
 from reconciler.kernel.model import TableModel
 
 LogFormat = Literal["auto", "json", "console"]
@@ -291,6 +292,12 @@ class TableSettings:
 
     table_name: str
     model: TableModel
+    state_table_name: str = ""
+    """The state table (the counter's ledger); empty means the default, ``<table>-state``."""
+
+    @property
+    def state_table(self) -> str:
+        return self.state_table_name or default_state_table(self.table_name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +309,10 @@ class LogSettings:
 def add_table_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("table layout (defaults follow the deployed system)")
     group.add_argument("--table-name", help="DynamoDB table (env TABLE_NAME)")
+    group.add_argument(
+        "--state-table",
+        help="the state table holding the counter's ledger (<table-name>-state)",
+    )
     group.add_argument("--event-partitions", help="comma-separated event partitions (FAD,EVENT)")
     group.add_argument("--attendee-suffix", help="attendee partition suffix (#ATTENDEE)")
     group.add_argument("--counter-attribute", help="counter attribute (attendeeCount)")
@@ -340,7 +351,8 @@ def parse_table_settings(source: Source, *, required: bool = True) -> TableSetti
         )
     if not model.attendee_suffix.startswith(model.separator):
         raise ConfigError(env_name("--attendee-suffix"), f"must start with {model.separator!r}")
-    return TableSettings(table_name=table_name, model=model)
+    state_table = source.string("--state-table", "") or ""
+    return TableSettings(table_name=table_name, model=model, state_table_name=state_table.strip())
 
 
 def parse_log_settings(source: Source) -> LogSettings:
