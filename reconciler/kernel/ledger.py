@@ -18,7 +18,9 @@ nothing the registration system runs (a scan, an export) ever sees them.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from reconciler.kernel.model import SEQUENCE_WIDTH
 
@@ -86,6 +88,55 @@ class Entry:
     present: bool
     position: Position | None = None
     """``None`` when no record set it: a backfilled or repaired entry."""
+
+
+AttributeMap = dict[str, dict[str, Any]]
+
+
+def entry_key(slug: str, item: str, ledger: LedgerModel) -> AttributeMap:
+    return {ledger.pk_attr: {"S": ledger.partition(slug)}, ledger.sk_attr: {"S": item}}
+
+
+def entry_from_item(item: Mapping[str, Any], ledger: LedgerModel) -> Entry:
+    """An entry as stored. A hand-edited entry without a usable ``present`` reads as present:
+    the conservative choice, since a removal of it then still counts down."""
+    present = item.get(ledger.present_attr, {}).get("BOOL")
+    return Entry(present is not False, Position.parse(item.get(ledger.position_attr, {}).get("S")))
+
+
+def entry_item(
+    slug: str, item: str, entry: Entry, ledger: LedgerModel, *, now: float
+) -> AttributeMap:
+    """The stored form of ``entry``; an absent one expires with the state table's TTL."""
+    stored: AttributeMap = {
+        **entry_key(slug, item, ledger),
+        ledger.present_attr: {"BOOL": entry.present},
+    }
+    if entry.position is not None:
+        stored[ledger.position_attr] = {"S": entry.position.render()}
+    if not entry.present:
+        stored[ledger.expires_attr] = {"N": str(int(now) + TOMBSTONE_TTL_SECONDS)}
+    return stored
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    expression: str
+    names: dict[str, str]
+    values: AttributeMap
+
+
+def unchanged_since(before: Entry | None, ledger: LedgerModel) -> Condition:
+    """The condition that an entry is exactly as it was read (or still absent): every write of
+    an entry, by the handler or a repair, is conditioned on it."""
+    if before is None:
+        return Condition("attribute_not_exists(#pk)", {"#pk": ledger.pk_attr}, {})
+    names = {"#present": ledger.present_attr, "#pos": ledger.position_attr}
+    values: AttributeMap = {":present": {"BOOL": before.present}}
+    if before.position is None:
+        return Condition("#present = :present AND attribute_not_exists(#pos)", names, values)
+    values[":pos"] = {"S": before.position.render()}
+    return Condition("#present = :present AND #pos = :pos", names, values)
 
 
 def item_hash(pk: str, sk: str) -> str:
