@@ -34,7 +34,7 @@ def test_an_item_hash_is_stable_and_holds_no_part_of_the_email():
 
 def test_positions_order_by_stream_then_sequence_and_survive_storage():
     later_stream = Position("2024-11-01T00:00:00.000", pad_sequence("1"))
-    assert AT < later_stream
+    assert later_stream > AT
     assert Position.parse(AT.render()) == AT
 
 
