@@ -42,7 +42,8 @@ def build_app(outdir: str | None = None, context: Mapping[str, object] | None = 
         app,
         "StatefulStack",
         table_name=str(table_name) if table_name else None,
-        description="Registrations table with its stream, and the bucket (deploy first)",
+        description="Registrations table with its stream, the state table (the counter's "
+        "ledger), and the bucket (deploy first)",
     )
     stateless = StatelessStack(
         app,
@@ -119,7 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=_context_pair,
         default=[],
         metavar="KEY=VALUE",
-        help="CDK context value (repeatable): tableName=NAME, reconcilerDesiredCount=1|2, "
+        help="CDK context value (repeatable): tableName=NAME (the state table is then "
+        "NAME-state), reconcilerDesiredCount=1|2, "
         "alarmEmail=ADDRESS[,ADDRESS], runbookUrlTemplate=URL (with {name}, the alarm key)",
     )
     args = parser.parse_args(argv)

@@ -54,7 +54,8 @@ class ReconcilerStack(Stack):
 
     Table access is exactly what a pass does: count attendees (``Query``), read an event
     (``GetItem``), correct it conditionally (``UpdateItem``); the lease item's writes are
-    confined to the lock partition with ``dynamodb:LeadingKeys``.
+    confined to the lock partition with ``dynamodb:LeadingKeys``. The state table holds only
+    the ledger, which per-key repair and backfill read and rewrite.
     """
 
     def __init__(
@@ -78,6 +79,7 @@ class ReconcilerStack(Stack):
         model = model or TableModel()
         self.cloudwatch_namespace = cloudwatch_namespace
         table_name = Fn.import_value(spec.TABLE_NAME_EXPORT)
+        state_table_name = Fn.import_value(spec.STATE_TABLE_NAME_EXPORT)
 
         self.vpc = vpc or self._new_vpc()
         self.cluster = ecs.Cluster(
@@ -91,13 +93,15 @@ class ReconcilerStack(Stack):
             self,
             "TaskRole",
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
-            description="reconciler serve: count, correct, lease, pass metrics",
+            description="reconciler serve: count, correct, ledger, lease, pass metrics",
         )
         self.task_policy = iam.Policy(
             self,
             "TaskPolicy",
             roles=[self.task_role],
-            statements=self._statements(table_arn(self, table_name), model),
+            statements=self._statements(
+                table_arn(self, table_name), table_arn(self, state_table_name), model
+            ),
         )
 
         self.log_group = logs.LogGroup(
@@ -130,6 +134,7 @@ class ReconcilerStack(Stack):
             command=["serve"],
             environment={
                 "TABLE_NAME": table_name,
+                "RECONCILER_STATE_TABLE": state_table_name,
                 "RECONCILER_PORT": str(METRICS_PORT),
                 "RECONCILER_BIND": "0.0.0.0",  # noqa: S104 - reachable only through the SG
                 "RECONCILER_CLOUDWATCH_NAMESPACE": cloudwatch_namespace,
@@ -222,7 +227,9 @@ class ReconcilerStack(Stack):
             },
         )
 
-    def _statements(self, table: str, model: TableModel) -> list[iam.PolicyStatement]:
+    def _statements(
+        self, table: str, state_table: str, model: TableModel
+    ) -> list[iam.PolicyStatement]:
         return [
             iam.PolicyStatement(
                 sid="CountAttendees",
@@ -253,6 +260,13 @@ class ReconcilerStack(Stack):
                 conditions={
                     "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [model.lock_partition]}
                 },
+            ),
+            # The ledger only: per-key repair rewrites entries and the counter (CorrectCounters)
+            # in one transaction, which IAM authorises item by item; backfill writes entries.
+            iam.PolicyStatement(
+                sid="KeepLedger",
+                actions=list(spec.RECONCILER_STATE_TABLE_ACTIONS),
+                resources=[state_table],
             ),
             iam.PolicyStatement(
                 sid="PublishPassMetrics",

@@ -1,7 +1,8 @@
-"""The long-lived resources: the registrations table with its stream, and the bucket.
+"""The long-lived resources: the registrations table with its stream, the state table that
+holds the counter's ledger, and the bucket.
 
-Deployed first and rarely: everything else imports the table through the two exports below,
-so this stack never has to know who reads the stream.
+Deployed first and rarely: everything else imports the tables through the exports below, so
+this stack never has to know who reads the stream or keeps the ledger.
 """
 
 from __future__ import annotations
@@ -13,15 +14,22 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from reconciler.kernel.deployment_spec import TABLE_NAME_EXPORT, TABLE_STREAM_ARN_EXPORT
+from reconciler.kernel.deployment_spec import (
+    STATE_TABLE_NAME_EXPORT,
+    TABLE_NAME_EXPORT,
+    TABLE_STREAM_ARN_EXPORT,
+)
+from reconciler.kernel.ledger import LedgerModel, default_state_table
 from reconciler.kernel.model import TableModel
 
 
 class StatefulStack(Stack):
-    """Table (pk/sk, on-demand, NEW_AND_OLD_IMAGES stream, PITR) and an encrypted bucket.
+    """Table (pk/sk, on-demand, NEW_AND_OLD_IMAGES stream, PITR), state table (pk/sk,
+    on-demand, TTL, PITR, no stream) and an encrypted bucket.
 
-    Both are retained when the stack is deleted: losing registrations to a rollback is worse
-    than an orphaned resource an operator can delete on purpose.
+    All three are retained when the stack is deleted: losing registrations or the ledger that
+    keeps their count exact to a rollback is worse than an orphaned resource an operator can
+    delete on purpose.
     """
 
     def __init__(
@@ -31,10 +39,12 @@ class StatefulStack(Stack):
         *,
         table_name: str | None = None,
         model: TableModel | None = None,
+        ledger: LedgerModel | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         model = model or TableModel()
+        ledger = ledger or LedgerModel()
 
         self.table = dynamodb.Table(
             self,
@@ -49,6 +59,29 @@ class StatefulStack(Stack):
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+        # No stream: the handler's ledger writes must never reach a stream (the registration
+        # table's would invoke the handler for its own bookkeeping). TTL expires tombstones.
+        self.state_table = dynamodb.Table(
+            self,
+            "StateTable",
+            # Named after the registration table when that is named, as the CLI's default
+            # (--state-table) expects; generated otherwise, like the registration table's.
+            table_name=default_state_table(table_name) if table_name else None,
+            partition_key=dynamodb.Attribute(
+                name=ledger.pk_attr, type=dynamodb.AttributeType.STRING
+            ),
+            sort_key=dynamodb.Attribute(name=ledger.sk_attr, type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            time_to_live_attribute=ledger.expires_attr,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            # Item hashes of e-mail addresses are pseudonymous data: protected like the
+            # registrations themselves.
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             removal_policy=RemovalPolicy.RETAIN,
         )
@@ -81,5 +114,13 @@ class StatefulStack(Stack):
             value=stream_arn,
             export_name=TABLE_STREAM_ARN_EXPORT,
             description="Stream of the registrations table; the handler's event source",
+        )
+        CfnOutput(
+            self,
+            "StateTableNameOutput",
+            value=self.state_table.table_name,
+            export_name=STATE_TABLE_NAME_EXPORT,
+            description="State table (the counter's ledger); imported by the stateless and "
+            "reconciler stacks",
         )
         CfnOutput(self, "BucketName", value=self.bucket.bucket_name)

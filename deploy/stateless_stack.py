@@ -1,6 +1,6 @@
 """The stream handler and its wiring: function, event source mapping, on-failure queue, IAM.
 
-It finds the table only through the StatefulStack's exports (``Fn.importValue``), as the
+It finds the tables only through the StatefulStack's exports (``Fn.importValue``), as the
 deployment guide prescribes, so it can be destroyed and redeployed without touching data.
 """
 
@@ -66,6 +66,7 @@ class StatelessStack(Stack):
 
         table_name = Fn.import_value(spec.TABLE_NAME_EXPORT)
         stream_arn = Fn.import_value(spec.TABLE_STREAM_ARN_EXPORT)
+        state_table_name = Fn.import_value(spec.STATE_TABLE_NAME_EXPORT)
 
         self.on_failure_queue = sqs.Queue(
             self,
@@ -93,13 +94,13 @@ class StatelessStack(Stack):
             self,
             "HandlerRole",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"{spec.HANDLER_FUNCTION_NAME}: stream read, counter updates, logs",
+            description=f"{spec.HANDLER_FUNCTION_NAME}: stream read, ledger, counter updates, logs",
         )
         self.policy = iam.Policy(
             self,
             "HandlerPolicy",
             roles=[self.role],
-            statements=self._statements(table_name, stream_arn),
+            statements=self._statements(table_name, stream_arn, state_table_name),
         )
 
         self.function = lambda_.Function(
@@ -124,6 +125,7 @@ class StatelessStack(Stack):
             timeout=Duration.seconds(spec.HANDLER_TIMEOUT_SECONDS),
             environment={
                 "TABLE_NAME": table_name,
+                "RECONCILER_STATE_TABLE": state_table_name,
                 "RECONCILER_METRICS_NAMESPACE": metrics_namespace,
             },
             role=self.role,
@@ -157,7 +159,9 @@ class StatelessStack(Stack):
         CfnOutput(self, "OnFailureQueueUrl", value=self.on_failure_queue.queue_url)
         CfnOutput(self, "EventSourceMappingId", value=self.event_source_mapping.ref)
 
-    def _statements(self, table_name: str, stream_arn: str) -> list[iam.PolicyStatement]:
+    def _statements(
+        self, table_name: str, stream_arn: str, state_table_name: str
+    ) -> list[iam.PolicyStatement]:
         stream_actions = [a for a in spec.STREAM_READ_ACTIONS if a != "dynamodb:ListStreams"]
         return [
             iam.PolicyStatement(
@@ -173,7 +177,8 @@ class StatelessStack(Stack):
                 resources=["*"],
             ),
             # The handler only finds, reads and updates event items; it never needs to read the
-            # attendee items (personal data) from the table, so it may not.
+            # attendee items (personal data) from the table, so it may not. Its BatchGetItem
+            # also reads ledger entries: IAM authorises each table's part on its own.
             iam.PolicyStatement(
                 sid="UpdateEventCounters",
                 actions=list(spec.HANDLER_TABLE_ACTIONS),
@@ -183,6 +188,13 @@ class StatelessStack(Stack):
                         "dynamodb:LeadingKeys": list(TableModel().event_partitions)
                     }
                 },
+            ),
+            # The ledger: read entries, write them in the per-event transaction (IAM authorises
+            # TransactWriteItems per item: Put, and ConditionCheck for entries it only guards).
+            iam.PolicyStatement(
+                sid="KeepLedger",
+                actions=list(spec.HANDLER_STATE_TABLE_ACTIONS),
+                resources=[table_arn(self, state_table_name)],
             ),
             iam.PolicyStatement(
                 sid="ReportDroppedBatches",

@@ -27,11 +27,16 @@ _MARK = {"pass": "PASS", "warn": "WARN", "fail": "FAIL"}
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "doctor",
-        help="check the deployment: table, stream, export, mapping, permissions, logs, alarms",
+        help="check the deployment: tables, stream, export, mapping, permissions, logs, alarms",
         description="Runs the deployment guide's validation and troubleshooting checks against "
         "the account and region boto3 resolves; each check passes, warns or fails with a fix.",
     )
     parser.add_argument("--table-name", help="DynamoDB table (env TABLE_NAME)")
+    parser.add_argument(
+        "--state-table",
+        help="the state table holding the counter's ledger (default: the one StatefulStack "
+        f"exports as {deployed.STATE_TABLE_NAME_EXPORT} for this table, else <table-name>-state)",
+    )
     parser.add_argument(
         "--stream-export-name",
         help=f"CloudFormation export of the stream ARN ({deployed.TABLE_STREAM_ARN_EXPORT})",
@@ -51,6 +56,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO | None = N
     logs = parse_log_settings(source)
     table_name = source.required_string("--table-name", env="TABLE_NAME")
     export_name = source.string("--stream-export-name", deployed.TABLE_STREAM_ARN_EXPORT)
+    state_table = source.optional_string("--state-table")
     settings = load_alarm_settings(source)
     skip_alarms = source.boolean("--skip-alarms", False)
     configure_logging(logs.format, logs.level)
@@ -71,6 +77,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO | None = N
         table_name=table_name,
         function_name=settings.function_name,
         export_name=export_name or deployed.TABLE_STREAM_ARN_EXPORT,
+        state_table_name=state_table,
         alarm_names=alarm_names,
         runbooks=runbooks,
     )

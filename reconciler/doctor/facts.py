@@ -18,6 +18,24 @@ class TableFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class StateTableFacts:
+    """The state table (the counter's ledger) and its TTL, which expires the ledger's tombstones."""
+
+    name: str
+    exists: bool
+    named_by: str = ""
+    """Where the name came from (a flag, an export, the default), for the operator to check."""
+    arn: str | None = None
+    ttl_status: str | None = None
+    """As DescribeTimeToLive says it: ENABLED, ENABLING, DISABLED or DISABLING."""
+    ttl_attribute: str | None = None
+    error: str | None = None
+    """Set when the table could not be described; the others are then unknown."""
+    ttl_error: str | None = None
+    """Set when the table exists but its TTL could not be read."""
+
+
+@dataclass(frozen=True, slots=True)
 class ExportFacts:
     name: str
     value: str | None
@@ -86,6 +104,7 @@ class Facts:
     table: TableFacts
     export: ExportFacts
     function: FunctionFacts
+    state_table: StateTableFacts
     mappings: tuple[MappingFacts, ...] = ()
     mappings_error: str | None = None
     role: RoleFacts | None = None

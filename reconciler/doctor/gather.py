@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -21,9 +22,12 @@ from reconciler.doctor.facts import (
     MappingFacts,
     RoleFacts,
     Statement,
+    StateTableFacts,
     TableFacts,
 )
 from reconciler.doctor.policy import statements_of
+from reconciler.kernel.deployment_spec import STATE_TABLE_NAME_EXPORT, TABLE_NAME_EXPORT
+from reconciler.kernel.ledger import STATE_TABLE_SUFFIX, default_state_table
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -84,17 +88,24 @@ class Gatherer:
         table_name: str,
         function_name: str,
         export_name: str,
+        state_table_name: str | None = None,
         alarm_names: Sequence[str] | None = None,
         runbooks: Mapping[str, str] | None = None,
     ) -> Facts:
+        """``state_table_name``: the one the operator named; ``None`` finds the deployed one."""
         function = self.function(function_name)
         mappings, mappings_error = self.mappings(function_name) if function.exists else ((), None)
         role = self.role(function.role_arn) if function.role_arn else None
         log_group = f"/aws/lambda/{function_name}"
+        exports, exports_error = self.exports()
+        state_name, named_by = resolve_state_table(state_table_name, table_name, exports)
         return Facts(
             table=self.table(table_name),
-            export=self.export(export_name),
+            export=ExportFacts(
+                name=export_name, value=exports.get(export_name), error=exports_error
+            ),
             function=function,
+            state_table=self.state_table(state_name, named_by),
             mappings=mappings,
             mappings_error=mappings_error,
             role=role,
@@ -123,15 +134,34 @@ class Gatherer:
             stream_arn=table.get("LatestStreamArn") if enabled else None,
         )
 
-    def export(self, name: str) -> ExportFacts:
+    def state_table(self, name: str, named_by: str = "") -> StateTableFacts:
+        try:
+            table = self._dynamodb.describe_table(TableName=name)["Table"]
+        except (ClientError, BotoCoreError) as exc:
+            error = None if _not_found(exc) else _code(exc)
+            return StateTableFacts(name=name, exists=False, named_by=named_by, error=error)
+        found = StateTableFacts(
+            name=name, exists=True, named_by=named_by, arn=table.get("TableArn")
+        )
+        try:
+            ttl = self._dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+        except (ClientError, BotoCoreError) as exc:
+            return replace(found, ttl_error=_code(exc))
+        return replace(
+            found, ttl_status=ttl.get("TimeToLiveStatus"), ttl_attribute=ttl.get("AttributeName")
+        )
+
+    def exports(self) -> tuple[dict[str, str], str | None]:
+        """Every export of the account and region (one listing serves every export we need)."""
+        found: dict[str, str] = {}
         try:
             for page in self._cloudformation.get_paginator("list_exports").paginate():
                 for export in page.get("Exports", []):
-                    if export.get("Name") == name:
-                        return ExportFacts(name=name, value=export.get("Value"))
+                    if "Name" in export and "Value" in export:
+                        found[export["Name"]] = export["Value"]
         except (ClientError, BotoCoreError) as exc:
-            return ExportFacts(name=name, value=None, error=_code(exc))
-        return ExportFacts(name=name, value=None)
+            return {}, _code(exc)
+        return found, None
 
     def function(self, name: str) -> FunctionFacts:
         try:
@@ -225,6 +255,23 @@ class Gatherer:
         return AlarmFacts(
             expected=names, states=states, runbooks=runbooks, silent=tuple(sorted(silent))
         )
+
+
+def resolve_state_table(
+    given: str | None, table_name: str, exports: Mapping[str, str]
+) -> tuple[str, str]:
+    """The state table to check, and what named it.
+
+    The one the operator gave; else the deployed one, when the ``TableName`` export shows that
+    the table being checked is the deployed one (a generated name has no ``-state`` sibling);
+    else ``<table>-state``, the default every command uses.
+    """
+    if given:
+        return given, "--state-table / RECONCILER_STATE_TABLE"
+    deployed = exports.get(STATE_TABLE_NAME_EXPORT)
+    if deployed and exports.get(TABLE_NAME_EXPORT) == table_name:
+        return deployed, f"export {STATE_TABLE_NAME_EXPORT}"
+    return default_state_table(table_name), f"the default, <table>{STATE_TABLE_SUFFIX}"
 
 
 def _document(raw: object) -> Mapping[str, Any]:

@@ -31,12 +31,36 @@ STREAM_READ_ACTIONS: tuple[str, ...] = (
 HANDLER_TABLE_ACTIONS: tuple[str, ...] = (
     "dynamodb:Query",
     "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
     "dynamodb:UpdateItem",
 )
-"""All the handler does with the table: find the event, read it on a conflict, update it."""
+"""All the handler does with the registration table (event items only): find the event, read it
+with the batch's ledger entries in one ``BatchGetItem``, update its counter."""
+
+HANDLER_STATE_TABLE_ACTIONS: tuple[str, ...] = (
+    "dynamodb:BatchGetItem",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:ConditionCheckItem",
+)
+"""All the handler does with the state table: read ledger entries, write them. Its
+``TransactWriteItems`` needs no action of its own: IAM authorises each item's action."""
+
+RECONCILER_STATE_TABLE_ACTIONS: tuple[str, ...] = (
+    "dynamodb:Query",
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
+)
+"""The reconciler's per-key repair rewrites entries beside the counter in one transaction;
+``init --backfill`` writes entries."""
 
 TABLE_STREAM_ARN_EXPORT = "TableStreamArn"
 TABLE_NAME_EXPORT = "TableName"
+STATE_TABLE_NAME_EXPORT = "StateTableName"
 
 # CloudWatch Embedded Metric Format emitted by the handler: namespace default and metric names.
 HANDLER_METRICS_NAMESPACE = "AttendeeCounter/Handler"

@@ -8,22 +8,30 @@ from reconciler.kernel import deployment_spec as spec
 
 TABLE_NAME_IMPORT = {"Fn::ImportValue": spec.TABLE_NAME_EXPORT}
 STREAM_ARN_IMPORT = {"Fn::ImportValue": spec.TABLE_STREAM_ARN_EXPORT}
-IMPORTED_TABLE_ARN = {
-    "Fn::Join": [
-        "",
-        [
-            "arn:",
-            {"Ref": "AWS::Partition"},
-            ":dynamodb:",
-            {"Ref": "AWS::Region"},
-            ":",
-            {"Ref": "AWS::AccountId"},
-            ":table/",
-            TABLE_NAME_IMPORT,
-        ],
-    ]
-}
-"""The table's ARN as both stacks build it: from the exported name, never a cross-stack ARN."""
+STATE_TABLE_NAME_IMPORT = {"Fn::ImportValue": spec.STATE_TABLE_NAME_EXPORT}
+
+
+def imported_table_arn(name_import: dict[str, str]) -> dict[str, Any]:
+    """A table's ARN as the stacks build it: from the exported name, never a cross-stack ARN."""
+    return {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":dynamodb:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                ":table/",
+                name_import,
+            ],
+        ]
+    }
+
+
+IMPORTED_TABLE_ARN = imported_table_arn(TABLE_NAME_IMPORT)
+IMPORTED_STATE_TABLE_ARN = imported_table_arn(STATE_TABLE_NAME_IMPORT)
 
 
 def resources_of_type(template: dict[str, Any], cfn_type: str) -> dict[str, dict[str, Any]]:

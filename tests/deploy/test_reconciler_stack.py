@@ -12,7 +12,9 @@ from reconciler.kernel import deployment_spec as spec
 from reconciler.kernel.model import TableModel
 from tests.deploy.conftest import CDK_GROUP, Synth
 from tests.deploy.template_helpers import (
+    IMPORTED_STATE_TABLE_ARN,
     IMPORTED_TABLE_ARN,
+    STATE_TABLE_NAME_IMPORT,
     actions_of,
     only_resource,
     policy_statements,
@@ -61,16 +63,20 @@ def test_task_role_counts_and_corrects_with_three_table_actions(template: dict[s
 def test_corrections_may_only_update_event_items_never_attendee_items(
     template: dict[str, Any],
 ) -> None:
-    # Every statement that allows UpdateItem is confined to event or lock partitions, so the
-    # task role cannot modify an attendee item (personal data).
+    # Every statement that allows UpdateItem on the registration table is confined to event or
+    # lock partitions, so the task role cannot modify an attendee item (personal data). The only
+    # other grant of it is on the state table, which holds no attendee item.
     allowed = {*TableModel().event_partitions, TableModel().lock_partition}
-    granting = [
+    updating = [
         statement
         for statement in _task_role_statements(template).values()
         if "dynamodb:UpdateItem" in actions_of(statement)
     ]
+    granting = [s for s in updating if s["Resource"] != IMPORTED_STATE_TABLE_ARN]
+    assert [s["Sid"] for s in updating if s not in granting] == ["KeepLedger"]
     assert granting
     for statement in granting:
+        assert statement["Resource"] == IMPORTED_TABLE_ARN
         keys = statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"]
         assert set(keys) <= allowed
         assert not any(key.endswith(TableModel().attendee_suffix) for key in keys)
@@ -95,6 +101,30 @@ def test_lease_writes_are_confined_to_the_lock_partition(template: dict[str, Any
     assert TableModel().lock_partition == "_RECONCILER"
 
 
+def test_the_ledger_is_read_and_rewritten_on_the_imported_state_table_only(
+    template: dict[str, Any],
+) -> None:
+    statements = _task_role_statements(template)
+    ledger = statements["KeepLedger"]
+    assert (
+        sorted(actions_of(ledger))
+        == sorted(spec.RECONCILER_STATE_TABLE_ACTIONS)
+        == [
+            "dynamodb:BatchGetItem",
+            "dynamodb:ConditionCheckItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+            "dynamodb:UpdateItem",
+        ]
+    )
+    assert ledger["Resource"] == IMPORTED_STATE_TABLE_ARN
+    assert "Condition" not in ledger
+    others = [s for sid, s in statements.items() if sid != "KeepLedger"]
+    assert not [s for s in others if s["Resource"] == IMPORTED_STATE_TABLE_ARN]
+
+
 def test_metrics_publishing_is_limited_to_the_reconciler_namespace(
     template: dict[str, Any], synth: Synth
 ) -> None:
@@ -113,9 +143,11 @@ def test_task_role_grants_nothing_else(template: dict[str, Any]) -> None:
     assert actions == {
         "dynamodb:Query",
         "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
         "dynamodb:UpdateItem",
         "dynamodb:PutItem",
         "dynamodb:DeleteItem",
+        "dynamodb:ConditionCheckItem",
         "cloudwatch:PutMetricData",
         "cloudwatch:GetMetricStatistics",
     }
@@ -154,6 +186,7 @@ def test_container_runs_serve_with_the_table_from_the_stateful_export(
     assert "EntryPoint" not in container  # the image's ENTRYPOINT ["reconciler"]
     env = {item["Name"]: item["Value"] for item in container["Environment"]}
     assert env["TABLE_NAME"] == {"Fn::ImportValue": spec.TABLE_NAME_EXPORT}
+    assert env["RECONCILER_STATE_TABLE"] == STATE_TABLE_NAME_IMPORT
     assert env["RECONCILER_PORT"] == str(METRICS_PORT)
     assert env["RECONCILER_HANDLER_FUNCTION_NAME"] == spec.HANDLER_FUNCTION_NAME
     assert env["RECONCILER_CLOUDWATCH_NAMESPACE"]

@@ -10,7 +10,9 @@ import pytest
 from reconciler.kernel import deployment_spec as spec
 from tests.deploy.conftest import CDK_GROUP, Synth
 from tests.deploy.template_helpers import (
+    IMPORTED_STATE_TABLE_ARN,
     IMPORTED_TABLE_ARN,
+    STATE_TABLE_NAME_IMPORT,
     STREAM_ARN_IMPORT,
     TABLE_NAME_IMPORT,
     actions_of,
@@ -48,12 +50,17 @@ def test_handler_runs_the_spec_entry_point_with_the_guides_sizing(
     assert props["Timeout"] == spec.HANDLER_TIMEOUT_SECONDS == 60
 
 
-def test_handler_finds_the_table_through_the_stateful_export(template: dict[str, Any]) -> None:
+def test_handler_finds_both_tables_through_the_stateful_exports(template: dict[str, Any]) -> None:
+    from reconciler.kernel.settings import env_name
+
     _, function = _function(template)
     assert function["Properties"]["Environment"]["Variables"] == {
         "TABLE_NAME": TABLE_NAME_IMPORT,
+        "RECONCILER_STATE_TABLE": STATE_TABLE_NAME_IMPORT,
         "RECONCILER_METRICS_NAMESPACE": spec.HANDLER_METRICS_NAMESPACE,
     }
+    # The variable the settings engine reads for --state-table.
+    assert env_name("--state-table") == "RECONCILER_STATE_TABLE"
 
 
 def test_event_source_mapping_has_exactly_the_spec_settings(template: dict[str, Any]) -> None:
@@ -122,6 +129,53 @@ def test_table_permissions_are_only_the_handlers_on_the_imported_table(
     ]
     assert len(table_statements) == 1
     assert sorted(actions_of(table_statements[0])) == sorted(spec.HANDLER_TABLE_ACTIONS)
+    # The event item is read with the batch's ledger entries in one BatchGetItem.
+    assert sorted(spec.HANDLER_TABLE_ACTIONS) == [
+        "dynamodb:BatchGetItem",
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+    ]
+
+
+def test_state_table_permissions_are_the_ledgers_reads_and_transaction_writes(
+    template: dict[str, Any],
+) -> None:
+    state_statements = [
+        s for s in policy_statements(template) if s["Resource"] == IMPORTED_STATE_TABLE_ARN
+    ]
+    assert len(state_statements) == 1
+    (statement,) = state_statements
+    assert sorted(actions_of(statement)) == sorted(spec.HANDLER_STATE_TABLE_ACTIONS)
+    # TransactWriteItems is authorised item by item: Put and ConditionCheck, never Update or
+    # Delete (entries are replaced whole).
+    assert sorted(spec.HANDLER_STATE_TABLE_ACTIONS) == [
+        "dynamodb:BatchGetItem",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+    ]
+    # The state table holds only ledger entries: no partition restriction to keep.
+    assert "Condition" not in statement
+    assert statement["Effect"] == "Allow"
+
+
+def test_every_table_action_is_granted_on_exactly_the_table_it_is_meant_for(
+    template: dict[str, Any],
+) -> None:
+    granted = {
+        (action, str(statement["Resource"]))
+        for statement in policy_statements(template)
+        for action in actions_of(statement)
+        if action.startswith("dynamodb:")
+    }
+    scoped_stream_actions = set(spec.STREAM_READ_ACTIONS) - {"dynamodb:ListStreams"}
+    assert granted == {
+        *((a, str(STREAM_ARN_IMPORT)) for a in scoped_stream_actions),
+        ("dynamodb:ListStreams", "*"),
+        *((a, str(IMPORTED_TABLE_ARN)) for a in spec.HANDLER_TABLE_ACTIONS),
+        *((a, str(IMPORTED_STATE_TABLE_ARN)) for a in spec.HANDLER_STATE_TABLE_ACTIONS),
+    }
 
 
 def test_table_permissions_reach_event_items_only_never_attendee_items(
@@ -156,6 +210,7 @@ def test_role_grants_nothing_beyond_stream_table_queue_and_own_logs(
     assert set(granted) == {
         *spec.STREAM_READ_ACTIONS,
         *spec.HANDLER_TABLE_ACTIONS,
+        *spec.HANDLER_STATE_TABLE_ACTIONS,
         "sqs:SendMessage",
         "logs:CreateLogStream",
         "logs:PutLogEvents",

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.kernel import deployment_spec as deployed
+from reconciler.kernel.ledger import LedgerModel, default_state_table
 
 ASSUME_LAMBDA = {
     "Version": "2012-10-17",
@@ -94,12 +95,42 @@ def export_stream_arn(
     value: str,
     export_name: str = deployed.TABLE_STREAM_ARN_EXPORT,
     stack_name: str = "StatefulStack",
+    **more_exports: str,
 ) -> None:
+    """A stack exporting the stream ARN (and ``more_exports``, export name to value)."""
+    exports = {export_name: value, **more_exports}
     template = {
         "Resources": {"Marker": {"Type": "AWS::SQS::Queue"}},
-        "Outputs": {"TableStreamArn": {"Value": value, "Export": {"Name": export_name}}},
+        "Outputs": {
+            f"Output{index}": {"Value": value, "Export": {"Name": name}}
+            for index, (name, value) in enumerate(exports.items())
+        },
     }
     clients.cloudformation().create_stack(StackName=stack_name, TemplateBody=json.dumps(template))
+
+
+def create_state_table(clients: Any, name: str, *, ttl: bool = True) -> str:
+    """The state table as StatefulStack deploys it (no stream; TTL on ``expiresAt``); its ARN."""
+    ledger = LedgerModel()
+    dynamodb = clients.dynamodb()
+    created = dynamodb.create_table(
+        TableName=name,
+        AttributeDefinitions=[
+            {"AttributeName": ledger.pk_attr, "AttributeType": "S"},
+            {"AttributeName": ledger.sk_attr, "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": ledger.pk_attr, "KeyType": "HASH"},
+            {"AttributeName": ledger.sk_attr, "KeyType": "RANGE"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    if ttl:
+        dynamodb.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": ledger.expires_attr},
+        )
+    return str(created["TableDescription"]["TableArn"])
 
 
 def create_mapping(
@@ -135,6 +166,8 @@ def stream_arn_of(clients: Any, table_name: str) -> str:
 class World:
     table_name: str
     stream_arn: str
+    state_table: str
+    state_table_arn: str
     function_name: str
     function_arn: str
     role_name: str
@@ -146,11 +179,22 @@ class World:
 def build_green_world(clients: Any, table_name: str, queue_name: str = "stream-failures") -> World:
     """Everything the deployment guide's validation steps expect, as the stacks deploy it."""
     stream_arn = stream_arn_of(clients, table_name)
-    export_stream_arn(clients, stream_arn)
+    state_table = default_state_table(table_name)
+    state_table_arn = create_state_table(clients, state_table)
+    export_stream_arn(
+        clients,
+        stream_arn,
+        **{deployed.TABLE_NAME_EXPORT: table_name, deployed.STATE_TABLE_NAME_EXPORT: state_table},
+    )
     role_name = "updateAttendeeCounter-role"
     role_arn = create_role(clients, role_name)
     clients.iam().put_role_policy(
         RoleName=role_name, PolicyName="stream-read", PolicyDocument=stream_read_policy(stream_arn)
+    )
+    clients.iam().put_role_policy(
+        RoleName=role_name,
+        PolicyName="ledger",
+        PolicyDocument=policy(deployed.HANDLER_STATE_TABLE_ACTIONS, state_table_arn),
     )
     function_arn = create_handler(clients, role_arn)
     queue_arn = create_queue(clients, queue_name)
@@ -159,6 +203,8 @@ def build_green_world(clients: Any, table_name: str, queue_name: str = "stream-f
     return World(
         table_name=table_name,
         stream_arn=stream_arn,
+        state_table=state_table,
+        state_table_arn=state_table_arn,
         function_name=deployed.HANDLER_FUNCTION_NAME,
         function_arn=function_arn,
         role_name=role_name,

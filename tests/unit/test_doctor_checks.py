@@ -15,6 +15,7 @@ from reconciler.doctor.facts import (
     MappingFacts,
     RoleFacts,
     Statement,
+    StateTableFacts,
     TableFacts,
 )
 from reconciler.doctor.policy import decide, statements_of
@@ -24,6 +25,8 @@ TABLE = "registrations"
 STREAM = f"arn:aws:dynamodb:us-east-1:123456789012:table/{TABLE}/stream/2026-01-01T00:00:00.000"
 OLD_STREAM = f"arn:aws:dynamodb:us-east-1:123456789012:table/{TABLE}/stream/2025-01-01T00:00:00.000"
 QUEUE = "arn:aws:sqs:us-east-1:123456789012:stream-failures"
+STATE_TABLE = f"{TABLE}-state"
+STATE_ARN = f"arn:aws:dynamodb:us-east-1:123456789012:table/{STATE_TABLE}"
 EXPECTED = Expectations(table_name=TABLE, on_failure_queue="stream-failures")
 
 GRANTS = (
@@ -34,6 +37,10 @@ GRANTS = (
     ),
     Statement(effect="Allow", actions=("dynamodb:ListStreams",), resources=("*",)),
 )
+LEDGER = Statement(
+    effect="Allow", actions=deployed.HANDLER_STATE_TABLE_ACTIONS, resources=(STATE_ARN,)
+)
+"""The handler's grant on the state table, as StatelessStack gives it."""
 MAPPING = MappingFacts(
     uuid="m-1",
     event_source_arn=STREAM,
@@ -56,8 +63,16 @@ GREEN = Facts(
     ),
     export=ExportFacts(name="TableStreamArn", value=STREAM),
     function=FunctionFacts(name="updateAttendeeCounter", exists=True, role_arn="arn:role/r"),
+    state_table=StateTableFacts(
+        name=STATE_TABLE,
+        exists=True,
+        named_by="export StateTableName",
+        arn=STATE_ARN,
+        ttl_status="ENABLED",
+        ttl_attribute="expiresAt",
+    ),
     mappings=(MAPPING,),
-    role=RoleFacts(name="r", statements=GRANTS),
+    role=RoleFacts(name="r", statements=(*GRANTS, LEDGER)),
     log_group="/aws/lambda/updateAttendeeCounter",
     log_group_exists=True,
     alarms=AlarmFacts(
@@ -177,7 +192,7 @@ def test_wrong_mapping_settings_point_at_the_module_that_defines_them() -> None:
 
 
 def test_missing_permissions_are_the_guides_permission_denied() -> None:
-    facts = replace(GREEN, role=RoleFacts(name="r", statements=GRANTS[:1]))
+    facts = replace(GREEN, role=RoleFacts(name="r", statements=(GRANTS[0], LEDGER)))
     check = results(facts)["handler-role-permissions"]
     assert check.status == "fail"
     assert check.detail == "role r lacks dynamodb:ListStreams"
@@ -186,13 +201,13 @@ def test_missing_permissions_are_the_guides_permission_denied() -> None:
 
 def test_list_streams_granted_only_on_the_stream_arn_does_not_count() -> None:
     scoped = Statement(effect="Allow", actions=deployed.STREAM_READ_ACTIONS, resources=(STREAM,))
-    facts = replace(GREEN, role=RoleFacts(name="r", statements=(scoped,)))
+    facts = replace(GREEN, role=RoleFacts(name="r", statements=(scoped, LEDGER)))
     assert "dynamodb:ListStreams" in results(facts)["handler-role-permissions"].detail
 
 
 def test_conditional_grant_is_a_warning() -> None:
     conditional = tuple(replace(s, conditional=True) for s in GRANTS)
-    facts = replace(GREEN, role=RoleFacts(name="r", statements=conditional))
+    facts = replace(GREEN, role=RoleFacts(name="r", statements=(*conditional, LEDGER)))
     assert not_passing(facts) == {"handler-role-permissions": "warn"}
 
 
@@ -212,7 +227,7 @@ def test_missing_log_group_fails_when_the_role_cannot_create_it() -> None:
         resources=(f"{LOG_GROUP_ARN}:*",),
     )
     function = replace(GREEN.function, arn=FUNCTION_ARN)
-    role = RoleFacts(name="r", statements=(*GRANTS, writes))
+    role = RoleFacts(name="r", statements=(*GRANTS, LEDGER, writes))
     # WHEN the group is gone
     facts = replace(GREEN, function=function, role=role, log_group_exists=False)
     # THEN Lambda can never re-create it: the deployment is broken
@@ -223,7 +238,7 @@ def test_missing_log_group_fails_when_the_role_cannot_create_it() -> None:
 def test_missing_log_group_only_warns_when_lambda_may_still_create_it() -> None:
     basic = Statement(effect="Allow", actions=("logs:CreateLogGroup",), resources=("*",))
     function = replace(GREEN.function, arn=FUNCTION_ARN)
-    role = RoleFacts(name="r", statements=(*GRANTS, basic))
+    role = RoleFacts(name="r", statements=(*GRANTS, LEDGER, basic))
     facts = replace(GREEN, function=function, role=role, log_group_exists=False)
     assert not_passing(facts) == {"handler-log-group": "warn"}
 

@@ -3,9 +3,9 @@
 The checks follow the deployment guide: its three validation steps, and its troubleshooting
 entries ("Streams not enabled", "Stream ARN not found", "Permission denied", "Stream handler
 not triggering"), each named in the fix so an operator can find the guide's section. They are
-grouped by what they look at: ``resources`` (table, stream, export, function), ``mapping``
-(the event source mapping), ``access`` (the handler's role and log group) and
-``alarm_states``; ``result`` holds what they share.
+grouped by what they look at: ``resources`` (table, stream, export, state table, function),
+``mapping`` (the event source mapping), ``access`` (the handler's role: stream and ledger
+permissions, and its log group) and ``alarm_states``; ``result`` holds what they share.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from reconciler.doctor.checks.mapping import (
 )
 from reconciler.doctor.checks.resources import (
     handler_exists,
+    state_table,
     stream_enabled,
     stream_export,
     table_exists,
@@ -41,6 +42,7 @@ def evaluate(facts: Facts, expected: Expectations) -> list[CheckResult]:
         table_exists(facts, expected),
         stream_enabled(facts, expected),
         stream_export(facts, expected),
+        state_table(facts, expected),
         handler_exists(facts, expected),
         mapping_exists(facts, expected, mapping),
         mapping_enabled(facts, expected, mapping),

@@ -1,4 +1,5 @@
-"""The deployed resources themselves: the table, its stream, the stream's export, the function.
+"""The deployed resources themselves: the table, its stream, the stream's export, the state
+table, the function.
 
 The guide's first validation step, and its troubleshooting entries "Streams not enabled" and
 "Stream ARN not found".
@@ -90,6 +91,57 @@ def stream_export(facts: Facts, expected: Expectations) -> CheckResult:
             DEPLOY_STATEFUL,
         )
     return CheckResult("stream-export", "pass", f"export {name} equals the table's stream")
+
+
+def state_table(facts: Facts, expected: Expectations) -> CheckResult:
+    """The ledger's table: without it every batch fails; without TTL its tombstones pile up."""
+    table = facts.state_table
+    name = table.name
+    if table.error:
+        return unreadable(
+            "state-table",
+            f"could not describe state table {name}: {table.error}",
+            "dynamodb:DescribeTable",
+        )
+    init = f"`reconciler init --table-name {expected.table_name} --state-table {name}`"
+    if not table.exists:
+        return CheckResult(
+            "state-table",
+            "fail",
+            f"state table {name} ({table.named_by}) not found in this account and region",
+            f"deploy StatefulStack (`cdk deploy StatefulStack`) or run {init}; "
+            "or check --state-table / RECONCILER_STATE_TABLE",
+        )
+    if table.ttl_error:
+        return unreadable(
+            "state-table",
+            f"could not read state table {name}'s TTL: {table.ttl_error}",
+            "dynamodb:DescribeTimeToLive",
+        )
+    wanted = expected.ttl_attribute
+    if table.ttl_attribute == wanted and table.ttl_status == "ENABLED":
+        return CheckResult("state-table", "pass", f"state table {name} exists, TTL on {wanted}")
+    if table.ttl_attribute == wanted and table.ttl_status == "ENABLING":
+        return CheckResult(
+            "state-table",
+            "warn",
+            f"state table {name}: TTL on {wanted} is still being enabled",
+            "wait (it can take up to an hour) and run doctor again",
+        )
+    if table.ttl_status in ("ENABLED", "ENABLING"):
+        detail = f"state table {name} has TTL on {table.ttl_attribute}, not {wanted}"
+        first = f"disable TTL on {table.ttl_attribute} (a table has one TTL attribute), then "
+    else:
+        detail = f"state table {name} has no TTL (status {table.ttl_status or 'unknown'})"
+        first = ""
+    return CheckResult(
+        "state-table",
+        "fail",
+        f"{detail}: the ledger's tombstones would never expire",
+        f"{first}deploy StatefulStack (`cdk deploy StatefulStack`) or run {init}; by hand: "
+        f"`aws dynamodb update-time-to-live --table-name {name} "
+        f"--time-to-live-specification Enabled=true,AttributeName={wanted}`",
+    )
 
 
 def handler_exists(facts: Facts, expected: Expectations) -> CheckResult:

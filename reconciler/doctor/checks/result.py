@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from reconciler.kernel import deployment_spec as deployed
+from reconciler.kernel.ledger import LedgerModel
 
 Status = Literal["pass", "warn", "fail"]
 
@@ -38,6 +39,9 @@ class Expectations:
     maximum_record_age_seconds: int = deployed.MAX_RECORD_AGE_SECONDS
     stream_view_type: str = deployed.STREAM_VIEW_TYPE
     stream_actions: tuple[str, ...] = deployed.STREAM_READ_ACTIONS
+    state_table_actions: tuple[str, ...] = deployed.HANDLER_STATE_TABLE_ACTIONS
+    ttl_attribute: str = LedgerModel().expires_attr
+    """The state table's TTL attribute: absent entries (tombstones) expire through it."""
 
 
 DEPLOY_STATEFUL = "deploy StatefulStack first: `cdk deploy StatefulStack`"
