@@ -176,12 +176,6 @@ def backfill(clients: Clients, settings: InitSettings, report: SetupReport) -> B
     """The backfill's composition root: the reconciler's event listing, the two adapters."""
     dynamodb = clients.dynamodb()
     tables = settings.table
-    events = DynamoReconcileTable(
-        dynamodb,
-        tables.table_name,
-        tables.model,
-        ReadRateLimiter(0.0, clock=time.monotonic, sleep=time.sleep),
-    )
     run = Backfill(
         DynamoAttendeeHashes(dynamodb, tables.table_name, tables.model),
         DynamoLedgerClaims(dynamodb, tables.state_table, LedgerModel()),
@@ -194,6 +188,12 @@ def backfill(clients: Clients, settings: InitSettings, report: SetupReport) -> B
             f"backfill: each event's entries are claimed {settings.options.settle_seconds:g}s "
             "after its attendees were listed (records in flight reach the handler first)"
         )
+    events = DynamoReconcileTable(
+        dynamodb,
+        tables.table_name,
+        tables.model,
+        ReadRateLimiter(0.0, clock=time.monotonic, sleep=time.sleep),
+    )
     try:
         return run.run(_slugs(events, settings.event))
     finally:
