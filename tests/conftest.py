@@ -79,9 +79,12 @@ def clients(aws: str):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def table_name(clients) -> str:  # type: ignore[no-untyped-def]
-    """A fresh table with its stream, shaped as the StatefulStack deploys it."""
-    from reconciler.devtools.local_table import create_table
+    """A fresh table with its stream and its state table (the handler's ledger), shaped as the
+    StatefulStack deploys them."""
+    from reconciler.devtools.local_table import create_state_table, create_table
+    from reconciler.kernel.ledger import default_state_table
 
     name = f"registrations-{uuid.uuid4().hex[:8]}"
     create_table(clients.dynamodb(), name)
+    create_state_table(clients.dynamodb(), default_state_table(name))
     return name

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.cli.exit_codes import ExitCode
-from reconciler.devtools.local_table import create_table
+from reconciler.devtools.local_table import ensure_tables
 from reconciler.devtools.pump import (
     STARTING_POSITIONS,
     FaultPlan,
@@ -30,8 +30,8 @@ from reconciler.devtools.pump import (
 from reconciler.handler.emf import MetricTotals
 from reconciler.handler.entry import HandlerSettings, emf_sink, parse_handler_settings
 from reconciler.kernel import deployment_spec as spec
-from reconciler.kernel.aws import Clients, aws_call, client_config
-from reconciler.kernel.errors import AwsError, ConfigError, ReconcilerError
+from reconciler.kernel.aws import Clients, client_config
+from reconciler.kernel.errors import ConfigError, ReconcilerError
 from reconciler.kernel.logs import configure_logging
 from reconciler.kernel.settings import (
     Source,
@@ -187,13 +187,6 @@ def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def _create_if_missing(clients: Clients, table_name: str, settings: HandlerSettings) -> None:
-    dynamodb = clients.dynamodb()
-    try:
-        with aws_call("DescribeTable"):
-            dynamodb.describe_table(TableName=table_name)
-        return
-    except AwsError as exc:
-        if exc.code != "ResourceNotFoundException":
-            raise
-    with aws_call("CreateTable"):
-        create_table(dynamodb, table_name, settings.table.model)
+    """The registration table and the state table the handler keeps its ledger in, as
+    ``reconciler init`` sets them up (an existing table is checked, never changed)."""
+    ensure_tables(clients.dynamodb(), settings.table)

@@ -3,10 +3,13 @@
 :class:`StreamHandler` takes its ports injected (``reconciler.handler.entry`` wires the real
 ones), so tests run it against fakes or a moto server.
 
-Per batch: parse every record (bad ones are skipped and counted, never fatal), sum the
-attendee deltas per event, and apply each event's sum with one conditional ``UpdateItem``
-guarded by the highest sequence number already applied, so Lambda's retries and replays never
-count a record twice. Failures are reported per Lambda's partial-batch contract.
+Per batch: parse every record (bad ones are skipped and counted, never fatal), group the
+attendee changes per event, read the event's counter and the ledger entries of its items in one
+``BatchGetItem``, fold each item's records over its entry (:mod:`reconciler.handler.ledger`),
+and write the changed entries and the counter's delta in one ``TransactWriteItems``, each entry
+conditioned on what was read. Lambda's retries, replays and reorderings (per-item order is the
+one AWS keeps) never count a state change twice. Failures are reported per Lambda's
+partial-batch contract.
 """
 
 from __future__ import annotations
@@ -18,15 +21,14 @@ from typing import Protocol
 
 import structlog
 
-from reconciler.handler.counter_store import CounterState, CounterStore
+from reconciler.handler.ledger import MAX_ENTRIES_PER_TRANSACTION, counter_change, plan_event
+from reconciler.handler.ledger_store import LedgerStore
 from reconciler.handler.records import (
     AttendeeChange,
     ChangeKind,
     Ignored,
     Malformed,
-    MalformedReason,
     SlugBatch,
-    apply_delta,
     earliest,
     group_by_slug,
     parse_event,
@@ -104,7 +106,7 @@ class StreamHandler:
     def __init__(
         self,
         locator: EventLocator,
-        store: CounterStore,
+        store: LedgerStore,
         metrics: MetricsSink,
         model: TableModel,
         *,
@@ -209,60 +211,55 @@ class StreamHandler:
             self._log.warning("event_orphaned", slug=batch.slug, records=records)
             return
 
-        result = self._store.add_if_newer(
-            key, batch.delta, batch.first_sequence, batch.last_sequence
-        )
-        if result.applied:
-            counts.counter_updates += 1
-            self._log.debug("counter_updated", slug=batch.slug, delta=batch.delta)
-            return
-        self._catch_up(key, batch, result.current, counts)
+        items = list(dict.fromkeys(change.item for change in batch.changes))
+        for start in range(0, len(items), MAX_ENTRIES_PER_TRANSACTION):
+            share = set(items[start : start + MAX_ENTRIES_PER_TRANSACTION])
+            chunk = [change for change in batch.changes if change.item in share]
+            self._apply_chunk(key, batch.slug, chunk, counts)
 
-    def _catch_up(
-        self, key: EventKey, batch: SlugBatch, state: CounterState | None, counts: BatchCounts
+    def _apply_chunk(
+        self, key: EventKey, slug: str, changes: list[AttendeeChange], counts: BatchCounts
     ) -> None:
-        """The slow path: apply only the records after the stored sequence, clamped at zero.
+        """Read the counter and the entries, fold, write both in one transaction.
 
-        Reached on a replay, a decrement below zero, a non-numeric count, or a vanished
-        event. The write is a compare-and-set on what was read; the reconciler may write in
-        between, so a lost race re-reads and decides again, a bounded number of times.
+        A transaction cancelled by a race (the reconciler's repair, a concurrent batch of a
+        split shard, a retry of this very batch) re-reads and decides again, a bounded number
+        of times; the entries' conditions make a second application of a record impossible.
         """
-        records = len(batch.changes)
+        records = len(changes)
+        items = list(dict.fromkeys(change.item for change in changes))
         for _attempt in range(self._conflict_retries):
-            if state is None:
+            read = self._store.read(key, slug, items)
+            if read is None:
                 counts.orphan_records += records
                 self._log.warning(
-                    "event_orphaned", slug=batch.slug, records=records, reason="event_deleted"
+                    "event_orphaned", slug=slug, records=records, reason="event_deleted"
                 )
                 return
-            if not (state.count_is_number and state.version_is_number):
+            if read.counter.invalid is not None:
                 counts.malformed_records += records
                 self._log.warning(
                     "stream_record_malformed",
-                    reason=MalformedReason.NON_NUMERIC_COUNTER.value,
-                    slug=batch.slug,
+                    reason=read.counter.invalid,
+                    slug=slug,
                     records=records,
                 )
                 return
-            remaining = batch.after(state.sequence)
-            if remaining is None:
-                counts.duplicates_skipped += records
-                self._log.info("duplicate_records_skipped", slug=batch.slug, records=records)
-                return
-            outcome = apply_delta(state.count, remaining.delta)
-            try:
-                self._store.write_if_unchanged(key, state, outcome.count, remaining.last_sequence)
-            except ConflictError:
-                self._log.info("counter_write_conflict", slug=batch.slug)
-                state = self._store.read(key)
-                continue
-            counts.counter_updates += 1
-            skipped = records - len(remaining.changes)
-            if skipped:
-                counts.duplicates_skipped += skipped
-                self._log.info("duplicate_records_skipped", slug=batch.slug, records=skipped)
-            if outcome.clamped:
-                counts.clamped_at_zero += 1
-                self._log.warning("counter_clamped_at_zero", slug=batch.slug)
+            plan = plan_event(changes, read.entries)
+            if plan.writes:
+                change = counter_change(read.counter, plan.delta)
+                try:
+                    self._store.commit(key, slug, read.counter, change, plan.writes)
+                except ConflictError:
+                    self._log.info("counter_write_conflict", slug=slug)
+                    continue
+                counts.counter_updates += 1
+                self._log.debug("counter_updated", slug=slug, delta=plan.delta)
+                if change.clamped:
+                    counts.clamped_at_zero += 1
+                    self._log.warning("counter_clamped_at_zero", slug=slug)
+            if plan.duplicates:
+                counts.duplicates_skipped += plan.duplicates
+                self._log.info("duplicate_records_skipped", slug=slug, records=plan.duplicates)
             return
         raise ConflictError(f"counter kept changing during {self._conflict_retries} attempts")

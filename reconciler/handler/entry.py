@@ -21,8 +21,8 @@ from reconciler.handler.batch import (
     MetricsSink,
     StreamHandler,
 )
-from reconciler.handler.counter_store import DynamoCounterStore
 from reconciler.handler.emf import EmfWriter
+from reconciler.handler.ledger_store import DynamoLedgerStore
 from reconciler.kernel import deployment_spec as spec
 from reconciler.kernel.aws import Clients, client_config
 from reconciler.kernel.event_lookup import DynamoEventLocator
@@ -74,7 +74,7 @@ def build_handler(
     table = settings.table
     return StreamHandler(
         DynamoEventLocator(dynamodb, table.table_name, table.model),
-        DynamoCounterStore(dynamodb, table.table_name, table.model),
+        DynamoLedgerStore(dynamodb, table.table_name, table.state_table, table.model),
         metrics,
         table.model,
         conflict_retries=settings.conflict_retries,

@@ -12,6 +12,7 @@ import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from reconciler.kernel.ledger import Position, item_hash, stream_label
 from reconciler.kernel.model import ItemKind, TableModel, classify, pad_sequence
 
 
@@ -63,10 +64,19 @@ class AttendeeChange:
     """Zero-padded to 40 digits, so string order is stream order."""
     sequence_number: str
     """As the stream sent it: the ``itemIdentifier`` Lambda expects back on a failure."""
+    item: str = ""
+    """The attendee item's ledger name (a hash of its key, never the key: it is an e-mail)."""
+    label: str = ""
+    """The label of the stream the record came from (empty when Lambda did not say)."""
 
     @property
     def delta(self) -> int:
         return DELTAS[self.kind]
+
+    @property
+    def position(self) -> Position:
+        """Comparable with another record's position only for the same item."""
+        return Position(self.label, self.sequence)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +145,14 @@ def parse_record(record: object, model: TableModel) -> ParsedRecord:
             return Malformed(reason, raw_sequence)
         if not isinstance(body[image], Mapping):
             return Malformed(MalformedReason.INVALID_IMAGE, raw_sequence)
-    return AttendeeChange(ref.slug, kind, sequence, raw_sequence)
+    return AttendeeChange(
+        ref.slug,
+        kind,
+        sequence,
+        raw_sequence,
+        item=item_hash(pk, sk),
+        label=stream_label(record.get("eventSourceARN")),
+    )
 
 
 def _string_attribute(value: object) -> str | None:
@@ -158,16 +175,8 @@ class SlugBatch:
     changes: tuple[AttendeeChange, ...]
 
     @property
-    def delta(self) -> int:
-        return sum(change.delta for change in self.changes)
-
-    @property
     def first_sequence(self) -> str:
         return self.changes[0].sequence
-
-    @property
-    def last_sequence(self) -> str:
-        return self.changes[-1].sequence
 
     @property
     def first_sequence_number(self) -> str:
@@ -176,19 +185,12 @@ class SlugBatch:
 
     @property
     def needs_write(self) -> bool:
-        """MODIFY-only groups change nothing and replaying them is harmless: skip the write.
+        """MODIFY-only groups change no item's state: they need neither a lookup nor a write.
 
-        An INSERT and a REMOVE that cancel out still need it, because a retry from the
-        REMOVE onward must see that the INSERT was already applied.
+        An INSERT and a REMOVE of one item that cancel out still need it: the item's entry must
+        move past them, or a retry from the REMOVE onward would count the REMOVE again.
         """
         return any(change.kind is not ChangeKind.MODIFY for change in self.changes)
-
-    def after(self, applied_sequence: str | None) -> SlugBatch | None:
-        """The changes not yet applied, given the highest applied (padded) sequence number."""
-        if applied_sequence is None:
-            return self
-        remaining = tuple(c for c in self.changes if c.sequence > applied_sequence)
-        return SlugBatch(self.slug, remaining) if remaining else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,39 +207,20 @@ def group_by_slug(changes: Iterable[AttendeeChange]) -> Grouped:
     Lambda delivers one shard's records in order and never repeats one within a batch; sorting
     and de-duplicating anyway costs nothing and keeps the sequence comparison sound.
     """
-    by_slug: dict[str, dict[str, AttendeeChange]] = {}
+    by_slug: dict[str, dict[Position, AttendeeChange]] = {}
     repeated = 0
     for change in changes:
         seen = by_slug.setdefault(change.slug, {})
-        if change.sequence in seen:
+        if change.position in seen:
             repeated += 1
             continue
-        seen[change.sequence] = change
+        seen[change.position] = change
     batches = [
-        SlugBatch(slug, tuple(sorted(records.values(), key=lambda c: c.sequence)))
+        SlugBatch(slug, tuple(sorted(records.values(), key=lambda c: c.position)))
         for slug, records in by_slug.items()
     ]
     batches.sort(key=lambda batch: batch.first_sequence)
     return Grouped(tuple(batches), repeated)
-
-
-@dataclass(frozen=True, slots=True)
-class Clamped:
-    count: int
-    clamped: bool
-    """True when the delta would have taken the count below zero: evidence of drift."""
-
-
-def apply_delta(count: int, delta: int) -> Clamped:
-    """The new count, never below zero.
-
-    A stored negative count (written by the old, unclamped handler or by hand) is drift
-    evidence too: it counts as zero, so the handler never writes a negative number back.
-    """
-    total = max(count, 0) + delta
-    if total < 0 or count < 0:
-        return Clamped(max(total, 0), True)
-    return Clamped(total, False)
 
 
 def earliest(sequence_numbers: Sequence[str]) -> str:

@@ -156,6 +156,8 @@ def translate_error(operation: str, exc: Exception) -> Exception:
             return ConflictError(f"{operation}: condition failed", dict(item) if item else None)
         if code in _THROTTLE_CODES:
             return ThrottledError(f"{operation} throttled after retries: {code}")
+        if code == "TransactionCanceledException":
+            return _cancelled(operation, exc.response, message)
         return AwsError(operation, code, message)
     if isinstance(exc, BotoConnectionError | HTTPClientError):
         # Refused, timed out, or closed mid-request after the client's own retries.
@@ -168,6 +170,27 @@ def translate_error(operation: str, exc: Exception) -> Exception:
         # so callers that isolate failures see one error type.
         return AwsError(operation, type(exc).__name__, str(exc))
     return exc
+
+
+_CONFLICT_REASONS = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
+_THROTTLE_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded"})
+
+
+def _cancelled(operation: str, response: Any, message: str) -> Exception:
+    """A cancelled transaction: a lost race (some item's condition failed, or another
+    transaction held an item) is a conflict the caller re-reads and retries; throttling is
+    throttling; anything else (a validation problem) is an error."""
+    reasons = tuple(
+        (reason.get("Code") if reason.get("Code") not in (None, "None") else None)
+        for reason in response.get("CancellationReasons", [])
+        if isinstance(reason, dict)
+    )
+    codes = {code for code in reasons if code}
+    if codes & _THROTTLE_REASONS:
+        return ThrottledError(f"{operation} throttled after retries: {sorted(codes)}")
+    if codes and codes <= _CONFLICT_REASONS:
+        return ConflictError(f"{operation}: transaction cancelled", reasons=reasons)
+    return AwsError(operation, "TransactionCanceledException", message)
 
 
 @contextmanager

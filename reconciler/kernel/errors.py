@@ -25,9 +25,17 @@ class ConflictError(ReconcilerError):
     ``current`` carries the item as it was when the condition failed, when the service returned it.
     """
 
-    def __init__(self, message: str, current: dict[str, object] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        current: dict[str, object] | None = None,
+        reasons: tuple[str | None, ...] = (),
+    ) -> None:
         super().__init__(message)
         self.current = current
+        self.reasons = reasons
+        """For a cancelled transaction: each item's cancellation code, in request order
+        (``None`` for an item that was not the cause)."""
 
 
 class ThrottledError(ReconcilerError):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from reconciler.kernel.aws import aws_call
-from reconciler.kernel.model import EventKey, TableModel, is_valid_slug
+from reconciler.kernel.model import EventKey, ItemKind, TableModel, classify, is_valid_slug
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -87,7 +87,11 @@ class DynamoEventLocator:
                 with aws_call("Query"):
                     page = self._client.query(**kwargs)  # type: ignore[arg-type]
                 for item in page.get("Items", []):
-                    found.append(EventKey(partition, item[model.sk_attr]["S"]))
+                    sort_key = item[model.sk_attr]["S"]
+                    # One definition of an event item everywhere: ``<slug>#`` alone matches the
+                    # prefix but is no event (the reconciler's listing skips it too).
+                    if classify(partition, sort_key, model).kind is ItemKind.EVENT:
+                        found.append(EventKey(partition, sort_key))
                 last = page.get("LastEvaluatedKey")
                 if not last:
                     break

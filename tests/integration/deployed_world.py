@@ -12,8 +12,9 @@ import zipfile
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.devtools import local_table
 from reconciler.kernel import deployment_spec as deployed
-from reconciler.kernel.ledger import LedgerModel, default_state_table
+from reconciler.kernel.ledger import default_state_table
 
 ASSUME_LAMBDA = {
     "Version": "2012-10-17",
@@ -110,27 +111,13 @@ def export_stream_arn(
 
 
 def create_state_table(clients: Any, name: str, *, ttl: bool = True) -> str:
-    """The state table as StatefulStack deploys it (no stream; TTL on ``expiresAt``); its ARN."""
-    ledger = LedgerModel()
+    """The state table as StatefulStack deploys it (no stream; TTL on ``expiresAt``), unless it
+    exists already (the ``table_name`` fixture creates one beside every table); its ARN."""
     dynamodb = clients.dynamodb()
-    created = dynamodb.create_table(
-        TableName=name,
-        AttributeDefinitions=[
-            {"AttributeName": ledger.pk_attr, "AttributeType": "S"},
-            {"AttributeName": ledger.sk_attr, "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": ledger.pk_attr, "KeyType": "HASH"},
-            {"AttributeName": ledger.sk_attr, "KeyType": "RANGE"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    if ttl:
-        dynamodb.update_time_to_live(
-            TableName=name,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": ledger.expires_attr},
-        )
-    return str(created["TableDescription"]["TableArn"])
+    existing = dynamodb.list_tables()["TableNames"]
+    if name not in existing:
+        local_table.create_state_table(dynamodb, name, ttl=ttl)
+    return str(dynamodb.describe_table(TableName=name)["Table"]["TableArn"])
 
 
 def create_mapping(

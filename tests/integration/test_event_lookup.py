@@ -4,7 +4,7 @@ import pytest
 
 from reconciler.kernel.errors import AwsError
 from reconciler.kernel.event_lookup import DynamoEventLocator, LookupOutcome
-from reconciler.kernel.model import EventKey, TableModel
+from reconciler.kernel.model import EventKey, ItemKind, TableModel, classify
 
 
 def put_event(clients, table_name: str, pk: str, sk: str) -> None:  # type: ignore[no-untyped-def]
@@ -40,3 +40,15 @@ def test_missing_table_is_a_clear_aws_error(clients):  # type: ignore[no-untyped
     locator = DynamoEventLocator(clients.dynamodb(), "no-such-table", TableModel())
     with pytest.raises(AwsError, match="ResourceNotFoundException"):
         locator.find("tech")
+
+
+def test_a_sort_key_of_the_slug_and_separator_alone_is_no_event_here_or_in_a_pass(  # type: ignore[no-untyped-def]
+    clients, table_name
+):
+    # GIVEN an item "<slug>#" in an event partition: it matches the lookup's prefix, but the
+    # pass's listing has never counted it as an event
+    put_event(clients, table_name, "FAD", "workshop#")
+    locator = DynamoEventLocator(clients.dynamodb(), table_name, TableModel())
+    # THEN the handler's lookup does not count registrations onto it either
+    assert locator.find("workshop").outcome is LookupOutcome.ORPHAN
+    assert classify("FAD", "workshop#", TableModel()).kind is ItemKind.OTHER

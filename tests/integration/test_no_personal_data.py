@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 from reconciler.devtools.pump import FaultPlan, PumpConfig, StreamPump
 from reconciler.handler.batch import BatchFailedError
 from reconciler.handler.entry import lambda_function
+from reconciler.kernel.ledger import default_state_table
 from reconciler.kernel.logs import configure_logging
 from reconciler.kernel.model import EventKey
 from tests.integration.traffic import Table
@@ -117,7 +118,7 @@ def test_handler_logs_and_metrics_carry_no_personal_data(
     def throttle(params: dict[str, Any], **_kwargs: Any) -> None:
         raise ClientError(
             {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "x"}},
-            "UpdateItem",
+            "TransactWriteItems",
         )
 
     table.put_event(WORKSHOP, 0)
@@ -126,7 +127,7 @@ def test_handler_logs_and_metrics_carry_no_personal_data(
         for i, r in enumerate(records)
         if r["dynamodb"]["Keys"]["pk"]["S"] in {"tech-summit-2024#ATTENDEE", "workshop#ATTENDEE"}
     ]
-    table.ddb.meta.events.register("before-parameter-build.dynamodb.UpdateItem", throttle)
+    table.ddb.meta.events.register("before-parameter-build.dynamodb.TransactWriteItems", throttle)
     with pytest.raises(BatchFailedError):
         handler.handle({"Records": more}, "req-fail")
 
@@ -146,7 +147,10 @@ def test_handler_logs_and_metrics_carry_no_personal_data(
     assert "Response body" in text  # botocore really logged at DEBUG
     emf = table.emf.getvalue()
     assert emf.count('"_aws"') == 4
-    assert_no_personal_data(text, emf, captured.out, captured.err)
+    # the ledger names attendees by a hash of their key, never by the key (an e-mail)
+    ledger = json.dumps(table.ddb.scan(TableName=default_state_table(table.name))["Items"])
+    assert '"LEDGER#' in ledger
+    assert_no_personal_data(text, emf, captured.out, captured.err, ledger)
 
 
 class Flaky:

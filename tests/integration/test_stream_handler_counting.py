@@ -13,6 +13,7 @@ import pytest
 
 from reconciler.handler import entry as stream_handler
 from reconciler.kernel import deployment_spec as spec
+from reconciler.kernel.ledger import Entry, Position, item_hash, stream_label
 from reconciler.kernel.model import EventKey, pad_sequence
 from tests.integration.stream_handler_support import TECH, WORKSHOP, WORKSHOP_AI, deliver, total
 from tests.integration.traffic import Table
@@ -24,17 +25,19 @@ def table(clients, table_name) -> Table:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def update_calls(table: Table) -> Iterator[list[str]]:
-    """Counts UpdateItem requests through botocore's own event hooks (no mocking)."""
+def write_calls(table: Table) -> Iterator[list[str]]:
+    """Counts write and read requests through botocore's own event hooks (no mocking)."""
     calls: list[str] = []
 
-    def count(**_kwargs: Any) -> None:
-        calls.append("UpdateItem")
+    def count(model: Any, **_kwargs: Any) -> None:
+        calls.append(model.name)
 
     events = table.ddb.meta.events
-    events.register("before-call.dynamodb.UpdateItem", count)
+    for operation in ("TransactWriteItems", "BatchGetItem", "UpdateItem"):
+        events.register(f"before-call.dynamodb.{operation}", count)
     yield calls
-    events.unregister("before-call.dynamodb.UpdateItem", count)
+    for operation in ("TransactWriteItems", "BatchGetItem", "UpdateItem"):
+        events.unregister(f"before-call.dynamodb.{operation}", count)
 
 
 def test_counts_are_exact_after_mixed_insert_remove_modify_traffic(table: Table) -> None:
@@ -57,7 +60,9 @@ def test_counts_are_exact_after_mixed_insert_remove_modify_traffic(table: Table)
     assert total(table, spec.METRIC_RECORDS_MODIFY) == 1
 
 
-def test_exactly_one_update_item_per_event_per_batch(table: Table, update_calls: list[str]) -> None:
+def test_exactly_one_read_and_one_transaction_per_event_per_batch(
+    table: Table, write_calls: list[str]
+) -> None:
     table.put_event(TECH)
     table.put_event(WORKSHOP)
     for i in range(5):
@@ -68,11 +73,13 @@ def test_exactly_one_update_item_per_event_per_batch(table: Table, update_calls:
 
     table.handler().handle({"Records": records})
 
-    assert len(update_calls) == 2
+    assert sorted(write_calls) == ["BatchGetItem"] * 2 + ["TransactWriteItems"] * 2
     assert (table.stored(TECH), table.stored(WORKSHOP)) == (5, 5)
 
 
-def test_applied_update_records_sequence_and_bumps_version(table: Table) -> None:
+def test_applied_update_records_each_items_position_in_the_ledger_and_bumps_version(
+    table: Table,
+) -> None:
     table.put_event(WORKSHOP, 4)
     table.register("workshop", "a@example.com")
     table.register("workshop", "b@example.com")
@@ -81,7 +88,16 @@ def test_applied_update_records_sequence_and_bumps_version(table: Table) -> None
     item = table.item(WORKSHOP)
     assert item["attendeeCount"] == {"N": "6"}
     assert item["counterVersion"] == {"N": "1"}
-    assert item["counterSeq"] == {"S": pad_sequence(records[-1]["dynamodb"]["SequenceNumber"])}
+    label = stream_label(records[0]["eventSourceARN"])
+    assert label
+    entries = table.ledger("workshop")
+    assert entries == {
+        item_hash("workshop#ATTENDEE", email): Entry(
+            True, Position(label, pad_sequence(record["dynamodb"]["SequenceNumber"]))
+        )
+        for email, record in zip(("a@example.com", "b@example.com"), records, strict=True)
+    }
+    assert "a@example.com" not in json.dumps(table.ledger_items("workshop"))
 
 
 def test_prefix_slug_counts_for_its_own_event_only(table: Table) -> None:

@@ -86,16 +86,16 @@ def test_failed_event_is_reported_and_the_retry_counts_it_once(table: Table) -> 
     # GIVEN DynamoDB keeps throttling writes to the workshop's event item (a botocore hook
     # answers before the request is sent, as the service would after boto3's retries)
     def throttle_workshop(params: dict[str, Any], **_kwargs: Any) -> None:
-        if params["Key"]["sk"]["S"] == WORKSHOP.sort_key:
+        if WORKSHOP.sort_key in json.dumps(params):
             raise ClientError(
                 {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}},
-                "UpdateItem",
+                "TransactWriteItems",
             )
 
     events = table.ddb.meta.events
-    events.register("before-parameter-build.dynamodb.UpdateItem", throttle_workshop)
+    events.register("before-parameter-build.dynamodb.TransactWriteItems", throttle_workshop)
     response = table.handler().handle({"Records": records})
-    events.unregister("before-parameter-build.dynamodb.UpdateItem", throttle_workshop)
+    events.unregister("before-parameter-build.dynamodb.TransactWriteItems", throttle_workshop)
 
     # THEN the tech summit is counted and the batch resumes at the workshop's first record
     first_workshop = records[1]["dynamodb"]["SequenceNumber"]
@@ -109,7 +109,7 @@ def test_failed_event_is_reported_and_the_retry_counts_it_once(table: Table) -> 
     assert (table.stored(TECH), table.stored(WORKSHOP)) == (2, 1)
 
 
-@pytest.mark.parametrize("operation", ["UpdateItem", "Query"])
+@pytest.mark.parametrize("operation", ["TransactWriteItems", "BatchGetItem", "Query"])
 def test_a_dropped_connection_fails_only_that_event(table: Table, operation: str) -> None:
     """botocore errors that translate_error passes through (a connection closed after the
     client's retries) must still be one event's failure, not an exception for the batch."""

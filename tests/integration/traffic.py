@@ -9,6 +9,7 @@ from reconciler.devtools.pump import PumpConfig, StreamPump, stream_arn_for
 from reconciler.handler.batch import StreamHandler
 from reconciler.handler.entry import HandlerSettings, build_handler, emf_sink
 from reconciler.kernel.aws import Clients
+from reconciler.kernel.ledger import Entry, LedgerModel, default_state_table, entry_from_item
 from reconciler.kernel.model import EventKey, TableModel, pad_sequence
 from reconciler.kernel.settings import TableSettings
 
@@ -69,6 +70,25 @@ class Table:
             UpdateExpression="SET profession = :p",
             ExpressionAttributeValues={":p": {"S": profession}},
         )
+
+    def ledger_items(self, slug: str) -> list[dict[str, Any]]:
+        """The raw ledger items of an event, from the state table."""
+        response = self.ddb.query(
+            TableName=default_state_table(self.name),
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": LedgerModel().partition(slug)}},
+            ConsistentRead=True,
+        )
+        return list(response["Items"])
+
+    def ledger(self, slug: str) -> dict[str, Entry]:
+        """The event's ledger entries by item hash (the meta item aside)."""
+        ledger = LedgerModel()
+        return {
+            row["sk"]["S"]: entry_from_item(row, ledger)
+            for row in self.ledger_items(slug)
+            if row["sk"]["S"] != ledger.meta_sort_key
+        }
 
     def item(self, key: EventKey) -> dict[str, Any]:
         response = self.ddb.get_item(

@@ -55,7 +55,7 @@ def test_inserts_add_removes_subtract_and_modifies_change_nothing(world: World) 
 
 def test_one_write_per_event_per_batch(world: World) -> None:
     world.handle(world.registrations("tech-summit-2024", 7) + world.registrations("workshop", 3))
-    writes = [key for name, key in world.store.calls if name == "add_if_newer"]
+    writes = [key for name, key in world.store.calls if name == "commit"]
     assert sorted(writes, key=str) == sorted([TECH, WORKSHOP], key=str)
     assert world.store.version(TECH) == 1
 
@@ -158,6 +158,28 @@ def test_non_numeric_version_skips_that_event_too(world: World) -> None:
     assert response == {"batchItemFailures": []}
     assert world.store.count(WORKSHOP) == 3
     assert world.last_metrics()[spec.METRIC_MALFORMED_RECORDS] == 1
+
+
+@pytest.mark.parametrize(
+    ("stored", "reason"),
+    [
+        ({"N": "2.5"}, "fractional_counter"),
+        ({"N": "9" * 38}, "counter_out_of_range"),
+        ({"N": "-" + "9" * 38}, "counter_out_of_range"),
+    ],
+)
+def test_a_fractional_or_enormous_counter_is_skipped_never_added_to_or_failed(
+    world: World, logs: io.StringIO, stored: dict[str, str], reason: str
+) -> None:
+    # An ADD onto 2.5 would write 3.5; onto 10^38 DynamoDB refuses it and the batch would fail
+    # on every retry.
+    world.store.put_event(WORKSHOP, stored)
+    response = world.handle(world.registrations("workshop", 1))
+    assert response == {"batchItemFailures": []}
+    assert world.store.items[WORKSHOP]["attendeeCount"] == stored
+    assert world.last_metrics()[spec.METRIC_MALFORMED_RECORDS] == 1
+    reasons = [e.get("reason") for e in events(logs) if e["event"] == "stream_record_malformed"]
+    assert reasons == [reason]
 
 
 def test_event_items_and_the_lock_item_are_ignored(world: World) -> None:

@@ -10,7 +10,8 @@ import pytest
 
 from reconciler.handler.batch import BatchFailedError
 from reconciler.kernel import deployment_spec as spec
-from reconciler.kernel.model import EventKey
+from reconciler.kernel.ledger import Entry, Position, item_hash
+from reconciler.kernel.model import EventKey, pad_sequence
 from tests.fakes.handler import insert, record, remove
 from tests.unit.stream_handler_world import TECH, WORKSHOP, WORKSHOP_AI, World
 
@@ -100,7 +101,7 @@ def test_concurrent_write_during_catch_up_is_retried(world: World) -> None:
             world.store.items[key]["attendeeCount"] = {"N": "5"}
             world.store.items[key]["counterVersion"] = {"N": "7"}
 
-    world.store.before_write = reconciler_writes
+    world.store.before_commit = reconciler_writes
     world.handle([remove("workshop", f"p{i}@example.com", world.seq()) for i in range(2)])
     assert world.store.count(WORKSHOP) == 3
     assert world.store.version(WORKSHOP) == 8
@@ -109,11 +110,16 @@ def test_concurrent_write_during_catch_up_is_retried(world: World) -> None:
 def test_endless_conflicts_fail_only_that_event(world: World) -> None:
     world.store.put_event(WORKSHOP, 0)
 
-    def always(key: EventKey) -> None:
-        version = world.store.version(key)
-        world.store.items[key]["counterVersion"] = {"N": str(version + 1)}
+    moves = iter(range(1, 1000))
 
-    world.store.before_write = always
+    def always(key: EventKey) -> None:
+        # A concurrent writer moves the removed attendee's entry before every commit.
+        if key == WORKSHOP:
+            item = item_hash("workshop#ATTENDEE", "p@example.com")
+            position = Position("", pad_sequence(str(next(moves))))
+            world.store.entries[("workshop", item)] = Entry(True, position)
+
+    world.store.before_commit = always
     records = [
         *world.registrations("tech-summit-2024", 1),
         remove("workshop", "p@example.com", world.seq()),
@@ -123,4 +129,4 @@ def test_endless_conflicts_fail_only_that_event(world: World) -> None:
         {"itemIdentifier": records[1]["dynamodb"]["SequenceNumber"]}
     ]
     writes = [name for name, key in world.store.calls if key == WORKSHOP]
-    assert writes.count("write_if_unchanged") == 5
+    assert writes.count("commit") == 5

@@ -72,7 +72,7 @@ def test_sequence_number_with_a_trailing_newline_is_malformed_and_cannot_break_r
     world: World,
 ) -> None:
     # GIVEN a record whose sequence number carries a trailing newline: padded, it would sort
-    # below every real one and, stored as counterSeq, would disable the replay guard
+    # below every real one and, stored as a position, would disable the replay guard
     bad = insert("workshop", "a@example.com", world.seq() + "\n")
     response = world.handle([bad])
     assert response == {"batchItemFailures": []}
@@ -81,7 +81,7 @@ def test_sequence_number_with_a_trailing_newline_is_malformed_and_cannot_break_r
     world.handle([bad])
     # THEN it was never counted, so nothing can be counted twice
     assert world.store.count(WORKSHOP) == 0
-    assert world.store.sequence(WORKSHOP) is None
+    assert world.store.entries == {}
 
 
 # --- property: any schedule of deliveries and replays counts each record once -------------

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.handler.ledger import CounterRead, counter_change
 from reconciler.handler.records import (
     AttendeeChange,
     ChangeKind,
@@ -12,12 +13,12 @@ from reconciler.handler.records import (
     Malformed,
     MalformedReason,
     SlugBatch,
-    apply_delta,
     earliest,
     group_by_slug,
     parse_event,
     parse_record,
 )
+from reconciler.kernel.ledger import item_hash
 from reconciler.kernel.model import TableModel, pad_sequence
 from tests.fakes.handler import insert, modify, record, remove
 
@@ -40,7 +41,14 @@ def change(slug: str, kind: ChangeKind, seq: int) -> AttendeeChange:
 )
 def test_attendee_records_become_changes_of_their_event(builder, kind, delta):  # type: ignore[no-untyped-def]
     parsed = parse_record(builder("tech-summit-2024", "ada@example.com", SEQ), MODEL)
-    assert parsed == AttendeeChange("tech-summit-2024", kind, pad_sequence(SEQ), SEQ)
+    assert parsed == AttendeeChange(
+        "tech-summit-2024",
+        kind,
+        pad_sequence(SEQ),
+        SEQ,
+        item=item_hash("tech-summit-2024#ATTENDEE", "ada@example.com"),
+        label="2024",
+    )
     assert isinstance(parsed, AttendeeChange)
     assert parsed.delta == delta
 
@@ -205,31 +213,22 @@ def test_changes_are_grouped_per_event_in_stream_order() -> None:
     assert [batch.slug for batch in grouped.batches] == ["b", "a"]
     b, a = grouped.batches
     assert [c.sequence_number for c in b.changes] == ["10", "12"]
-    assert (b.delta, a.delta) == (0, 2)
-    assert (a.first_sequence, a.last_sequence) == (pad_sequence("11"), pad_sequence("13"))
+    assert (sum(c.delta for c in b.changes), sum(c.delta for c in a.changes)) == (0, 2)
+    assert (a.first_sequence, a.changes[-1].sequence) == (pad_sequence("11"), pad_sequence("13"))
     assert b.first_sequence_number == "10"
     assert grouped.repeated == 0
 
 
 def test_a_record_repeated_within_a_batch_counts_once() -> None:
     grouped = group_by_slug([change("a", ChangeKind.INSERT, 5), change("a", ChangeKind.INSERT, 5)])
-    assert grouped.batches[0].delta == 1
+    assert len(grouped.batches[0].changes) == 1
     assert grouped.repeated == 1
-
-
-def test_after_keeps_only_records_beyond_the_applied_sequence() -> None:
-    batch = SlugBatch("a", (change("a", ChangeKind.INSERT, 5), change("a", ChangeKind.REMOVE, 6)))
-    assert batch.after(None) is batch
-    assert batch.after(pad_sequence("6")) is None
-    rest = batch.after(pad_sequence("5"))
-    assert rest is not None
-    assert rest.delta == -1
 
 
 def test_modify_only_groups_need_no_write_but_cancelling_pairs_do() -> None:
     assert not SlugBatch("a", (change("a", ChangeKind.MODIFY, 1),)).needs_write
     pair = SlugBatch("a", (change("a", ChangeKind.INSERT, 1), change("a", ChangeKind.REMOVE, 2)))
-    assert pair.delta == 0
+    assert sum(c.delta for c in pair.changes) == 0
     assert pair.needs_write
 
 
@@ -248,8 +247,9 @@ def test_modify_only_groups_need_no_write_but_cancelling_pairs_do() -> None:
     ],
 )
 def test_counts_never_go_below_zero(count: int, delta: int, expected: int, clamped: bool) -> None:
-    outcome = apply_delta(count, delta)
-    assert (outcome.count, outcome.clamped) == (expected, clamped)
+    change_ = counter_change(CounterRead(True, count), delta)
+    result = count + change_.add if change_.add is not None else change_.set_to
+    assert (result, change_.clamped) == (expected, clamped)
 
 
 def test_earliest_compares_sequence_numbers_as_numbers_not_text() -> None:

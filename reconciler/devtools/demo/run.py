@@ -31,11 +31,12 @@ from reconciler.devtools.demo.report import (
 )
 from reconciler.devtools.demo.traffic import hand_edit_counter, seed_events, write_traffic
 from reconciler.devtools.embedded_serve import ServeSample, serve_for
-from reconciler.devtools.local_table import create_table
+from reconciler.devtools.local_table import create_state_table, create_table
 from reconciler.devtools.pump import PumpConfig, PumpStats, handler_pump
 from reconciler.handler.emf import MetricTotals
 from reconciler.handler.entry import HandlerSettings
 from reconciler.kernel.aws import Clients, local_clients
+from reconciler.kernel.ledger import default_state_table
 from reconciler.kernel.model import TableModel
 from reconciler.kernel.settings import TableSettings
 from reconciler.reconcile.audit import AuditRecord
@@ -68,7 +69,11 @@ def demo_clients(endpoint: str) -> Clients:
 
 
 def create_demo_table(clients: Clients, table_name: str) -> str:
-    return create_table(clients.dynamodb(), table_name)
+    """The registration table and its state table (the handler's ledger); the stream's ARN."""
+    dynamodb = clients.dynamodb()
+    stream_arn = create_table(dynamodb, table_name)
+    create_state_table(dynamodb, default_state_table(table_name))
+    return stream_arn
 
 
 def demo_table(table_name: str) -> TableSettings:
