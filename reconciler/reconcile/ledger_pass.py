@@ -44,7 +44,7 @@ from reconciler.reconcile.pass_control import PassControl
 from reconciler.reconcile.ports import CounterTable, LedgerStore
 from reconciler.reconcile.summary import PassSummary
 
-MEASURE_ATTEMPTS = 5
+MEASURE_ATTEMPTS = 8
 """Measurements of a counter against its ledger before a hot event is left to the next pass;
 each takes a few milliseconds, so a counter that moved during one is usually quiet the next."""
 WRITE_ATTEMPTS = 3
