@@ -98,6 +98,15 @@ METRIC_INVALID = "Invalid"
 METRIC_BRAKE_TRIPPED = "BrakeTripped"
 METRIC_DURATION = "PassDuration"
 METRIC_CONSUMED_READ_UNITS = "ConsumedReadUnits"
+METRIC_LEDGER_EVENTS = "LedgerEvents"
+"""Events checked against their backfilled ledger; the rest are ``ClassicEvents``."""
+METRIC_CLASSIC_EVENTS = "ClassicEvents"
+METRIC_COUNTER_REPAIRS = "CounterRepairs"
+"""Ledger-mode counters set to the ledger's count (also summed into ``Corrected``)."""
+METRIC_KEY_REPAIRS_MISSING = "KeyRepairsMissing"
+METRIC_KEY_REPAIRS_EXTRA = "KeyRepairsExtra"
+METRIC_KEYS_IN_FLUX = "KeysInFlux"
+METRIC_KEY_CONFLICTS = "KeyConflicts"
 
 # Where every alarm sends the on-call engineer: ``{name}`` becomes the alarm key
 # (``handler-errors``). Absolute, so the link works from an email or a pager app; the CLI

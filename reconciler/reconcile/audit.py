@@ -18,6 +18,7 @@ import structlog
 
 from reconciler.kernel.errors import ReconcilerError
 from reconciler.reconcile.core import Correction, CorrectionOutcome, CounterKind
+from reconciler.reconcile.ledger_core import KeyRepair
 
 
 class AuditWriteError(ReconcilerError):
@@ -51,6 +52,52 @@ class AuditRecord:
 
 class AuditSink(Protocol):
     def write(self, record: AuditRecord) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRepairRecord:
+    """One per-key repair of the ledger path: the item by its hash, never by its key."""
+
+    run_id: str
+    partition: str
+    sort_key: str
+    slug: str
+    item: str
+    """The ledger's name of the attendee item (``item_hash``); the e-mail is never recorded."""
+    direction: str
+    """``missing`` (entry written present, +1) or ``extra`` (written absent, -1)."""
+    delta: int
+    outcome: str
+    hold: str | None
+    time: str
+    kind: str = "key_repair"
+    """Tells these lines from the counter corrections' in a shared audit file."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class KeyAuditSink(Protocol):
+    def write_key_repair(self, record: KeyRepairRecord) -> None: ...
+
+
+def key_repair_record(
+    run_id: str, repair: KeyRepair, outcome: CorrectionOutcome, time: str
+) -> KeyRepairRecord:
+    if outcome is CorrectionOutcome.IN_FLUX:
+        raise ValueError("an item in flux was never confirmed, so it has no repair to audit")
+    return KeyRepairRecord(
+        run_id=run_id,
+        partition=repair.event.partition,
+        sort_key=repair.event.sort_key,
+        slug=repair.event.slug,
+        item=repair.item,
+        direction=repair.direction.value,
+        delta=repair.delta,
+        outcome=outcome.value,
+        hold=outcome.value if outcome.held else None,
+        time=time,
+    )
 
 
 def audit_record(
@@ -87,6 +134,15 @@ LOG_EVENTS = {
 only ever find counters that were really rewritten (the record's ``outcome`` says the rest)."""
 
 
+KEY_LOG_EVENTS = {
+    CorrectionOutcome.APPLIED: "ledger_key_repaired",
+    CorrectionOutcome.CONFLICT: "ledger_key_repair_conflict",
+    CorrectionOutcome.DRY_RUN: "ledger_key_repair_planned",
+    CorrectionOutcome.PAUSED: "ledger_key_repair_planned",
+    CorrectionOutcome.BRAKED: "ledger_key_repair_planned",
+}
+
+
 class LogAuditSink:
     """Every record becomes a structured log line named by :data:`LOG_EVENTS`."""
 
@@ -99,6 +155,9 @@ class LogAuditSink:
         # the log line and the file line of one correction can be matched.
         self._log.info(event, **record.to_dict())
 
+    def write_key_repair(self, record: KeyRepairRecord) -> None:
+        self._log.info(KEY_LOG_EVENTS[CorrectionOutcome(record.outcome)], **record.to_dict())
+
 
 class JsonLinesAuditSink:
     """Appends one JSON object per line and flushes it, so a crash loses at most the line in
@@ -110,7 +169,13 @@ class JsonLinesAuditSink:
         self._file: IO[str] | None = None
 
     def write(self, record: AuditRecord) -> None:
-        line = json.dumps(record.to_dict(), sort_keys=True, separators=(",", ":")) + "\n"
+        self._append(record.to_dict())
+
+    def write_key_repair(self, record: KeyRepairRecord) -> None:
+        self._append(record.to_dict())
+
+    def _append(self, fields: dict[str, Any]) -> None:
+        line = json.dumps(fields, sort_keys=True, separators=(",", ":")) + "\n"
         with self._lock:
             try:
                 if self._file is None:
@@ -136,3 +201,12 @@ class FanOutAuditSink:
     def write(self, record: AuditRecord) -> None:
         for sink in self._sinks:
             sink.write(record)
+
+
+class FanOutKeyAuditSink:
+    def __init__(self, *sinks: KeyAuditSink) -> None:
+        self._sinks = sinks
+
+    def write_key_repair(self, record: KeyRepairRecord) -> None:
+        for sink in self._sinks:
+            sink.write_key_repair(record)

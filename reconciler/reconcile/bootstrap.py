@@ -17,10 +17,14 @@ from reconciler.kernel.logs import get_logger
 from reconciler.reconcile.audit import (
     AuditSink,
     FanOutAuditSink,
+    FanOutKeyAuditSink,
     JsonLinesAuditSink,
+    KeyAuditSink,
     LogAuditSink,
 )
 from reconciler.reconcile.dynamo import DynamoReconcileTable
+from reconciler.reconcile.ledger_dynamo import DynamoLedger
+from reconciler.reconcile.pass_control import utc_now
 from reconciler.reconcile.publisher import SummaryPublisher
 from reconciler.reconcile.ratelimit import ReadRateLimiter
 from reconciler.reconcile.reconciler import (
@@ -30,7 +34,6 @@ from reconciler.reconcile.reconciler import (
     Sleep,
     SummaryCallback,
     WallClock,
-    utc_now,
 )
 from reconciler.reconcile.settings import RunSettings
 from reconciler.reconcile.summary import PassSummary
@@ -48,6 +51,7 @@ def build_reconciler(
     wall: WallClock = utc_now,
     on_summary: Sequence[SummaryCallback] = (),
     extra_audit_sinks: Sequence[AuditSink] = (),
+    extra_key_audit_sinks: Sequence[KeyAuditSink] = (),
 ) -> Reconciler:
     """The composition root shared by ``run`` and ``serve``: wires the DynamoDB adapter, the
     read-rate limiter and the audit sinks around one :class:`Reconciler`.
@@ -55,8 +59,16 @@ def build_reconciler(
     Call :meth:`Reconciler.close` when done (closes the audit file, unhooks the client).
     """
     limiter = ReadRateLimiter(settings.max_reads_per_second, clock=clock, sleep=sleep)
+    tables = settings.table
     table = DynamoReconcileTable(
-        clients.dynamodb(), settings.table.table_name, settings.table.model, limiter
+        clients.dynamodb(),
+        tables.table_name,
+        tables.model,
+        limiter,
+        optional_table=tables.state_table,
+    )
+    ledger = DynamoLedger(
+        clients.dynamodb(), tables.table_name, tables.model, tables.state_table, limiter
     )
     if settings.settle_seconds <= BATCHING_WINDOW_SECONDS and not settings.dry_run:
         # Allowed (tests and the demo drive the handler themselves), but on a live table a
@@ -70,11 +82,14 @@ def build_reconciler(
     if settings.cloudwatch_namespace is not None:
         publisher = SummaryPublisher(clients.cloudwatch(), settings.cloudwatch_namespace)
         callbacks.append(_publish_safely(publisher))
-    sinks: list[AuditSink] = [LogAuditSink(), *extra_audit_sinks]
+    log_sink = LogAuditSink()
+    sinks: list[AuditSink] = [log_sink, *extra_audit_sinks]
+    key_sinks: list[KeyAuditSink] = [log_sink, *extra_key_audit_sinks]
     closers: list[Callable[[], None]] = [table.close]
     if settings.audit_file is not None:
         file_sink = JsonLinesAuditSink(settings.audit_file)
         sinks.append(file_sink)
+        key_sinks.append(file_sink)
         closers.append(file_sink.close)
     return Reconciler(
         events=table,
@@ -86,6 +101,8 @@ def build_reconciler(
         wall=wall,
         on_summary=callbacks,
         on_close=closers,
+        ledger=ledger,
+        key_audit=FanOutKeyAuditSink(*key_sinks),
     )
 
 

@@ -139,12 +139,14 @@ class DynamoReconcileTable:
         limiter: ReadRateLimiter,
         *,
         event_page_size: int | None = EVENT_PAGE_SIZE,
+        optional_table: str | None = None,
     ) -> None:
         self._client = client
         self._table = table_name
         self._model = model
         self._limiter = limiter
         self._page_size = event_page_size
+        self._optional_table = optional_table
         self._lock = threading.Lock()
         self._requests: Counter[str] = Counter()
         self._errors: Counter[AwsErrorKey] = Counter()
@@ -175,9 +177,25 @@ class DynamoReconcileTable:
             error = parsed.get("Error") if isinstance(parsed, dict) else None
             if error:
                 code = str(error.get("Code", "Unknown"))
-        if code is not None and code not in _QUIET_CODES:
+        if (
+            code is not None
+            and code not in _QUIET_CODES
+            and not self._absent_optional(code, kwargs)
+        ):
             with self._lock:
                 self._errors[AwsErrorKey(operation, code)] += 1
+
+    def _absent_optional(self, code: str, kwargs: dict[str, Any]) -> bool:
+        """The state table not existing is an answer (no event is in ledger mode), not an
+        error: the client is shared with the ledger adapter, so this hook sees its requests."""
+        if code != "ResourceNotFoundException" or not self._optional_table:
+            return False
+        body = (kwargs.get("request_dict") or {}).get("body")
+        try:
+            table = json.loads(body).get("TableName") if body else None
+        except (TypeError, ValueError, AttributeError):
+            return False
+        return bool(table == self._optional_table)
 
     def _account(self, operation: str, response: Any, *, write: bool = False) -> float:
         units = float(response.get("ConsumedCapacity", {}).get("CapacityUnits", 0.0) or 0.0)

@@ -10,9 +10,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from reconciler.kernel.ledger import Entry
 from reconciler.kernel.model import EventKey
 from reconciler.reconcile.audit import AuditSink
 from reconciler.reconcile.core import Correction, StoredCounter
+from reconciler.reconcile.ledger_core import AttendeeRef, KeyRepair
 from reconciler.reconcile.summary import IoStats
 
 
@@ -55,4 +57,55 @@ class CounterTable(Protocol):
     def stats(self) -> IoStats: ...
 
 
-__all__ = ["AuditSink", "CounterTable", "EventGroup", "EventSource", "IoStats"]
+class LedgerStore(Protocol):
+    """The counter's ledger (state table) and the attendee items it describes.
+
+    Every read is strongly consistent. Attendee keys (e-mail addresses) are handed out only as
+    :class:`AttendeeRef` values, for the second look at a missing entry.
+    """
+
+    def start_pass(self) -> None:
+        """Forget what the last pass learnt (whether the state table exists)."""
+        ...
+
+    def backfilled(self, slug: str) -> bool:
+        """Whether the event's ledger is backfilled; ``False`` when there is no state table."""
+        ...
+
+    def count_present(self, slug: str) -> int:
+        """The event's entries with ``present = true``, every page."""
+        ...
+
+    def entries(self, slug: str) -> Iterator[tuple[str, Entry]]:
+        """Every entry of the event (absent ones included), by item hash."""
+        ...
+
+    def attendees(self, slug: str) -> Iterator[AttendeeRef]:
+        """The keys of the event's attendee items, every page."""
+        ...
+
+    def read_entry(self, slug: str, item: str) -> Entry | None: ...
+
+    def attendee_exists(self, attendee: AttendeeRef) -> bool: ...
+
+    def add_to_counter(self, correction: Correction) -> None:
+        """``ADD`` the gap between ``correction.counted`` and the stored number, conditioned on
+        the counter and its version as read; :class:`ConflictError` otherwise."""
+        ...
+
+    def repair_key(self, repair: KeyRepair) -> None:
+        """The entry and the counter in one transaction, conditioned on the entry as read;
+        :class:`ConflictError` when it was cancelled."""
+        ...
+
+    def stats(self) -> IoStats: ...
+
+
+__all__ = [
+    "AuditSink",
+    "CounterTable",
+    "EventGroup",
+    "EventSource",
+    "IoStats",
+    "LedgerStore",
+]

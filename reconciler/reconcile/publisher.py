@@ -70,6 +70,20 @@ def summary_datums(summary: PassSummary) -> tuple[Datum, ...]:
         Datum(spec.METRIC_BRAKE_TRIPPED, 1 if summary.brake_tripped else 0),
         Datum(spec.METRIC_DURATION, summary.duration_seconds, "Seconds"),
         Datum(spec.METRIC_CONSUMED_READ_UNITS, summary.consumed_read_units, "None"),
+        *ledger_datums(summary),
+    )
+
+
+def ledger_datums(summary: PassSummary) -> tuple[Datum, ...]:
+    """The ledger path's share of a pass: modes, counter repairs, key repairs by direction."""
+    return (
+        Datum(spec.METRIC_LEDGER_EVENTS, summary.ledger_events),
+        Datum(spec.METRIC_CLASSIC_EVENTS, summary.classic_events),
+        Datum(spec.METRIC_COUNTER_REPAIRS, summary.counter_repairs),
+        Datum(spec.METRIC_KEY_REPAIRS_MISSING, summary.key_repairs_missing),
+        Datum(spec.METRIC_KEY_REPAIRS_EXTRA, summary.key_repairs_extra),
+        Datum(spec.METRIC_KEYS_IN_FLUX, summary.keys_in_flux),
+        Datum(spec.METRIC_KEY_CONFLICTS, summary.key_conflicts),
     )
 
 

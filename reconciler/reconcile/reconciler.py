@@ -12,7 +12,6 @@ still export metrics.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -23,16 +22,14 @@ import structlog
 from reconciler.kernel.errors import ConflictError, LeaseLostError, ReconcilerError
 from reconciler.kernel.logs import get_logger
 from reconciler.kernel.model import EventKey
-from reconciler.reconcile.audit import AuditSink, audit_record
+from reconciler.reconcile.audit import AuditSink, KeyAuditSink, audit_record
 from reconciler.reconcile.core import (
-    BrakePolicy,
     Correction,
     CorrectionOutcome,
     FirstLook,
     Observation,
     Reason,
     Recheck,
-    Shard,
     WriteMode,
     confirm,
     first_look,
@@ -41,10 +38,18 @@ from reconciler.reconcile.core import (
     reason_for,
     recheck_due,
 )
-from reconciler.reconcile.ports import CounterTable, EventGroup, EventSource
-from reconciler.reconcile.settings import RunSettings
+from reconciler.reconcile.ledger_pass import LedgerLook, LedgerPath, LedgerWork
+from reconciler.reconcile.pass_control import (
+    EventNotFoundError,
+    PassControl,
+    PassOptions,
+    PassStoppedError,
+    new_run_id,
+    utc_now,
+)
+from reconciler.reconcile.ports import CounterTable, EventGroup, EventSource, LedgerStore
 from reconciler.reconcile.spool import SPOOL_IN_MEMORY, Spool, correction_spool, observation_spool
-from reconciler.reconcile.summary import PassSummary, StopReason
+from reconciler.reconcile.summary import IoStats, PassSummary, StopReason
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -55,59 +60,6 @@ SLEEP_SLICE_SECONDS = 1.0
 """The settle wait sleeps in slices so ``should_stop`` is honoured within a second."""
 
 
-def _never() -> bool:
-    return False
-
-
-def _no_check() -> None:
-    return None
-
-
-@dataclass(frozen=True)
-class PassControl:
-    """How a caller (``serve``) steers a pass it started."""
-
-    should_stop: Callable[[], bool] = _never
-    """Checked between events (sweep, recheck, writes): the event in progress is finished,
-    then the pass returns early with ``stop=StopReason.STOPPED_EARLY``."""
-    before_write: Callable[[], None] = _no_check
-    """Called immediately before every conditional write; raising :class:`LeaseLostError`
-    aborts the pass with no further writes (``stop=StopReason.LEASE_LOST``, failed)."""
-    corrections_paused: bool = False
-    """Lag gate: measure and report, write nothing (confirmed corrections count as planned)."""
-
-
-@dataclass(frozen=True, slots=True)
-class PassOptions:
-    """The part of :class:`RunSettings` the pass itself needs."""
-
-    settle_seconds: float
-    concurrency: int
-    brake: BrakePolicy
-    dry_run: bool = False
-    event: str | None = None
-    shard: Shard | None = None
-
-    @classmethod
-    def from_settings(cls, settings: RunSettings) -> PassOptions:
-        return cls(
-            settle_seconds=settings.settle_seconds,
-            concurrency=settings.concurrency,
-            brake=settings.brake,
-            dry_run=settings.dry_run,
-            event=settings.event,
-            shard=settings.shard,
-        )
-
-
-class EventNotFoundError(ReconcilerError):
-    """``--event`` names a slug that has no event item."""
-
-
-class _PassStoppedError(Exception):
-    """Internal: ``should_stop`` said so."""
-
-
 @dataclass
 class _PassState:
     summary: PassSummary
@@ -116,6 +68,7 @@ class _PassState:
     spool_limit: int = SPOOL_IN_MEMORY
     suspects: Spool[Observation] = field(init=False)
     confirmed: Spool[Correction] = field(init=False)
+    ledger: LedgerWork = field(default_factory=LedgerWork)
 
     def __post_init__(self) -> None:
         self.suspects = observation_spool(self.spool_limit)
@@ -124,15 +77,6 @@ class _PassState:
     def close(self) -> None:
         self.suspects.close()
         self.confirmed.close()
-
-
-def new_run_id(now: datetime) -> str:
-    """Sortable by time, unique across replicas and shards."""
-    return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Reconciler:
@@ -149,6 +93,8 @@ class Reconciler:
         on_summary: Sequence[SummaryCallback] = (),
         on_close: Sequence[Callable[[], None]] = (),
         spool_limit: int = SPOOL_IN_MEMORY,
+        ledger: LedgerStore | None = None,
+        key_audit: KeyAuditSink | None = None,
     ) -> None:
         self._spool_limit = spool_limit
         self._events = events
@@ -162,6 +108,11 @@ class Reconciler:
         """Called with every finished summary (metrics, CloudWatch publisher...)."""
         self._on_close = list(on_close)
         self._log = get_logger("reconciler.reconcile")
+        self._ledger: LedgerPath | None = None
+        if ledger is not None:
+            if key_audit is None:
+                raise ValueError("the ledger path needs an audit sink for its key repairs")
+            self._ledger = LedgerPath(ledger, table, key_audit, clock, self._now)
 
     def close(self) -> None:
         for hook in self._on_close:
@@ -185,7 +136,9 @@ class Reconciler:
         )
         state = _PassState(summary, control, run_id, self._spool_limit)
         started = self._clock()
-        io_before = self._table.stats()
+        io_before = self._io()
+        if self._ledger is not None:
+            self._ledger.store.start_pass()
         with structlog.contextvars.bound_contextvars(run_id=run_id):
             self._log.info(
                 "pass_started",
@@ -197,7 +150,7 @@ class Reconciler:
             )
             try:
                 self._run(state)
-            except _PassStoppedError:
+            except PassStoppedError:
                 summary.stop = StopReason.STOPPED_EARLY
             except LeaseLostError as exc:
                 summary.failed = True
@@ -207,7 +160,7 @@ class Reconciler:
                 summary.failed = True
                 summary.error = f"{type(exc).__name__}: {exc}"
             finally:
-                summary.io = self._table.stats().minus(io_before)
+                summary.io = self._io().minus(io_before)
                 summary.duration_seconds = self._clock() - started
                 state.close()
             log = self._log.error if summary.failed else self._log.info
@@ -215,6 +168,10 @@ class Reconciler:
         for callback in self.on_summary:
             callback(summary)
         return summary
+
+    def _io(self) -> IoStats:
+        stats = self._table.stats()
+        return stats if self._ledger is None else stats.plus(self._ledger.store.stats())
 
     def _run(self, state: _PassState) -> None:
         self._sweep(state)
@@ -235,7 +192,12 @@ class Reconciler:
             if in_shard(group.slug, options.shard):
                 yield group
 
-    def _observe(self, key: EventKey) -> Observation:
+    def _observe(self, key: EventKey) -> Observation | LedgerLook:
+        if self._ledger is not None and self._ledger.store.backfilled(key.slug):
+            return self._ledger.look(key)
+        return self._observe_classic(key)
+
+    def _observe_classic(self, key: EventKey) -> Observation:
         # The event item is read BEFORE the attendees are counted: a record applied after the
         # read changes the version, and one written before the count but not yet applied will
         # be applied within the settle window, so the second look sees it either way.
@@ -249,7 +211,7 @@ class Reconciler:
         failure: BaseException | None = None
         stopped = False
         with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="reconcile") as pool:
-            pending: set[Future[Observation]] = set()
+            pending: set[Future[Observation | LedgerLook]] = set()
 
             def drain(block_until_below: int) -> None:
                 nonlocal pending, failure
@@ -290,9 +252,14 @@ class Reconciler:
         if failure is not None:
             raise failure
         if stopped:
-            raise _PassStoppedError
+            raise PassStoppedError
 
-    def _first_look(self, state: _PassState, observation: Observation) -> None:
+    def _first_look(self, state: _PassState, observation: Observation | LedgerLook) -> None:
+        if isinstance(observation, LedgerLook):
+            if self._ledger is not None:
+                self._ledger.first_look(state.summary, observation, state.ledger)
+            return
+        state.summary.classic_events += 1
         look = first_look(observation)
         state.summary.tally_first_look(look, observation)
         key, stored = observation.key, observation.stored
@@ -321,7 +288,7 @@ class Reconciler:
     def _wait_until(self, due: float, control: PassControl) -> None:
         while True:
             if control.should_stop():
-                raise _PassStoppedError
+                raise PassStoppedError
             remaining = due - self._clock()
             if remaining <= 0:
                 return
@@ -333,14 +300,21 @@ class Reconciler:
         # still waits for its own due time, so the order only affects how long the pass waits.
         for first in state.suspects:
             self._wait_until(recheck_due(first, self._options.settle_seconds), state.control)
-            second = self._observe(first.key)
+            second = self._observe_classic(first.key)
             verdict, correction = confirm(first, second)
             if verdict is Recheck.IN_FLUX or correction is None:
                 summary.in_flux += 1
                 self._log.info("counter_in_flux", slug=first.key.slug)
                 continue
             state.confirmed.append(correction)
-        summary.confirmed = len(state.confirmed)
+        summary.confirmed = len(state.confirmed) + len(state.ledger.corrections)
+        if self._ledger is not None:
+            self._ledger.recheck(
+                summary,
+                state.ledger,
+                self._options.settle_seconds,
+                lambda due: self._wait_until(due, state.control),
+            )
 
     # -- brake and apply ---------------------------------------------------------------------
 
@@ -350,13 +324,12 @@ class Reconciler:
     def _apply(self, state: _PassState) -> None:
         summary = state.summary
         mode = WriteMode(dry_run=self._options.dry_run, paused=state.control.corrections_paused)
-        plan = plan_corrections(
-            len(state.confirmed), summary.events_checked, self._options.brake, mode
-        )
+        confirmed = len(state.confirmed) + state.ledger.confirmed
+        plan = plan_corrections(confirmed, summary.events_checked, self._options.brake, mode)
         summary.brake = plan.brake
         summary.hold = plan.hold
         if plan.brake.tripped:
-            self._log.error("brake_tripped", reason=plan.brake.reason, planned=summary.confirmed)
+            self._log.error("brake_tripped", reason=plan.brake.reason, planned=confirmed)
         elif plan.brake.overridden:
             self._log.warning("brake_overridden", reason=plan.brake.reason)
         for correction in state.confirmed:
@@ -365,7 +338,7 @@ class Reconciler:
                 self._audit_outcome(state, correction, plan.outcome)
                 continue
             if state.control.should_stop():
-                raise _PassStoppedError
+                raise PassStoppedError
             state.control.before_write()
             try:
                 self._table.write_correction(correction)
@@ -377,6 +350,15 @@ class Reconciler:
             if correction.reason is Reason.MISSING:
                 summary.initialized += 1
             self._audit_outcome(state, correction, plan.outcome)
+        if self._ledger is not None:
+            self._ledger.apply(
+                summary,
+                state.ledger,
+                plan,
+                state.control,
+                audit=lambda correction, outcome: self._audit_outcome(state, correction, outcome),
+                run_id=state.run_id,
+            )
 
     def _audit_outcome(
         self, state: _PassState, correction: Correction, outcome: CorrectionOutcome
@@ -385,9 +367,11 @@ class Reconciler:
 
 
 __all__ = [
+    "Clock",
     "EventNotFoundError",
     "PassControl",
     "PassOptions",
     "Reconciler",
     "new_run_id",
+    "utc_now",
 ]

@@ -68,12 +68,28 @@ class IoStats:
             errors=_subtract(self.errors, earlier.errors),
         )
 
+    def plus(self, other: IoStats) -> IoStats:
+        """Two adapters' I/O as one (the registration table's and the ledger's)."""
+        return IoStats(
+            requests=_add(self.requests, other.requests),
+            read_units=self.read_units + other.read_units,
+            write_units=self.write_units + other.write_units,
+            errors=_add(self.errors, other.errors),
+        )
+
 
 K = TypeVar("K", str, AwsErrorKey)
 
 
 def _subtract(now: Mapping[K, int], before: Mapping[K, int]) -> dict[K, int]:
     result = {key: value - before.get(key, 0) for key, value in now.items()}
+    return {key: value for key, value in sorted(result.items()) if value}
+
+
+def _add(one: Mapping[K, int], other: Mapping[K, int]) -> dict[K, int]:
+    result = dict(one)
+    for key, value in other.items():
+        result[key] = result.get(key, 0) + value
     return {key: value for key, value in sorted(result.items()) if value}
 
 
@@ -116,6 +132,25 @@ class PassSummary:
     event_slug: str | None = None
     shard: Shard | None = None
     settle_seconds: float | None = None
+    ledger_events: int = 0
+    """Events checked against their backfilled ledger (counter and per key)."""
+    classic_events: int = 0
+    """Events checked by the classic recount (no backfilled ledger, or no state table)."""
+    counter_repairs: int = 0
+    """Ledger-mode counters set to the ledger's count (also in ``corrected``)."""
+    key_suspects: int = 0
+    """Attendee items whose entry disagreed with the table at the first look."""
+    keys_in_flux: int = 0
+    """Suspect items that changed (or agreed again) by the second look: not repaired."""
+    key_repairs_confirmed: int = 0
+    key_repairs_missing: int = 0
+    """Entries written present (a lost INSERT), each with +1 on the counter."""
+    key_repairs_extra: int = 0
+    """Entries written absent (a lost REMOVE), each with -1 on the counter."""
+    key_conflicts: int = 0
+    """Key repairs whose transaction was cancelled (re-checked by the next pass)."""
+    key_planned: int = 0
+    """Confirmed key repairs not written, for the reason in ``hold``."""
     io: IoStats = field(default_factory=IoStats)
     duration_seconds: float = 0.0
     stop: StopReason = StopReason.NONE
@@ -203,6 +238,16 @@ class PassSummary:
             "event_slug": self.event_slug,
             "shard": str(self.shard) if self.shard is not None else None,
             "settle_seconds": self.settle_seconds,
+            "ledger_events": self.ledger_events,
+            "classic_events": self.classic_events,
+            "counter_repairs": self.counter_repairs,
+            "key_suspects": self.key_suspects,
+            "keys_in_flux": self.keys_in_flux,
+            "key_repairs_confirmed": self.key_repairs_confirmed,
+            "key_repairs_missing": self.key_repairs_missing,
+            "key_repairs_extra": self.key_repairs_extra,
+            "key_conflicts": self.key_conflicts,
+            "key_planned": self.key_planned,
             "consumed_read_units": round(self.io.read_units, 3),
             "consumed_write_units": round(self.io.write_units, 3),
             "requests": dict(self.io.requests),

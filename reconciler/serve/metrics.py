@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from reconciler.reconcile.core import CorrectionOutcome
+from reconciler.reconcile.ledger_core import KeyDirection
 from reconciler.reconcile.summary import AwsErrorKey, PassSummary
 
 
@@ -40,6 +41,9 @@ class SkipReason(enum.StrEnum):
 DRIFT_DIRECTIONS = ("over", "under")
 CORRECTION_OUTCOMES = tuple(outcome.value for outcome in CorrectionOutcome)
 """The ``outcome`` label of ``reconciler_corrections_total``: the audit records' words."""
+KEY_DIRECTIONS = tuple(direction.value for direction in KeyDirection)
+"""The ``direction`` label of ``reconciler_key_repairs_total``: missing (+1), extra (-1)."""
+CHECK_MODES = ("ledger", "classic")
 LEASE_TRANSITIONS = ("acquired", "lost", "released")
 LAG_GATE_RESULTS = ("open", "paused", "error")
 
@@ -141,6 +145,34 @@ class ReconcilerMetrics:
             "Confirmed corrections by outcome: applied, conflict (condition failed), in_flux "
             "(changed between looks), dry_run, braked, paused (lag gate).",
             ["outcome"],
+            registry=registry,
+        )
+        self.events_by_mode = Counter(
+            "reconciler_events_by_mode",
+            "Events checked against their backfilled ledger (ledger) or by recount (classic).",
+            ["mode"],
+            registry=registry,
+        )
+        self.counter_repairs = Counter(
+            "reconciler_ledger_count_repairs",
+            "Ledger-mode counters set to the ledger's count (also in corrections{applied}).",
+            registry=registry,
+        )
+        self.key_repairs = Counter(
+            "reconciler_key_repairs",
+            "Ledger entries repaired with the counter, by direction: missing (a lost INSERT, "
+            "+1), extra (a lost REMOVE, -1).",
+            ["direction"],
+            registry=registry,
+        )
+        self.keys_in_flux = Counter(
+            "reconciler_keys_in_flux",
+            "Suspect attendee items that changed between the two looks (not repaired).",
+            registry=registry,
+        )
+        self.key_conflicts = Counter(
+            "reconciler_key_conflicts",
+            "Key repairs whose transaction was cancelled (re-checked by the next pass).",
             registry=registry,
         )
         self.events_in_drift = Gauge(
@@ -245,6 +277,10 @@ class ReconcilerMetrics:
             self.drift_attendees.labels(direction=direction)
         for correction in CORRECTION_OUTCOMES:
             self.corrections.labels(outcome=correction)
+        for direction in KEY_DIRECTIONS:
+            self.key_repairs.labels(direction=direction)
+        for mode in CHECK_MODES:
+            self.events_by_mode.labels(mode=mode)
         for reason in SkipReason:
             self.passes_skipped.labels(reason=reason.value)
         for transition in LEASE_TRANSITIONS:
@@ -298,12 +334,22 @@ class ReconcilerMetrics:
             if count > 0:
                 self.corrections.labels(outcome=correction.value).inc(count)
         self.observe_aws_errors(summary.io.errors)
+        self._observe_ledger(summary)
 
         if outcome in (Outcome.SUCCESS, Outcome.BRAKE):
             self.events_in_drift.set(max(summary.drifted, 0))
             self.ambiguous_events.set(max(summary.ambiguous, 0))
             self.brake_tripped.set(1 if summary.brake_tripped else 0)
             self.drift_streak.set(drift_streak)
+
+    def _observe_ledger(self, summary: PassSummary) -> None:
+        self.events_by_mode.labels(mode="ledger").inc(max(summary.ledger_events, 0))
+        self.events_by_mode.labels(mode="classic").inc(max(summary.classic_events, 0))
+        self.counter_repairs.inc(max(summary.counter_repairs, 0))
+        self.key_repairs.labels(direction="missing").inc(max(summary.key_repairs_missing, 0))
+        self.key_repairs.labels(direction="extra").inc(max(summary.key_repairs_extra, 0))
+        self.keys_in_flux.inc(max(summary.keys_in_flux, 0))
+        self.key_conflicts.inc(max(summary.key_conflicts, 0))
 
     def clear_pass_gauges(self) -> None:
         """Forget the last pass's findings when another replica takes over: alert rules take

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from reconciler.kernel.errors import ConflictError, ReconcilerError
 from reconciler.kernel.model import EventKey
-from reconciler.reconcile.audit import AuditRecord
+from reconciler.reconcile.audit import AuditRecord, KeyRepairRecord
 from reconciler.reconcile.core import Correction, CounterKind, StoredCounter
 from reconciler.reconcile.ports import EventGroup, IoStats
 from reconciler.reconcile.summary import AwsErrorKey
@@ -181,9 +181,13 @@ def stored_counter(event: FakeEvent) -> StoredCounter:
 @dataclass
 class RecordingAuditSink:
     records: list[AuditRecord] = field(default_factory=list)
+    key_records: list[KeyRepairRecord] = field(default_factory=list)
 
     def write(self, record: AuditRecord) -> None:
         self.records.append(record)
+
+    def write_key_repair(self, record: KeyRepairRecord) -> None:
+        self.key_records.append(record)
 
 
 @dataclass
