@@ -10,12 +10,12 @@ from __future__ import annotations
 from itertools import count
 from typing import Any
 
-from reconciler.devtools.local_table import create_state_table
 from reconciler.kernel.aws import Clients
 from reconciler.kernel.ledger import (
     Entry,
     LedgerModel,
     Position,
+    default_state_table,
     entry_from_item,
     entry_item,
     entry_key,
@@ -38,8 +38,8 @@ def email(i: int) -> str:
 class LedgerWorld(Table):
     def __init__(self, clients: Clients, name: str) -> None:
         super().__init__(clients, name)
-        self.state = f"{name}-state"
-        create_state_table(self.ddb, self.state)
+        # The ``table_name`` fixture creates the state table beside the registration table.
+        self.state = default_state_table(name)
         self._sequence = count(1)
 
     def settings(self) -> TableSettings:
