@@ -15,7 +15,16 @@ from reconciler import __version__
 from reconciler.cli.exit_codes import ExitCode
 from reconciler.kernel.errors import ConfigError
 
-COMMANDS: tuple[str, ...] = ("init", "run", "pump", "demo", "serve", "alarms", "doctor")
+COMMANDS: tuple[str, ...] = (
+    "init",
+    "run",
+    "pump",
+    "replay",
+    "demo",
+    "serve",
+    "alarms",
+    "doctor",
+)
 """One module each under ``reconciler.cli``. Each exposes ``register(subparsers)``, which adds its
 parser and sets ``handler`` to ``(args, env) -> ExitCode``; ``env`` is the process environment,
 read once here. Each command module is its own composition root."""

@@ -88,6 +88,11 @@ def register(subparsers: Any) -> None:
     faults.add_argument("--delay-rate", help="share of batches delivered late (0..1)")
     faults.add_argument("--fault-seed", help="seed for the fault rates (0)")
     parser.add_argument(
+        "--on-failure-queue-url",
+        help="SQS queue that receives Lambda's on-failure message for every dropped batch "
+        "(what `reconciler replay` reads)",
+    )
+    parser.add_argument(
         "--metrics-namespace", help=f"EMF namespace ({spec.HANDLER_METRICS_NAMESPACE})"
     )
     parser.add_argument(
@@ -167,7 +172,15 @@ def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     totals = MetricTotals(
         emf_sink(handler_settings, sys.stderr) if emf_target == "stderr" else None
     )
-    pump = handler_pump(handler_settings, clients, stream_arn, totals, config=config, faults=faults)
+    pump = handler_pump(
+        handler_settings,
+        clients,
+        stream_arn,
+        totals,
+        config=config,
+        faults=faults,
+        on_failure_queue_url=source.string("--on-failure-queue-url"),
+    )
     try:
         if source.boolean("--follow", False):
             stop = threading.Event()

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.devtools.pump.faults import FaultPlan
-from reconciler.devtools.pump.lambda_shape import Handler
 from reconciler.devtools.pump.mapping import PumpConfig, StreamPump
+from reconciler.handler.lambda_shape import Handler
 from reconciler.kernel.model import EventKey
 from tests.integration.traffic import Table
 

@@ -10,13 +10,13 @@ import pytest
 from botocore.exceptions import ClientError
 
 from reconciler.devtools.pump.faults import FaultPlan
-from reconciler.devtools.pump.lambda_shape import (
+from reconciler.devtools.pump.mapping import PumpConfig, StreamPump
+from reconciler.handler.lambda_shape import (
     lambda_context,
     lambda_event,
     lambda_record,
     retry_index,
 )
-from reconciler.devtools.pump.mapping import PumpConfig, StreamPump
 from reconciler.kernel import deployment_spec as spec
 
 NUMBERS = ["100", "200", "300", "1000"]

@@ -1,12 +1,13 @@
 """``reconciler pump``'s machinery: a local event source mapping for a table's stream.
 
-``faults`` plans duplicated, dropped and delayed batches; ``lambda_shape`` is Lambda's side of
-the contract (record and event shapes, the context, the partial batch response); ``mapping`` is
-the polling loop (:class:`StreamPump`); ``wiring`` puts the loop in front of the real handler.
+``faults`` plans duplicated, dropped and delayed batches; ``mapping`` is the polling loop
+(:class:`StreamPump`); ``on_failure`` sends each dropped batch's on-failure message to SQS;
+``wiring`` puts the loop in front of the real handler. Lambda's side of the contract (record and
+event shapes, the partial batch response) is ``reconciler.handler.lambda_shape``, which
+``reconciler replay`` shares.
 """
 
 from reconciler.devtools.pump.faults import FaultPlan, Faults
-from reconciler.devtools.pump.lambda_shape import Handler, lambda_record, retry_index
 from reconciler.devtools.pump.mapping import (
     STARTING_POSITIONS,
     PumpConfig,
@@ -16,6 +17,7 @@ from reconciler.devtools.pump.mapping import (
     stream_arn_for,
 )
 from reconciler.devtools.pump.wiring import handler_pump
+from reconciler.handler.lambda_shape import Handler, lambda_record, retry_index
 
 __all__ = [
     "STARTING_POSITIONS",

@@ -5,10 +5,11 @@ and invokes a handler the way Lambda does: Lambda-shaped events, batches of up t
 ``batch_size`` records per shard gathered for up to ``batching_window`` seconds, parent shards
 before their children, partial batch responses honoured by retrying from the reported record,
 whole-batch retries (split in halves when bisecting) when the handler raises, and the rest of a
-batch dropped once the retries are spent. Faults can be injected deterministically
-(deliver a batch twice, drop it, delay it) so tests and the demo can show what at-least-once
-delivery does to the counters. Lambda's shapes live in ``lambda_shape``, the faults in
-``faults``; this module is the polling, batching and retrying.
+batch dropped (and told to the on-failure sink, Lambda's destination) once the retries are
+spent. Faults can be injected deterministically (deliver a batch twice, drop it, delay it) so
+tests and the demo can show what at-least-once delivery does to the counters. Lambda's shapes
+live in ``reconciler.handler.lambda_shape``, the faults in ``faults``; this module is the
+polling, batching and retrying.
 
 It exists for local endpoints (moto); in AWS the real mapping does this job.
 """
@@ -21,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from reconciler.devtools.pump.faults import FaultPlan
-from reconciler.devtools.pump.lambda_shape import (
+from reconciler.handler.lambda_shape import (
     Handler,
     lambda_context,
     lambda_event,
@@ -40,6 +41,10 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
 
 STARTING_POSITIONS = ("TRIM_HORIZON", "LATEST")
+
+DroppedBatchSink = Callable[[list[dict[str, Any]], str, int], None]
+"""Told of every batch the mapping gives up on: ``(records, shard_id, invocations)``; Lambda's
+on-failure destination."""
 
 
 class StreamUnavailableError(ReconcilerError):
@@ -89,6 +94,8 @@ class PumpStats:
     records_dropped_injected: int = 0
     batches_dropped_after_retries: int = 0
     records_dropped_after_retries: int = 0
+    on_failure_messages: int = 0
+    """Dropped batches reported to the on-failure destination."""
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -137,6 +144,7 @@ class StreamPump:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         logger: structlog.stdlib.BoundLogger | None = None,
+        on_failure: DroppedBatchSink | None = None,
     ) -> None:
         self._streams = streams
         self._arn = stream_arn
@@ -147,6 +155,7 @@ class StreamPump:
         self._clock = clock
         self._sleep = sleep
         self._log = logger or get_logger(__name__)
+        self._on_failure = on_failure
         self._shards: dict[str, _Shard] = {}
         self._first_refresh = True
         self._batch_index = 0
@@ -276,16 +285,16 @@ class StreamPump:
         delivered = False
         while len(shard.buffer) >= size:
             batch, shard.buffer = shard.buffer[:size], shard.buffer[size:]
-            self._deliver(batch)
+            self._deliver(batch, shard.shard_id)
             delivered = True
         due = self._clock() - shard.window_start >= self._config.batching_window
         if shard.buffer and (shard.closed or due):
             batch, shard.buffer = shard.buffer, []
-            self._deliver(batch)
+            self._deliver(batch, shard.shard_id)
             delivered = True
         return delivered
 
-    def _deliver(self, batch: list[dict[str, Any]]) -> None:
+    def _deliver(self, batch: list[dict[str, Any]], shard_id: str) -> None:
         index = self._batch_index
         self._batch_index += 1
         self.stats.batches += 1
@@ -294,18 +303,21 @@ class StreamPump:
             self.stats.injected_drops += 1
             self.stats.records_dropped_injected += len(batch)
             self._log.warning("pump_batch_dropped_injected", batch=index, records=len(batch))
+            self._dropped(batch, shard_id, 0)
             return
         if faults.delay:
             self._log.info("pump_batch_delayed_injected", batch=index, seconds=faults.delay)
             self._sleep(faults.delay)
-        self._run(batch, index, self._config.max_retries)
+        self._run(batch, index, shard_id, self._config.max_retries)
         if faults.duplicate:
             # The checkpoint "was lost": Lambda delivers the same batch again.
             self.stats.duplicated_batches += 1
             self._log.info("pump_batch_duplicated_injected", batch=index, records=len(batch))
             self._invoke(batch)
 
-    def _run(self, batch: list[dict[str, Any]], index: int, retries_left: int) -> None:
+    def _run(
+        self, batch: list[dict[str, Any]], index: int, shard_id: str, retries_left: int
+    ) -> None:
         """Invoke until the batch succeeds or the retries are spent, as Lambda does."""
         pending = batch
         while True:
@@ -324,15 +336,21 @@ class StreamPump:
                     first_sequence_number=sequence_number(dropped[0]),
                     retries=self._config.max_retries,
                 )
+                self._dropped(dropped, shard_id, self._config.max_retries + 1)
                 return
             retries_left -= 1
             self.stats.retries += 1
             if raised and self._config.bisect_on_error and len(pending) > 1:
                 middle = len(pending) // 2
-                self._run(pending[:middle], index, retries_left)
-                self._run(pending[middle:], index, retries_left)
+                self._run(pending[:middle], index, shard_id, retries_left)
+                self._run(pending[middle:], index, shard_id, retries_left)
                 return
             pending = pending[start:]
+
+    def _dropped(self, records: list[dict[str, Any]], shard_id: str, invocations: int) -> None:
+        if self._on_failure is not None:
+            self._on_failure(records, shard_id, invocations)
+            self.stats.on_failure_messages += 1
 
     def _invoke(self, records: list[dict[str, Any]]) -> tuple[int, bool] | None:
         """One invocation; None on success, else (index to resume from, handler raised)."""
