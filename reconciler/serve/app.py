@@ -18,6 +18,7 @@ import prometheus_client
 from prometheus_client import CollectorRegistry
 
 from reconciler import __version__
+from reconciler.handler.entry import HandlerSettings
 from reconciler.kernel.logs import get_logger
 from reconciler.reconcile.bootstrap import build_reconciler
 from reconciler.reconcile.settings import RunSettings
@@ -28,6 +29,7 @@ from reconciler.serve.lease import LeaderLease
 from reconciler.serve.lease_keeper import LeaseKeeper, default_owner_id
 from reconciler.serve.lease_store import DynamoLeaseStore
 from reconciler.serve.metrics import ReconcilerMetrics
+from reconciler.serve.replay import replaying
 from reconciler.serve.scheduler import PassScheduler
 from reconciler.serve.settings import LeaseSettings, ServeSettings
 
@@ -207,8 +209,14 @@ def build_app(
         if settings.handler_function_name:
             reader = CloudWatchIteratorAge(clients.cloudwatch())
             lag_gate = LagGate(reader, settings.handler_function_name, run.settle_seconds)
+        runner: PassRunner = reconciler
+        if settings.on_failure_queue_url:
+            handler = HandlerSettings(run.table)
+            runner = replaying(
+                reconciler, settings.on_failure_queue_url, handler, clients, registry
+            )
         return ServeApp(
-            reconciler,
+            runner,
             metrics,
             settings,
             lease=lease,

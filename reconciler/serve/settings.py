@@ -48,6 +48,8 @@ class ServeSettings:
     """None: no lease, this replica always leads (one replica only)."""
     handler_function_name: str | None = None
     """Lag gate: the stream handler's Lambda function name; None disables the gate."""
+    on_failure_queue_url: str | None = None
+    """The stream mapping's on-failure queue, replayed before each pass; None: no replay."""
 
 
 DEFAULTS = ServeSettings()
@@ -129,6 +131,12 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="stream handler Lambda (e.g. updateAttendeeCounter): pause corrections while its "
         "IteratorAge exceeds the settle window",
     )
+    parser.add_argument(
+        "--on-failure-queue-url",
+        metavar="URL",
+        help="the stream mapping's on-failure SQS queue: the leader replays its dropped batches "
+        "before each pass (see `reconciler replay`)",
+    )
 
 
 def parse_schedule(source: Source) -> Schedule:
@@ -197,4 +205,5 @@ def parse_serve_settings(source: Source, run: RunSettings) -> ServeSettings:
         ),
         lease=parse_lease(source, run),
         handler_function_name=function_name or DEFAULTS.handler_function_name,
+        on_failure_queue_url=(source.string("--on-failure-queue-url") or "").strip() or None,
     )
