@@ -18,7 +18,6 @@ from reconciler.handler.replay import (
     BatchReplayer,
     MalformedMessageError,
     RangeGoneError,
-    ReplayFailedError,
     parse_on_failure,
 )
 from reconciler.kernel import deployment_spec as spec
@@ -123,7 +122,7 @@ class ReplayJob:
             self._log.error("replay_range_gone", reason=str(exc), **where)
             self._keep(message)
             return
-        except (ReplayFailedError, ReconcilerError) as exc:
+        except ReconcilerError as exc:  # a refused replay, an AWS failure mid-range
             self.summary.failed += 1
             self._log.error("replay_failed", error=type(exc).__name__, **where)
             self._keep(message)
