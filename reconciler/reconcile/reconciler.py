@@ -37,6 +37,7 @@ from reconciler.reconcile.core import (
     plan_corrections,
     reason_for,
     recheck_due,
+    written,
 )
 from reconciler.reconcile.ledger_pass import LedgerLook, LedgerPath, LedgerWork
 from reconciler.reconcile.pass_control import (
@@ -263,7 +264,7 @@ class Reconciler:
         look = first_look(observation)
         state.summary.tally_first_look(look, observation)
         key, stored = observation.key, observation.stored
-        if look is FirstLook.UNSUPPORTED:
+        if stored is not None and stored.version_unreadable:
             self._log.warning(
                 "counter_version_unreadable",
                 slug=key.slug,
@@ -343,12 +344,17 @@ class Reconciler:
             try:
                 self._table.write_correction(correction)
             except ConflictError:
-                summary.conflicts += 1
-                self._audit_outcome(state, correction, CorrectionOutcome.CONFLICT)
-                continue
+                if not written(correction, self._table.read_counter(correction.key)):
+                    summary.conflicts += 1
+                    self._audit_outcome(state, correction, CorrectionOutcome.CONFLICT)
+                    continue
+                summary.lost_responses += 1
+                self._log.info("counter_correction_read_back", slug=correction.key.slug)
             summary.corrected += 1
             if correction.reason is Reason.MISSING:
                 summary.initialized += 1
+            if correction.stored.version_unreadable:
+                summary.versions_replaced += 1
             self._audit_outcome(state, correction, plan.outcome)
         if self._ledger is not None:
             self._ledger.apply(

@@ -115,7 +115,12 @@ class PassSummary:
     vanished: int = 0
     """Event items deleted between the listing and the first look."""
     unsupported: int = 0
-    """Events whose ``counterVersion`` is not a number: never written."""
+    """Events whose ``counterVersion`` was not an integer at the first look (the handler skips
+    them): the classic pass replaces it once confirmed, the ledger path leaves it."""
+    versions_replaced: int = 0
+    """Corrections that replaced an unreadable ``counterVersion`` (also in ``corrected``)."""
+    lost_responses: int = 0
+    """Refused writes that read back as written (a retry of a landed write): in ``corrected``."""
     ambiguous: int = 0
     in_flux: int = 0
     confirmed: int = 0
@@ -178,8 +183,12 @@ class PassSummary:
             self.vanished += 1
         elif look is FirstLook.UNSUPPORTED:
             self.unsupported += 1
-        elif observation.stored is not None:
-            self._tally_suspect(observation.stored, observation.counted)
+            return
+        if observation.stored is not None:
+            if observation.stored.version_unreadable:
+                self.unsupported += 1
+            if look is FirstLook.SUSPECT:
+                self._tally_suspect(observation.stored, observation.counted)
 
     def _tally_suspect(self, stored: StoredCounter, counted: int) -> None:
         reason = reason_for(stored, counted)
@@ -222,6 +231,8 @@ class PassSummary:
             "invalid": self.invalid,
             "vanished": self.vanished,
             "unsupported": self.unsupported,
+            "versions_replaced": self.versions_replaced,
+            "lost_responses": self.lost_responses,
             "ambiguous": self.ambiguous,
             "in_flux": self.in_flux,
             "confirmed": self.confirmed,

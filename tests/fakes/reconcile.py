@@ -141,7 +141,8 @@ class FakeReconcileTable:
                 self.refused.append(correction)
                 raise ConflictError("UpdateItem: condition failed")
             event.count = correction.counted
-            event.version = (event.version or 0) + 1
+            event.version = correction.version_after
+            event.version_raw = None
             self.writes.append(correction)
             if self.after_write is not None:
                 self.after_write(correction)
@@ -160,8 +161,14 @@ def stored_counter(event: FakeEvent) -> StoredCounter:
     """The same interpretation the DynamoDB adapter applies to a real item."""
     unreadable = event.version_raw is not None and not isinstance(event.version_raw, int)
     version = None if unreadable else event.version
+    version_raw = json.dumps({"S": str(event.version_raw)}) if unreadable else None
     if event.count is MISSING:
-        return StoredCounter(CounterKind.MISSING, version=version, version_unreadable=unreadable)
+        return StoredCounter(
+            CounterKind.MISSING,
+            version=version,
+            version_unreadable=unreadable,
+            version_raw=version_raw,
+        )
     if isinstance(event.count, int) and not isinstance(event.count, bool):
         return StoredCounter(
             CounterKind.NUMBER,
@@ -169,12 +176,14 @@ def stored_counter(event: FakeEvent) -> StoredCounter:
             raw=json.dumps({"N": str(event.count)}),
             version=version,
             version_unreadable=unreadable,
+            version_raw=version_raw,
         )
     return StoredCounter(
         CounterKind.INVALID,
         raw=json.dumps({"S": str(event.count)}),
         version=version,
         version_unreadable=unreadable,
+        version_raw=version_raw,
     )
 
 
