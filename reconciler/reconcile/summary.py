@@ -159,6 +159,8 @@ class PassSummary:
     io: IoStats = field(default_factory=IoStats)
     duration_seconds: float = 0.0
     stop: StopReason = StopReason.NONE
+    stopped_by: str | None = None
+    """What stopped a ``run`` early: ``SIGTERM``, ``SIGINT`` or ``deadline``."""
     failed: bool = False
     error: str | None = None
 
@@ -265,6 +267,7 @@ class PassSummary:
             "aws_errors": {str(key): count for key, count in sorted(self.io.errors.items())},
             "duration_seconds": round(self.duration_seconds, 3),
             "stopped_early": self.stop is StopReason.STOPPED_EARLY,
+            "stopped_by": self.stopped_by,
             "aborted": self.stop.value if self.stop is StopReason.LEASE_LOST else None,
             "failed": self.failed,
             "error": self.error,

@@ -6,8 +6,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -312,3 +314,66 @@ def test_the_default_settle_window_is_not_warned_about(
     code, _, err = run_cli(capsys, table, "--settle-seconds", "120")
     assert code == 0
     assert "settle_window_too_short" not in err
+
+
+def test_the_deadline_stops_the_pass_prints_the_summary_and_exits_4(
+    table: Table, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN drifted events and a pass that would wait a minute before its rechecks
+    keys = seed(table, drifted=2)
+    # WHEN its deadline comes first
+    code, summary, err = run_cli(capsys, table, "--settle-seconds", "60", "--deadline", "300ms")
+    # THEN it stops at a safe point, says so, and wrote nothing half-way
+    assert code == 4
+    assert summary is not None
+    assert (summary["stopped_early"], summary["stopped_by"], summary["failed"]) == (
+        True,
+        "deadline",
+        False,
+    )
+    assert summary["events_checked"] == 2
+    assert summary["duration_seconds"] < 10
+    assert "stopped before the pass completed" in err
+    assert all(table.stored(k) == 0 for k in keys)
+
+
+def test_the_deadline_can_come_from_the_environment(
+    table: Table, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed(table, drifted=1)
+    code, summary, _ = run_cli(capsys, table, "--settle-seconds", "60", RECONCILER_DEADLINE="200ms")
+    assert code == 4
+    assert summary is not None
+    assert summary["stopped_by"] == "deadline"
+
+
+def test_sigterm_stops_the_pass_prints_the_summary_and_exits_4(
+    table: Table, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = seed(table, drifted=1)
+    before = signal.getsignal(signal.SIGTERM)
+    sigterm = threading.Thread(target=_sigterm_once_installed, daemon=True)
+    sigterm.start()
+    code, summary, _ = run_cli(capsys, table, "--settle-seconds", "60")
+    sigterm.join(5)
+    assert code == 4
+    assert summary is not None
+    assert (summary["stopped_early"], summary["stopped_by"]) == (True, "SIGTERM")
+    assert table.stored(keys[0]) == 0
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler is put back
+
+
+def _sigterm_once_installed() -> None:
+    """SIGTERM to this process once ``run`` has put its handler in place (mid-pass)."""
+    original = signal.getsignal(signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    while signal.getsignal(signal.SIGTERM) is original and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_an_invalid_deadline_exits_2(table: Table, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, table, "--deadline", "soon")
+    assert code == 2
+    assert "--deadline" in err
