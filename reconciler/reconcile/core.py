@@ -159,12 +159,17 @@ def written(correction: Correction, now: StoredCounter | None) -> bool:
     retried, and the retry's own condition refused it) reads back as written. Any record the
     handler applied since would have moved the version past ``version_after``.
     """
+    return written_value(correction.counted, correction.version_after, now)
+
+
+def written_value(counted: int, version_after: int, now: StoredCounter | None) -> bool:
+    """Whether ``now`` holds exactly ``counted`` at ``version_after`` (see :func:`written`)."""
     return (
         now is not None
         and now.kind is CounterKind.NUMBER
-        and now.value == correction.counted
+        and now.value == counted
         and not now.version_unreadable
-        and now.version == correction.version_after
+        and now.version == version_after
     )
 
 

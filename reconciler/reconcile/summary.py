@@ -119,6 +119,8 @@ class PassSummary:
     them): the classic pass replaces it once confirmed, the ledger path leaves it."""
     versions_replaced: int = 0
     """Corrections that replaced an unreadable ``counterVersion`` (also in ``corrected``)."""
+    intents_resolved: int = 0
+    """Audit intents without an outcome (a run killed mid-write) settled by a read-back."""
     lost_responses: int = 0
     """Refused writes that read back as written (a retry of a landed write): in ``corrected``."""
     ambiguous: int = 0
@@ -235,6 +237,7 @@ class PassSummary:
             "unsupported": self.unsupported,
             "versions_replaced": self.versions_replaced,
             "lost_responses": self.lost_responses,
+            "intents_resolved": self.intents_resolved,
             "ambiguous": self.ambiguous,
             "in_flux": self.in_flux,
             "confirmed": self.confirmed,

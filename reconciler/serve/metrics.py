@@ -137,8 +137,8 @@ class ReconcilerMetrics:
             ["outcome"],
             registry=registry,
         )
-        self.counter_states = Counter(
-            "reconciler_counter_states",
+        self.invalid_events = Counter(
+            "reconciler_invalid_events",
             "Events whose count (invalid) or counterVersion (unreadable_version) is no integer.",
             ["state"],
             registry=registry,
@@ -278,7 +278,7 @@ class ReconcilerMetrics:
         for mode in CHECK_MODES:
             self.events_by_mode.labels(mode=mode)
         for state in COUNTER_STATES:
-            self.counter_states.labels(state=state)
+            self.invalid_events.labels(state=state)
         for reason in SkipReason:
             self.passes_skipped.labels(reason=reason.value)
         for transition in LEASE_TRANSITIONS:
@@ -334,7 +334,7 @@ class ReconcilerMetrics:
         for state, count in zip(
             COUNTER_STATES, (summary.invalid, summary.unsupported), strict=True
         ):
-            self.counter_states.labels(state=state).inc(max(count, 0))
+            self.invalid_events.labels(state=state).inc(max(count, 0))
         self.observe_aws_errors(summary.io.errors)
         self._observe_ledger(summary)
 

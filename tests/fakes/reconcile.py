@@ -190,10 +190,16 @@ def stored_counter(event: FakeEvent) -> StoredCounter:
 @dataclass
 class RecordingAuditSink:
     records: list[AuditRecord] = field(default_factory=list)
+    """Outcome and resolution lines, in order (what happened to each correction)."""
     key_records: list[KeyRepairRecord] = field(default_factory=list)
+    intents: list[AuditRecord] = field(default_factory=list)
+    """Intent lines, written before each write."""
+    order: list[str] = field(default_factory=list)
+    """The phase of every line in the order written (shows intent precedes outcome)."""
 
     def write(self, record: AuditRecord) -> None:
-        self.records.append(record)
+        self.order.append(record.phase)
+        (self.intents if record.phase == "intent" else self.records).append(record)
 
     def write_key_repair(self, record: KeyRepairRecord) -> None:
         self.key_records.append(record)

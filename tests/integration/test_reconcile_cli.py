@@ -44,6 +44,12 @@ def run_cli(
     return code, summary, captured.err
 
 
+def outcome_lines(audit: Path) -> list[dict[str, Any]]:
+    """The audit file's outcome lines (each write's intent line precedes its outcome)."""
+    lines = [json.loads(line) for line in audit.read_text().splitlines()]
+    return [line for line in lines if line["phase"] != "intent"]
+
+
 def seed(table: Table, drifted: int, exact: int = 0) -> list[EventKey]:
     keys = []
     for i in range(drifted + exact):
@@ -254,8 +260,8 @@ def test_shards_split_the_events_without_overlap_and_cover_them_all(
         assert summary is not None
         assert summary["shard"] == f"{index}/3"
         checked += summary["events_checked"]
-        lines = audit.read_text().splitlines()[len(slugs) :]
-        mine = [json.loads(line)["slug"] for line in lines]
+        lines = outcome_lines(audit)[len(slugs) :]
+        mine = [line["slug"] for line in lines]
         assert all(in_shard(slug, Shard(index, 3)) for slug in mine)
         slugs.extend(mine)
     assert sorted(slugs) == sorted(k.slug for k in keys)  # union = all, no duplicates
@@ -276,7 +282,9 @@ def test_the_audit_file_is_appended_across_runs(
         ExpressionAttributeValues={":n": {"N": "40"}},
     )  # a hand edit
     run_cli(capsys, table, "--audit-file", str(audit))
-    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    lines = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert [line["phase"] for line in lines] == ["intent", "outcome"] * 2  # written ahead
+    records = outcome_lines(audit)
     assert [(r["stored"], r["counted"], r["delta"]) for r in records] == [(0, 1, 1), (40, 1, -39)]
     assert records[0]["run_id"] != records[1]["run_id"]
     text = audit.read_text()

@@ -198,7 +198,7 @@ def test_counters_the_handler_cannot_add_to_are_counted_by_bounded_state(registr
         drift_streak=0,
     )
     states = {
-        state: registry.get_sample_value("reconciler_counter_states_total", {"state": state})
+        state: registry.get_sample_value("reconciler_invalid_events_total", {"state": state})
         for state in ("invalid", "unreadable_version")
     }
     assert states == {"invalid": 2.0, "unreadable_version": 1.0}
