@@ -95,6 +95,9 @@ def stop_on_signals(stop: StopRequest) -> Iterator[None]:
             os._exit(128 + signum)
         stop.signal(signum)
 
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may install handlers (an embedding caller keeps its own)
+        return
     previous = {sig: signal.signal(sig, handle_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
