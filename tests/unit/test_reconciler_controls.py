@@ -5,11 +5,13 @@ the summary, its callbacks and the exit code say about the pass, failed or not."
 from __future__ import annotations
 
 import json
+import signal
+import threading
 
 import pytest
 
 from reconciler.cli.exit_codes import ExitCode
-from reconciler.cli.run import StopRequest, exit_code
+from reconciler.cli.run import StopRequest, exit_code, stop_on_signals
 from reconciler.kernel.errors import LeaseLostError, ThrottledError
 from reconciler.kernel.model import EventKey
 from reconciler.reconcile.core import BrakeDecision, BrakePolicy, Shard, in_shard
@@ -247,3 +249,17 @@ def test_a_signal_stops_a_pass_and_no_deadline_means_none():
     assert stop() is False
     stop.signal(15)
     assert (stop(), stop.cause, stop.signalled) == (True, "SIGTERM", True)
+
+
+def test_signal_handlers_are_left_alone_off_the_main_thread():
+    before = signal.getsignal(signal.SIGTERM)
+    seen: list[object] = []
+
+    def inside() -> None:
+        with stop_on_signals(StopRequest(0.0)):
+            seen.append(signal.getsignal(signal.SIGTERM))
+
+    worker = threading.Thread(target=inside)
+    worker.start()
+    worker.join(5)
+    assert seen == [before]
