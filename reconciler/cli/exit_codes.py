@@ -17,5 +17,8 @@ class ExitCode(enum.IntEnum):
     """Bad usage or configuration, reported before any AWS call."""
     BRAKE = 3
     """``run``: the blast-radius brake tripped; corrections were planned, none written."""
+    STOPPED = 4
+    """``run``: stopped before the pass completed (SIGTERM, SIGINT or ``--deadline``), at a safe
+    point between events; the summary says what was done (``stopped_early``, ``stopped_by``)."""
     INTERRUPTED = 130
     """Ctrl-C (128 + SIGINT), as shells report it."""

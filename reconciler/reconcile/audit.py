@@ -4,20 +4,37 @@ A counter rewrite changes data people rely on (capacity, billing), so each one l
 that says who (run_id), what (key, old and new value), why (reason) and what happened
 (outcome, in the words of :class:`CorrectionOutcome`, the same as the metrics' labels). Keys
 hold event slugs and dates only; attendee data never reaches this module.
+
+Written ahead: a write is preceded by an *intent* line (``phase: "intent"``, no outcome yet) and
+followed by its *outcome* line, so a process killed between the two still leaves a trace. A
+later pass finds each intent without an outcome in the audit file, reads the item back and
+appends a ``phase: "resolved"`` line (see :func:`resolve_intent`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
+import os
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 import structlog
 
 from reconciler.kernel.errors import ReconcilerError
-from reconciler.reconcile.core import Correction, CorrectionOutcome, CounterKind
+from reconciler.kernel.model import EventKey
+from reconciler.reconcile.core import (
+    Correction,
+    CorrectionOutcome,
+    CounterKind,
+    StoredCounter,
+    written_value,
+)
 from reconciler.reconcile.ledger_core import KeyRepair
 
 
@@ -38,16 +55,28 @@ class AuditRecord:
     counted: int
     delta: int | None
     reason: str
-    outcome: str
+    outcome: str | None
     """A :class:`CorrectionOutcome` value: ``applied``, ``conflict``, or a hold (``dry_run``,
-    ``paused``, ``braked``)."""
+    ``paused``, ``braked``); ``None`` on an intent line (the write has not happened yet)."""
     hold: str | None
     """The outcome again when the correction was held, else ``None``: a filter for "planned"."""
     version: int | None
     time: str
+    phase: str = "outcome"
+    """``intent`` (before the write), ``outcome`` (after it) or ``resolved`` (a later pass
+    settled an intent that has no outcome line by reading the item back)."""
+    version_after: int | None = None
+    """The ``counterVersion`` the write leaves behind: what a read-back compares against."""
+    resolved_by: str | None = None
+    """On a ``resolved`` line: the run that read the item back."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def pairing(self) -> tuple[str, str, str]:
+        """An intent and its outcome share the run and the event (one write per event)."""
+        return (self.run_id, self.partition, self.sort_key)
 
 
 class AuditSink(Protocol):
@@ -100,6 +129,27 @@ def key_repair_record(
     )
 
 
+def intent_record(run_id: str, correction: Correction, time: str) -> AuditRecord:
+    """The line written before the write: the outcome is not known yet."""
+    record = audit_record(run_id, correction, CorrectionOutcome.APPLIED, time)
+    return dataclasses.replace(record, outcome=None, phase="intent")
+
+
+def resolve_intent(
+    intent: AuditRecord, now: StoredCounter | None, run_id: str, time: str
+) -> AuditRecord:
+    """Settle an intent that has no outcome line: ``applied`` when the item holds exactly what
+    the write sets (``counted`` and ``version_after``), else ``conflict`` (never written, or
+    overwritten since; the pass checks the event again either way)."""
+    applied = intent.version_after is not None and written_value(
+        intent.counted, intent.version_after, now
+    )
+    outcome = CorrectionOutcome.APPLIED if applied else CorrectionOutcome.CONFLICT
+    return dataclasses.replace(
+        intent, outcome=outcome.value, phase="resolved", resolved_by=run_id, time=time
+    )
+
+
 def audit_record(
     run_id: str, correction: Correction, outcome: CorrectionOutcome, time: str
 ) -> AuditRecord:
@@ -107,6 +157,7 @@ def audit_record(
         raise ValueError("an in-flux event was never confirmed, so it has no correction to audit")
     stored = correction.stored
     return AuditRecord(
+        version_after=correction.version_after,
         run_id=run_id,
         partition=correction.key.partition,
         sort_key=correction.key.sort_key,
@@ -150,6 +201,9 @@ class LogAuditSink:
         self._log = logger or structlog.stdlib.get_logger("reconciler.audit")
 
     def write(self, record: AuditRecord) -> None:
+        if record.outcome is None:
+            self._log.info("counter_correction_intent", **record.to_dict())
+            return
         event = LOG_EVENTS[CorrectionOutcome(record.outcome)]
         # Every field, ``time`` included: the record's time is the one in the audit file, so
         # the log line and the file line of one correction can be matched.
@@ -169,12 +223,35 @@ class JsonLinesAuditSink:
         self._file: IO[str] | None = None
 
     def write(self, record: AuditRecord) -> None:
-        self._append(record.to_dict())
+        # An intent must survive a crash of the machine too, not only of the process.
+        self._append(record.to_dict(), sync=record.phase == "intent")
 
     def write_key_repair(self, record: KeyRepairRecord) -> None:
         self._append(record.to_dict())
 
-    def _append(self, fields: dict[str, Any]) -> None:
+    def pending_intents(self, older_than: datetime) -> Iterator[AuditRecord]:
+        """Intents in the file with neither an outcome nor a resolution line, written before
+        ``older_than`` (a younger one may belong to a shard still between intent and outcome).
+        Streams the file; holds only the intents still open."""
+        open_intents: dict[tuple[str, str, str], AuditRecord] = {}
+        with (
+            self._lock,
+            contextlib.suppress(FileNotFoundError),
+            self._path.open(encoding="utf-8") as lines,
+        ):
+            for line in lines:
+                record = _correction_line(line)
+                if record is None:
+                    continue
+                if record.phase == "intent":
+                    open_intents[record.pairing] = record
+                else:
+                    open_intents.pop(record.pairing, None)
+        for intent in open_intents.values():
+            if _written_before(intent.time, older_than):
+                yield intent
+
+    def _append(self, fields: dict[str, Any], *, sync: bool = False) -> None:
         line = json.dumps(fields, sort_keys=True, separators=(",", ":")) + "\n"
         with self._lock:
             try:
@@ -182,6 +259,8 @@ class JsonLinesAuditSink:
                     self._file = self._path.open("a", encoding="utf-8")
                 self._file.write(line)
                 self._file.flush()
+                if sync:
+                    os.fsync(self._file.fileno())
             except OSError as exc:
                 # A failed pass with its summary line, not a traceback; the log sink, which
                 # runs first, has the record.
@@ -192,6 +271,60 @@ class JsonLinesAuditSink:
             if self._file is not None:
                 self._file.close()
                 self._file = None
+
+
+_RECORD_FIELDS = frozenset(field.name for field in dataclasses.fields(AuditRecord))
+
+
+def _correction_line(line: str) -> AuditRecord | None:
+    """A counter correction's line; ``None`` for key repairs, foreign or torn lines."""
+    try:
+        fields = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(fields, dict) or fields.get("kind") is not None:
+        return None
+    try:
+        return AuditRecord(**{k: v for k, v in fields.items() if k in _RECORD_FIELDS})
+    except TypeError:
+        return None
+
+
+def _written_before(time: str, limit: datetime) -> bool:
+    try:
+        return datetime.fromisoformat(time) < limit
+    except (TypeError, ValueError):
+        return True
+
+
+INTENT_GRACE = timedelta(minutes=5)
+"""How old an open intent must be before a pass resolves it: a write and its outcome line
+follow an intent within seconds (botocore's retries included), so an older one was cut off."""
+
+
+class IntentLog(Protocol):
+    def pending_intents(self, older_than: datetime) -> Iterator[AuditRecord]: ...
+
+
+def resolve_pending(
+    intents: IntentLog,
+    read: Callable[[EventKey], StoredCounter | None],
+    audit: AuditSink,
+    *,
+    run_id: str,
+    now: datetime,
+    stop_if_asked: Callable[[], None],
+) -> int:
+    """Reads back the item of every open intent older than :data:`INTENT_GRACE` and appends its
+    ``resolved`` line; returns how many were resolved."""
+    resolved = 0
+    time = now.astimezone(UTC).isoformat(timespec="milliseconds")
+    for intent in intents.pending_intents(now - INTENT_GRACE):
+        stop_if_asked()
+        stored = read(EventKey(intent.partition, intent.sort_key))
+        audit.write(resolve_intent(intent, stored, run_id, time))
+        resolved += 1
+    return resolved
 
 
 class FanOutAuditSink:

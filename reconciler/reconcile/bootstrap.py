@@ -86,6 +86,7 @@ def build_reconciler(
     sinks: list[AuditSink] = [log_sink, *extra_audit_sinks]
     key_sinks: list[KeyAuditSink] = [log_sink, *extra_key_audit_sinks]
     closers: list[Callable[[], None]] = [table.close]
+    file_sink: JsonLinesAuditSink | None = None
     if settings.audit_file is not None:
         file_sink = JsonLinesAuditSink(settings.audit_file)
         sinks.append(file_sink)
@@ -103,6 +104,7 @@ def build_reconciler(
         on_close=closers,
         ledger=ledger,
         key_audit=FanOutKeyAuditSink(*key_sinks),
+        intents=file_sink,
     )
 
 

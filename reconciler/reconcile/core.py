@@ -40,7 +40,10 @@ class StoredCounter:
     version: int | None = None
     """``counterVersion``; ``None`` when the item has none (a handler that does not keep one)."""
     version_unreadable: bool = False
-    """``counterVersion`` exists but is not an integer: we cannot condition on it safely."""
+    """``counterVersion`` exists but is not an integer (a string...): the handler skips such an
+    event for good, so a confirmed correction replaces it (see :data:`REPLACED_VERSION`)."""
+    version_raw: str | None = None
+    """The exact unreadable ``counterVersion`` (adapter rendering), to condition that write on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,8 @@ class Reason(enum.Enum):
     DRIFT = "drift"
     MISSING = "missing"
     INVALID = "invalid"
+    INVALID_VERSION = "invalid_version"
+    """The count is right but ``counterVersion`` is not an integer: only the version is fixed."""
 
 
 class FirstLook(enum.Enum):
@@ -68,6 +73,7 @@ class FirstLook(enum.Enum):
     SUSPECT = "suspect"
     VANISHED = "vanished"
     UNSUPPORTED = "unsupported"
+    """Kept for the ledger path's vocabulary; the classic pass repairs an unreadable version."""
 
 
 class Recheck(enum.Enum):
@@ -115,6 +121,10 @@ class Hold(enum.Enum):
 
 HELD_OUTCOMES = frozenset(hold.outcome for hold in Hold)
 
+REPLACED_VERSION = 1
+"""What a correction writes over an unreadable ``counterVersion``: any integer restores the
+handler's ``ADD``; the condition on the exact raw value is what keeps the write race-safe."""
+
 
 @dataclass(frozen=True, slots=True)
 class Correction:
@@ -133,6 +143,34 @@ class Correction:
         if self.stored.kind is CounterKind.MISSING:
             return self.counted
         return None
+
+    @property
+    def version_after(self) -> int:
+        """The ``counterVersion`` the write leaves behind (``ADD 1``, or the replacement)."""
+        if self.stored.version_unreadable:
+            return REPLACED_VERSION
+        return (self.stored.version or 0) + 1
+
+
+def written(correction: Correction, now: StoredCounter | None) -> bool:
+    """Whether the item read back holds exactly what ``correction`` writes.
+
+    A conflict on a write whose first attempt landed but whose response was lost (botocore
+    retried, and the retry's own condition refused it) reads back as written. Any record the
+    handler applied since would have moved the version past ``version_after``.
+    """
+    return written_value(correction.counted, correction.version_after, now)
+
+
+def written_value(counted: int, version_after: int, now: StoredCounter | None) -> bool:
+    """Whether ``now`` holds exactly ``counted`` at ``version_after`` (see :func:`written`)."""
+    return (
+        now is not None
+        and now.kind is CounterKind.NUMBER
+        and now.value == counted
+        and not now.version_unreadable
+        and now.version == version_after
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,15 +241,21 @@ def reason_for(stored: StoredCounter, counted: int) -> Reason | None:
     return None if stored.value == counted else Reason.DRIFT
 
 
+def correction_reason(stored: StoredCounter, counted: int) -> Reason | None:
+    """Like :func:`reason_for`, and an unreadable version alone is worth a correction."""
+    reason = reason_for(stored, counted)
+    if reason is None and stored.version_unreadable:
+        return Reason.INVALID_VERSION
+    return reason
+
+
 def first_look(observation: Observation) -> FirstLook:
     stored = observation.stored
     if stored is None:
         return FirstLook.VANISHED
-    if reason_for(stored, observation.counted) is None:
-        return FirstLook.IN_SYNC
-    if stored.version_unreadable:
-        return FirstLook.UNSUPPORTED
-    return FirstLook.SUSPECT
+    if stored.version_unreadable or reason_for(stored, observation.counted) is not None:
+        return FirstLook.SUSPECT
+    return FirstLook.IN_SYNC
 
 
 def recheck_due(observation: Observation, settle_seconds: float) -> float:
@@ -238,7 +282,7 @@ def confirm(first: Observation, second: Observation) -> tuple[Recheck, Correctio
         or second.counted != first.counted
     ):
         return Recheck.IN_FLUX, None
-    reason = reason_for(stored, first.counted)
+    reason = correction_reason(stored, first.counted)
     if reason is None:
         return Recheck.IN_FLUX, None
     return Recheck.CONFIRMED, Correction(first.key, reason, stored, first.counted)

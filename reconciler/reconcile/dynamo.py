@@ -91,35 +91,22 @@ def _decode_binary(value: Any) -> Any:
 
 def stored_counter(item: dict[str, AttributeValue], model: TableModel) -> StoredCounter:
     """Interpret the raw counter attributes of an event item."""
-    version, version_unreadable = _version(item.get(model.version_attr))
+    raw_version = item.get(model.version_attr)
+    version = None if raw_version is None else integer_attribute(raw_version)
+    unreadable = raw_version is not None and version is None
+    versions: dict[str, Any] = {
+        "version": version,
+        "version_unreadable": unreadable,
+        "version_raw": render_attribute(raw_version) if unreadable and raw_version else None,
+    }
     raw = item.get(model.counter_attr)
     if raw is None:
-        return StoredCounter(
-            CounterKind.MISSING, version=version, version_unreadable=version_unreadable
-        )
+        return StoredCounter(CounterKind.MISSING, **versions)
     rendered = render_attribute(raw)
     value = integer_attribute(raw)
     if value is None:
-        return StoredCounter(
-            CounterKind.INVALID,
-            raw=rendered,
-            version=version,
-            version_unreadable=version_unreadable,
-        )
-    return StoredCounter(
-        CounterKind.NUMBER,
-        value=value,
-        raw=rendered,
-        version=version,
-        version_unreadable=version_unreadable,
-    )
-
-
-def _version(raw: AttributeValue | None) -> tuple[int | None, bool]:
-    if raw is None:
-        return None, False
-    value = integer_attribute(raw)
-    return (None, True) if value is None else (value, False)
+        return StoredCounter(CounterKind.INVALID, raw=rendered, **versions)
+    return StoredCounter(CounterKind.NUMBER, value=value, raw=rendered, **versions)
 
 
 class DynamoReconcileTable:
@@ -317,7 +304,8 @@ class DynamoReconcileTable:
 
     def write_correction(self, correction: Correction) -> None:
         """``SET count = :counted ADD version 1`` on condition that count and version are
-        exactly as both looks saw them (or absent, when they were absent)."""
+        exactly as both looks saw them (or absent, when they were absent). An unreadable
+        version is replaced (``SET version = 1``) on condition of its exact raw value."""
         model = self._model
         stored = correction.stored
         names = {"#pk": model.pk_attr, "#count": model.counter_attr, "#ver": model.version_attr}
@@ -325,8 +313,16 @@ class DynamoReconcileTable:
             ":counted": {"N": str(correction.counted)},
             ":one": {"N": "1"},
         }
+        update = "SET #count = :counted ADD #ver :one"
         clauses = ["attribute_exists(#pk)"]
-        if stored.version is None:
+        if stored.version_unreadable:
+            if stored.version_raw is None:
+                raise ValueError("an unreadable version must carry its raw value")
+            clauses.append("#ver = :version")
+            values[":version"] = parse_attribute(stored.version_raw)
+            values[":one"] = {"N": str(correction.version_after)}
+            update = "SET #count = :counted, #ver = :one"
+        elif stored.version is None:
             clauses.append("attribute_not_exists(#ver)")
         else:
             clauses.append("#ver = :version")
@@ -343,7 +339,7 @@ class DynamoReconcileTable:
                 response = self._client.update_item(
                     TableName=self._table,
                     Key=self._key(correction.key),
-                    UpdateExpression="SET #count = :counted ADD #ver :one",
+                    UpdateExpression=update,
                     ConditionExpression=" AND ".join(clauses),
                     ExpressionAttributeNames=names,
                     ExpressionAttributeValues=values,

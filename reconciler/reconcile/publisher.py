@@ -67,6 +67,7 @@ def summary_datums(summary: PassSummary) -> tuple[Datum, ...]:
         *outcome_datums(summary),
         Datum(spec.METRIC_AMBIGUOUS, summary.ambiguous),
         Datum(spec.METRIC_INVALID, summary.invalid),
+        Datum(spec.METRIC_UNREADABLE_VERSION, summary.unsupported),
         Datum(spec.METRIC_BRAKE_TRIPPED, 1 if summary.brake_tripped else 0),
         Datum(spec.METRIC_DURATION, summary.duration_seconds, "Seconds"),
         Datum(spec.METRIC_CONSUMED_READ_UNITS, summary.consumed_read_units, "None"),

@@ -22,7 +22,14 @@ import structlog
 from reconciler.kernel.errors import ConflictError, LeaseLostError, ReconcilerError
 from reconciler.kernel.logs import get_logger
 from reconciler.kernel.model import EventKey
-from reconciler.reconcile.audit import AuditSink, KeyAuditSink, audit_record
+from reconciler.reconcile.audit import (
+    AuditSink,
+    IntentLog,
+    KeyAuditSink,
+    audit_record,
+    intent_record,
+    resolve_pending,
+)
 from reconciler.reconcile.core import (
     Correction,
     CorrectionOutcome,
@@ -32,11 +39,12 @@ from reconciler.reconcile.core import (
     Recheck,
     WriteMode,
     confirm,
+    correction_reason,
     first_look,
     in_shard,
     plan_corrections,
-    reason_for,
     recheck_due,
+    written,
 )
 from reconciler.reconcile.ledger_pass import LedgerLook, LedgerPath, LedgerWork
 from reconciler.reconcile.pass_control import (
@@ -95,8 +103,10 @@ class Reconciler:
         spool_limit: int = SPOOL_IN_MEMORY,
         ledger: LedgerStore | None = None,
         key_audit: KeyAuditSink | None = None,
+        intents: IntentLog | None = None,
     ) -> None:
         self._spool_limit = spool_limit
+        self._intents = intents
         self._events = events
         self._table = table
         self._audit = audit
@@ -174,9 +184,22 @@ class Reconciler:
         return stats if self._ledger is None else stats.plus(self._ledger.store.stats())
 
     def _run(self, state: _PassState) -> None:
+        self._resolve_intents(state)
         self._sweep(state)
         self._recheck(state)
         self._apply(state)
+
+    def _resolve_intents(self, state: _PassState) -> None:
+        """Writes whose outcome line is missing (a run killed in between) are settled first."""
+        if self._intents is not None:
+            state.summary.intents_resolved = resolve_pending(
+                self._intents,
+                self._table.read_counter,
+                self._audit,
+                run_id=state.run_id,
+                now=self._wall(),
+                stop_if_asked=state.control.stop_if_asked,
+            )
 
     # -- sweep -------------------------------------------------------------------------------
 
@@ -263,7 +286,7 @@ class Reconciler:
         look = first_look(observation)
         state.summary.tally_first_look(look, observation)
         key, stored = observation.key, observation.stored
-        if look is FirstLook.UNSUPPORTED:
+        if stored is not None and stored.version_unreadable:
             self._log.warning(
                 "counter_version_unreadable",
                 slug=key.slug,
@@ -273,7 +296,7 @@ class Reconciler:
         if look is not FirstLook.SUSPECT or stored is None:
             return
         state.suspects.append(observation)
-        reason = reason_for(stored, observation.counted)
+        reason = correction_reason(stored, observation.counted)
         self._log.info(
             "counter_suspect",
             slug=key.slug,
@@ -340,15 +363,21 @@ class Reconciler:
             if state.control.should_stop():
                 raise PassStoppedError
             state.control.before_write()
+            self._audit.write(intent_record(state.run_id, correction, self._now()))
             try:
                 self._table.write_correction(correction)
             except ConflictError:
-                summary.conflicts += 1
-                self._audit_outcome(state, correction, CorrectionOutcome.CONFLICT)
-                continue
+                if not written(correction, self._table.read_counter(correction.key)):
+                    summary.conflicts += 1
+                    self._audit_outcome(state, correction, CorrectionOutcome.CONFLICT)
+                    continue
+                summary.lost_responses += 1
+                self._log.info("counter_correction_read_back", slug=correction.key.slug)
             summary.corrected += 1
             if correction.reason is Reason.MISSING:
                 summary.initialized += 1
+            if correction.stored.version_unreadable:
+                summary.versions_replaced += 1
             self._audit_outcome(state, correction, plan.outcome)
         if self._ledger is not None:
             self._ledger.apply(
@@ -366,12 +395,4 @@ class Reconciler:
         self._audit.write(audit_record(state.run_id, correction, outcome, self._now()))
 
 
-__all__ = [
-    "Clock",
-    "EventNotFoundError",
-    "PassControl",
-    "PassOptions",
-    "Reconciler",
-    "new_run_id",
-    "utc_now",
-]
+__all__ = ["Clock", "PassControl", "PassOptions", "Reconciler", "new_run_id"]

@@ -115,7 +115,14 @@ class PassSummary:
     vanished: int = 0
     """Event items deleted between the listing and the first look."""
     unsupported: int = 0
-    """Events whose ``counterVersion`` is not a number: never written."""
+    """Events whose ``counterVersion`` was not an integer at the first look (the handler skips
+    them): the classic pass replaces it once confirmed, the ledger path leaves it."""
+    versions_replaced: int = 0
+    """Corrections that replaced an unreadable ``counterVersion`` (also in ``corrected``)."""
+    intents_resolved: int = 0
+    """Audit intents without an outcome (a run killed mid-write) settled by a read-back."""
+    lost_responses: int = 0
+    """Refused writes that read back as written (a retry of a landed write): in ``corrected``."""
     ambiguous: int = 0
     in_flux: int = 0
     confirmed: int = 0
@@ -154,6 +161,8 @@ class PassSummary:
     io: IoStats = field(default_factory=IoStats)
     duration_seconds: float = 0.0
     stop: StopReason = StopReason.NONE
+    stopped_by: str | None = None
+    """What stopped a ``run`` early: ``SIGTERM``, ``SIGINT`` or ``deadline``."""
     failed: bool = False
     error: str | None = None
 
@@ -178,8 +187,12 @@ class PassSummary:
             self.vanished += 1
         elif look is FirstLook.UNSUPPORTED:
             self.unsupported += 1
-        elif observation.stored is not None:
-            self._tally_suspect(observation.stored, observation.counted)
+            return
+        if observation.stored is not None:
+            if observation.stored.version_unreadable:
+                self.unsupported += 1
+            if look is FirstLook.SUSPECT:
+                self._tally_suspect(observation.stored, observation.counted)
 
     def _tally_suspect(self, stored: StoredCounter, counted: int) -> None:
         reason = reason_for(stored, counted)
@@ -222,6 +235,9 @@ class PassSummary:
             "invalid": self.invalid,
             "vanished": self.vanished,
             "unsupported": self.unsupported,
+            "versions_replaced": self.versions_replaced,
+            "lost_responses": self.lost_responses,
+            "intents_resolved": self.intents_resolved,
             "ambiguous": self.ambiguous,
             "in_flux": self.in_flux,
             "confirmed": self.confirmed,
@@ -254,6 +270,7 @@ class PassSummary:
             "aws_errors": {str(key): count for key, count in sorted(self.io.errors.items())},
             "duration_seconds": round(self.duration_seconds, 3),
             "stopped_early": self.stop is StopReason.STOPPED_EARLY,
+            "stopped_by": self.stopped_by,
             "aborted": self.stop.value if self.stop is StopReason.LEASE_LOST else None,
             "failed": self.failed,
             "error": self.error,

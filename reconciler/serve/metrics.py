@@ -44,22 +44,12 @@ CORRECTION_OUTCOMES = tuple(outcome.value for outcome in CorrectionOutcome)
 KEY_DIRECTIONS = tuple(direction.value for direction in KeyDirection)
 """The ``direction`` label of ``reconciler_key_repairs_total``: missing (+1), extra (-1)."""
 CHECK_MODES = ("ledger", "classic")
+COUNTER_STATES = ("invalid", "unreadable_version")
 LEASE_TRANSITIONS = ("acquired", "lost", "released")
 LAG_GATE_RESULTS = ("open", "paused", "error")
 
-AWS_OPERATIONS = frozenset(
-    {
-        "Query",
-        "GetItem",
-        "UpdateItem",
-        "PutItem",
-        "DeleteItem",
-        "Scan",
-        "BatchGetItem",
-        "DescribeTable",
-        "GetMetricStatistics",
-    }
-)
+_READS = ("Query", "GetItem", "Scan", "BatchGetItem", "DescribeTable", "GetMetricStatistics")
+AWS_OPERATIONS = frozenset((*_READS, "UpdateItem", "PutItem", "DeleteItem"))
 AWS_ERROR_CODES = frozenset(
     {
         "ThrottlingException",
@@ -145,6 +135,12 @@ class ReconcilerMetrics:
             "Confirmed corrections by outcome: applied, conflict (condition failed), in_flux "
             "(changed between looks), dry_run, braked, paused (lag gate).",
             ["outcome"],
+            registry=registry,
+        )
+        self.invalid_events = Counter(
+            "reconciler_invalid_events",
+            "Events whose count (invalid) or counterVersion (unreadable_version) is no integer.",
+            ["state"],
             registry=registry,
         )
         self.events_by_mode = Counter(
@@ -281,6 +277,8 @@ class ReconcilerMetrics:
             self.key_repairs.labels(direction=direction)
         for mode in CHECK_MODES:
             self.events_by_mode.labels(mode=mode)
+        for state in COUNTER_STATES:
+            self.invalid_events.labels(state=state)
         for reason in SkipReason:
             self.passes_skipped.labels(reason=reason.value)
         for transition in LEASE_TRANSITIONS:
@@ -333,6 +331,10 @@ class ReconcilerMetrics:
         for correction, count in summary.correction_outcomes().items():
             if count > 0:
                 self.corrections.labels(outcome=correction.value).inc(count)
+        for state, count in zip(
+            COUNTER_STATES, (summary.invalid, summary.unsupported), strict=True
+        ):
+            self.invalid_events.labels(state=state).inc(max(count, 0))
         self.observe_aws_errors(summary.io.errors)
         self._observe_ledger(summary)
 

@@ -141,7 +141,8 @@ class FakeReconcileTable:
                 self.refused.append(correction)
                 raise ConflictError("UpdateItem: condition failed")
             event.count = correction.counted
-            event.version = (event.version or 0) + 1
+            event.version = correction.version_after
+            event.version_raw = None
             self.writes.append(correction)
             if self.after_write is not None:
                 self.after_write(correction)
@@ -160,8 +161,14 @@ def stored_counter(event: FakeEvent) -> StoredCounter:
     """The same interpretation the DynamoDB adapter applies to a real item."""
     unreadable = event.version_raw is not None and not isinstance(event.version_raw, int)
     version = None if unreadable else event.version
+    version_raw = json.dumps({"S": str(event.version_raw)}) if unreadable else None
     if event.count is MISSING:
-        return StoredCounter(CounterKind.MISSING, version=version, version_unreadable=unreadable)
+        return StoredCounter(
+            CounterKind.MISSING,
+            version=version,
+            version_unreadable=unreadable,
+            version_raw=version_raw,
+        )
     if isinstance(event.count, int) and not isinstance(event.count, bool):
         return StoredCounter(
             CounterKind.NUMBER,
@@ -169,22 +176,30 @@ def stored_counter(event: FakeEvent) -> StoredCounter:
             raw=json.dumps({"N": str(event.count)}),
             version=version,
             version_unreadable=unreadable,
+            version_raw=version_raw,
         )
     return StoredCounter(
         CounterKind.INVALID,
         raw=json.dumps({"S": str(event.count)}),
         version=version,
         version_unreadable=unreadable,
+        version_raw=version_raw,
     )
 
 
 @dataclass
 class RecordingAuditSink:
     records: list[AuditRecord] = field(default_factory=list)
+    """Outcome and resolution lines, in order (what happened to each correction)."""
     key_records: list[KeyRepairRecord] = field(default_factory=list)
+    intents: list[AuditRecord] = field(default_factory=list)
+    """Intent lines, written before each write."""
+    order: list[str] = field(default_factory=list)
+    """The phase of every line in the order written (shows intent precedes outcome)."""
 
     def write(self, record: AuditRecord) -> None:
-        self.records.append(record)
+        self.order.append(record.phase)
+        (self.intents if record.phase == "intent" else self.records).append(record)
 
     def write_key_repair(self, record: KeyRepairRecord) -> None:
         self.key_records.append(record)

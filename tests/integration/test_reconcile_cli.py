@@ -6,8 +6,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,12 @@ def run_cli(
     lines = captured.out.strip().splitlines()
     summary = json.loads(lines[-1]) if lines else None
     return code, summary, captured.err
+
+
+def outcome_lines(audit: Path) -> list[dict[str, Any]]:
+    """The audit file's outcome lines (each write's intent line precedes its outcome)."""
+    lines = [json.loads(line) for line in audit.read_text().splitlines()]
+    return [line for line in lines if line["phase"] != "intent"]
 
 
 def seed(table: Table, drifted: int, exact: int = 0) -> list[EventKey]:
@@ -252,8 +260,8 @@ def test_shards_split_the_events_without_overlap_and_cover_them_all(
         assert summary is not None
         assert summary["shard"] == f"{index}/3"
         checked += summary["events_checked"]
-        lines = audit.read_text().splitlines()[len(slugs) :]
-        mine = [json.loads(line)["slug"] for line in lines]
+        lines = outcome_lines(audit)[len(slugs) :]
+        mine = [line["slug"] for line in lines]
         assert all(in_shard(slug, Shard(index, 3)) for slug in mine)
         slugs.extend(mine)
     assert sorted(slugs) == sorted(k.slug for k in keys)  # union = all, no duplicates
@@ -274,7 +282,9 @@ def test_the_audit_file_is_appended_across_runs(
         ExpressionAttributeValues={":n": {"N": "40"}},
     )  # a hand edit
     run_cli(capsys, table, "--audit-file", str(audit))
-    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    lines = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert [line["phase"] for line in lines] == ["intent", "outcome"] * 2  # written ahead
+    records = outcome_lines(audit)
     assert [(r["stored"], r["counted"], r["delta"]) for r in records] == [(0, 1, 1), (40, 1, -39)]
     assert records[0]["run_id"] != records[1]["run_id"]
     text = audit.read_text()
@@ -312,3 +322,66 @@ def test_the_default_settle_window_is_not_warned_about(
     code, _, err = run_cli(capsys, table, "--settle-seconds", "120")
     assert code == 0
     assert "settle_window_too_short" not in err
+
+
+def test_the_deadline_stops_the_pass_prints_the_summary_and_exits_4(
+    table: Table, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN drifted events and a pass that would wait a minute before its rechecks
+    keys = seed(table, drifted=2)
+    # WHEN its deadline comes first
+    code, summary, err = run_cli(capsys, table, "--settle-seconds", "60", "--deadline", "300ms")
+    # THEN it stops at a safe point, says so, and wrote nothing half-way
+    assert code == 4
+    assert summary is not None
+    assert (summary["stopped_early"], summary["stopped_by"], summary["failed"]) == (
+        True,
+        "deadline",
+        False,
+    )
+    assert summary["events_checked"] == 2
+    assert summary["duration_seconds"] < 10
+    assert "stopped before the pass completed" in err
+    assert all(table.stored(k) == 0 for k in keys)
+
+
+def test_the_deadline_can_come_from_the_environment(
+    table: Table, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed(table, drifted=1)
+    code, summary, _ = run_cli(capsys, table, "--settle-seconds", "60", RECONCILER_DEADLINE="200ms")
+    assert code == 4
+    assert summary is not None
+    assert summary["stopped_by"] == "deadline"
+
+
+def test_sigterm_stops_the_pass_prints_the_summary_and_exits_4(
+    table: Table, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = seed(table, drifted=1)
+    before = signal.getsignal(signal.SIGTERM)
+    sigterm = threading.Thread(target=_sigterm_once_installed, daemon=True)
+    sigterm.start()
+    code, summary, _ = run_cli(capsys, table, "--settle-seconds", "60")
+    sigterm.join(5)
+    assert code == 4
+    assert summary is not None
+    assert (summary["stopped_early"], summary["stopped_by"]) == (True, "SIGTERM")
+    assert table.stored(keys[0]) == 0
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler is put back
+
+
+def _sigterm_once_installed() -> None:
+    """SIGTERM to this process once ``run`` has put its handler in place (mid-pass)."""
+    original = signal.getsignal(signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    while signal.getsignal(signal.SIGTERM) is original and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_an_invalid_deadline_exits_2(table: Table, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, table, "--deadline", "soon")
+    assert code == 2
+    assert "--deadline" in err

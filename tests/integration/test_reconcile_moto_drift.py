@@ -82,3 +82,48 @@ def test_handler_keeps_counting_correctly_after_a_correction(table: Table) -> No
     table.unregister("workshop", "workshop-0@example.com")
     pump.drain()
     assert table.stored(WORKSHOP) == table.true_count("workshop") == 6
+
+
+def test_a_string_counter_version_is_replaced_by_an_integer_and_the_count_set(
+    table: Table,
+) -> None:
+    # GIVEN an event whose counterVersion someone wrote as a string (the handler skips it)
+    table.put_event(TECH, 1)
+    table.ddb.update_item(
+        TableName=table.name,
+        Key={"pk": {"S": TECH.partition}, "sk": {"S": TECH.sort_key}},
+        UpdateExpression="SET counterVersion = :v",
+        ExpressionAttributeValues={":v": {"S": "v7"}},
+    )
+    register(table, TECH.slug, 3)
+    # WHEN a pass runs
+    summary = run_pass(table)
+    # THEN the count is exact and the version an integer the handler can ADD to again
+    assert table.stored(TECH) == 3
+    assert table.item(TECH)["counterVersion"] == {"N": "1"}
+    assert (summary.unsupported, summary.versions_replaced, summary.corrected) == (1, 1, 1)
+
+
+def test_a_correction_whose_response_was_lost_is_applied_not_a_conflict(table: Table) -> None:
+    # GIVEN a drifted event, and a network that loses the response of the first write
+    table.put_event(TECH, 1)
+    register(table, TECH.slug, 4)
+    ddb = table.clients.dynamodb()
+    lost: list[str] = []
+
+    def lose_the_first_response(**kwargs: Any) -> int | None:
+        operation = getattr(kwargs.get("operation"), "name", "")
+        if operation == "UpdateItem" and kwargs.get("caught_exception") is None and not lost:
+            lost.append(operation)
+            return 0  # botocore retries at once; the retry's own condition refuses it
+        return None
+
+    ddb.meta.events.register("needs-retry.dynamodb", lose_the_first_response, unique_id="lose")
+    try:
+        summary = run_pass(table)
+    finally:
+        ddb.meta.events.unregister("needs-retry.dynamodb", unique_id="lose")
+    # THEN the read-back finds the write: applied, not a conflict
+    assert lost == ["UpdateItem"]
+    assert table.stored(TECH) == 4
+    assert (summary.corrected, summary.conflicts, summary.lost_responses) == (1, 0, 1)

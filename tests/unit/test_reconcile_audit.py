@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ from reconciler.reconcile.audit import (
     JsonLinesAuditSink,
     LogAuditSink,
     audit_record,
+    intent_record,
+    resolve_intent,
 )
 from reconciler.reconcile.core import (
     Correction,
@@ -50,6 +53,9 @@ def test_a_record_holds_key_values_delta_reason_and_outcome():
         "hold": None,
         "version": 4,
         "time": "2024-10-27T09:30:00.000+00:00",
+        "phase": "outcome",
+        "version_after": 5,
+        "resolved_by": None,
     }
 
 
@@ -116,3 +122,72 @@ def test_a_failing_audit_file_is_a_reconciler_error_not_a_crash(tmp_path: Path):
     with pytest.raises(AuditWriteError) as info:
         sink.write(audit_record("r1", DRIFT, CorrectionOutcome.APPLIED, "t"))
     assert isinstance(info.value, ReconcilerError)
+
+
+# -- written ahead -----------------------------------------------------------------------------
+
+T0 = "2024-10-27T09:30:00.000+00:00"
+LATER = datetime(2024, 10, 27, 10, 0, tzinfo=UTC)
+
+
+def test_an_intent_line_has_every_field_but_no_outcome_yet():
+    intent = intent_record("run-1", DRIFT, T0).to_dict()
+    assert (intent["phase"], intent["outcome"], intent["hold"]) == ("intent", None, None)
+    assert (intent["counted"], intent["version"], intent["version_after"]) == (10, 4, 5)
+
+
+def test_an_intent_is_resolved_as_applied_when_the_item_holds_what_the_write_sets():
+    intent = intent_record("run-1", DRIFT, T0)
+    held = StoredCounter(CounterKind.NUMBER, 10, '{"N":"10"}', 5)
+    resolved = resolve_intent(intent, held, "run-2", T0)
+    assert (resolved.phase, resolved.outcome, resolved.resolved_by) == (
+        "resolved",
+        "applied",
+        "run-2",
+    )
+    assert resolved.run_id == "run-1"  # paired with its intent
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        StoredCounter(CounterKind.NUMBER, 12, '{"N":"12"}', 4),  # never written
+        StoredCounter(CounterKind.NUMBER, 11, '{"N":"11"}', 6),  # moved on since
+        None,  # the event item is gone
+    ],
+)
+def test_an_intent_the_item_does_not_show_is_resolved_as_a_conflict(now: StoredCounter | None):
+    resolved = resolve_intent(intent_record("run-1", DRIFT, T0), now, "run-2", T0)
+    assert resolved.outcome == "conflict"
+
+
+def test_only_intents_without_an_outcome_line_are_pending(tmp_path: Path):
+    path = tmp_path / "audit.jsonl"
+    sink = JsonLinesAuditSink(path)
+    other = Correction(
+        EventKey("FAD", "ai#2024-10-27#conference"),
+        Reason.DRIFT,
+        StoredCounter(CounterKind.NUMBER, 1, '{"N":"1"}', 1),
+        2,
+    )
+    sink.write(intent_record("run-1", DRIFT, T0))
+    sink.write(audit_record("run-1", DRIFT, CorrectionOutcome.APPLIED, T0))
+    sink.write(intent_record("run-1", other, T0))  # killed before its outcome
+    sink.close()
+    with path.open("a", encoding="utf-8") as torn:
+        torn.write('{"run_id": "run-1", "partit')  # a line cut off by the kill
+    pending = list(JsonLinesAuditSink(path).pending_intents(LATER))
+    assert [intent.sort_key for intent in pending] == ["ai#2024-10-27#conference"]
+    assert list(JsonLinesAuditSink(path).pending_intents(datetime(2024, 1, 1, tzinfo=UTC))) == []
+
+
+def test_a_missing_audit_file_has_no_pending_intents(tmp_path: Path):
+    assert list(JsonLinesAuditSink(tmp_path / "none.jsonl").pending_intents(LATER)) == []
+
+
+def test_an_intent_is_logged_as_counter_correction_intent():
+    stream = io.StringIO()
+    configure_logging("json", "info", stream=stream)
+    LogAuditSink().write(intent_record("run-1", DRIFT, T0))
+    line = json.loads(stream.getvalue().strip().splitlines()[-1])
+    assert (line["event"], line["phase"]) == ("counter_correction_intent", "intent")

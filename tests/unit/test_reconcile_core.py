@@ -6,6 +6,7 @@ import pytest
 
 from reconciler.kernel.model import EventKey
 from reconciler.reconcile.core import (
+    REPLACED_VERSION,
     BrakePolicy,
     Correction,
     CorrectionOutcome,
@@ -20,6 +21,7 @@ from reconciler.reconcile.core import (
     WriteMode,
     brake,
     confirm,
+    correction_reason,
     drift_direction,
     first_look,
     in_shard,
@@ -27,6 +29,7 @@ from reconciler.reconcile.core import (
     reason_for,
     recheck_due,
     shard_of,
+    written,
 )
 
 KEY = EventKey("EVENT", "tech#2024-10-27#conference")
@@ -67,14 +70,45 @@ def test_an_event_item_that_disappeared_is_vanished():
     assert first_look(look(None, 0)) is FirstLook.VANISHED
 
 
-def test_an_unreadable_version_is_never_a_suspect_we_could_correct():
-    stored = StoredCounter(CounterKind.NUMBER, value=3, raw='{"N":"3"}', version_unreadable=True)
-    assert first_look(look(stored, 5)) is FirstLook.UNSUPPORTED
+UNREADABLE = {"version_unreadable": True, "version_raw": '{"S":"v7"}'}
 
 
-def test_an_unreadable_version_on_an_exact_counter_is_still_in_sync():
-    stored = StoredCounter(CounterKind.NUMBER, value=5, raw='{"N":"5"}', version_unreadable=True)
-    assert first_look(look(stored, 5)) is FirstLook.IN_SYNC
+def test_an_unreadable_version_is_a_suspect_whose_correction_replaces_it():
+    stored = StoredCounter(CounterKind.NUMBER, value=3, raw='{"N":"3"}', **UNREADABLE)
+    assert first_look(look(stored, 5)) is FirstLook.SUSPECT
+    verdict, correction = confirm(look(stored, 5), look(stored, 5))
+    assert verdict is Recheck.CONFIRMED
+    assert correction is not None
+    assert (correction.reason, correction.version_after) == (Reason.DRIFT, REPLACED_VERSION)
+
+
+def test_an_unreadable_version_on_an_exact_counter_is_corrected_for_its_version_alone():
+    stored = StoredCounter(CounterKind.NUMBER, value=5, raw='{"N":"5"}', **UNREADABLE)
+    assert first_look(look(stored, 5)) is FirstLook.SUSPECT
+    assert correction_reason(stored, 5) is Reason.INVALID_VERSION
+    assert reason_for(stored, 5) is None
+
+
+def test_an_unreadable_version_that_changed_between_the_looks_is_in_flux():
+    first = StoredCounter(CounterKind.NUMBER, value=5, raw='{"N":"5"}', **UNREADABLE)
+    second = StoredCounter(
+        CounterKind.NUMBER,
+        value=5,
+        raw='{"N":"5"}',
+        version_unreadable=True,
+        version_raw='{"S":"v8"}',
+    )
+    assert confirm(look(first, 4), look(second, 4)) == (Recheck.IN_FLUX, None)
+
+
+def test_a_read_back_holding_the_counted_value_and_the_next_version_was_written():
+    stored = StoredCounter(CounterKind.NUMBER, value=3, raw='{"N":"3"}', version=7)
+    correction = Correction(KEY, Reason.DRIFT, stored, 5)
+    assert written(correction, StoredCounter(CounterKind.NUMBER, 5, '{"N":"5"}', 8))
+    assert not written(correction, StoredCounter(CounterKind.NUMBER, 5, '{"N":"5"}', 9))
+    assert not written(correction, StoredCounter(CounterKind.NUMBER, 6, '{"N":"6"}', 8))
+    assert not written(correction, stored)
+    assert not written(correction, None)
 
 
 @pytest.mark.parametrize(

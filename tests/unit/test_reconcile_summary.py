@@ -176,9 +176,10 @@ def test_first_looks_are_tallied_by_what_they_found():
         (StoredCounter(CounterKind.NUMBER, 1, '{"N":"1"}', None, version_unreadable=True), 2),
         (None, 0),
     )
-    assert (summary.in_sync, summary.drifted, summary.missing, summary.invalid) == (1, 2, 1, 1)
+    # The unreadable version (stored 1, counted 2) is a drift the pass now repairs as well.
+    assert (summary.in_sync, summary.drifted, summary.missing, summary.invalid) == (1, 3, 1, 1)
     assert (summary.drift_over, summary.drift_attendees_over) == (1, 2)
-    assert (summary.drift_under, summary.drift_attendees_under) == (1, 3)
+    assert (summary.drift_under, summary.drift_attendees_under) == (2, 4)
     assert (summary.unsupported, summary.vanished) == (1, 1)
 
 
@@ -214,6 +215,11 @@ def test_cloudwatch_gets_the_same_metric_names_whatever_the_outcomes():
     assert len(quiet) == len(set(quiet))
     values = {d.name: d.value for d in summary_datums(busy)}
     assert (values["Corrected"], values["Conflicts"], values["InFlux"]) == (2, 1, 3)
+
+
+def test_cloudwatch_gets_invalid_counters_and_unreadable_versions_apart():
+    values = {d.name: d.value for d in summary_datums(PassSummary("r", invalid=2, unsupported=3))}
+    assert (values["Invalid"], values["UnreadableVersion"]) == (2, 3)
 
 
 def held_pass(how: str) -> tuple[PassSummary, RecordingAuditSink]:

@@ -5,10 +5,13 @@ the summary, its callbacks and the exit code say about the pass, failed or not."
 from __future__ import annotations
 
 import json
+import signal
+import threading
 
 import pytest
 
-from reconciler.cli.run import exit_code
+from reconciler.cli.exit_codes import ExitCode
+from reconciler.cli.run import StopRequest, exit_code, stop_on_signals
 from reconciler.kernel.errors import LeaseLostError, ThrottledError
 from reconciler.kernel.model import EventKey
 from reconciler.reconcile.core import BrakeDecision, BrakePolicy, Shard, in_shard
@@ -225,3 +228,38 @@ def test_a_generated_run_id_is_sortable_by_time():
 def test_exit_codes_follow_the_summary(failed: bool, brake: bool, code: int):
     summary = PassSummary("r", failed=failed, brake=BrakeDecision(tripped=brake))
     assert exit_code(summary) == code
+
+
+def test_a_pass_stopped_before_it_completed_exits_4_unless_it_failed():
+    stopped = PassSummary("r", stop=StopReason.STOPPED_EARLY, brake=BrakeDecision(tripped=True))
+    assert exit_code(stopped) == ExitCode.STOPPED == 4
+    assert exit_code(PassSummary("r", stop=StopReason.STOPPED_EARLY, failed=True)) == 1
+
+
+def test_the_deadline_stops_a_pass_and_names_itself_the_cause():
+    now = [0.0]
+    stop = StopRequest(5.0, clock=lambda: now[0])
+    assert (stop(), stop.cause) == (False, None)
+    now[0] = 5.0
+    assert (stop(), stop.cause) == (True, "deadline")
+
+
+def test_a_signal_stops_a_pass_and_no_deadline_means_none():
+    stop = StopRequest(0.0, clock=lambda: 1e9)
+    assert stop() is False
+    stop.signal(15)
+    assert (stop(), stop.cause, stop.signalled) == (True, "SIGTERM", True)
+
+
+def test_signal_handlers_are_left_alone_off_the_main_thread():
+    before = signal.getsignal(signal.SIGTERM)
+    seen: list[object] = []
+
+    def inside() -> None:
+        with stop_on_signals(StopRequest(0.0)):
+            seen.append(signal.getsignal(signal.SIGTERM))
+
+    worker = threading.Thread(target=inside)
+    worker.start()
+    worker.join(5)
+    assert seen == [before]

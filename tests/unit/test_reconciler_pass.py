@@ -6,6 +6,7 @@ update in flight, racing the write, or landing between the two reads) never beco
 from __future__ import annotations
 
 from reconciler.cli.run import exit_code
+from reconciler.kernel.errors import ConflictError
 from tests.fakes.reconcile import MISSING, FakeClock, FakeReconcileTable
 from tests.unit.reconciler_support import SETTLE, build
 
@@ -182,11 +183,63 @@ def test_an_event_deleted_during_the_pass_is_counted_as_vanished():
     assert summary.failed is False
 
 
-def test_an_unreadable_version_is_reported_and_never_written():
+def test_an_unreadable_version_is_reported_and_replaced_with_an_integer_once_confirmed():
     table = FakeReconcileTable()
     key = table.add_event("tech", 0, attendees=3)
     table.events_by_key[key].version_raw = "v7"
-    reconciler, _, _ = build(table)
+    reconciler, audit, _ = build(table)
     summary = reconciler.run_pass()
-    assert summary.unsupported == 1
+    assert (summary.unsupported, summary.versions_replaced, summary.corrected) == (1, 1, 1)
+    assert table.count_of(key) == 3
+    assert (table.events_by_key[key].version, table.events_by_key[key].version_raw) == (1, None)
+    assert table.writes[0].stored.version_raw == '{"S": "v7"}'
+    assert audit.records[-1].outcome == "applied"
+
+
+def test_an_unreadable_version_on_an_exact_count_is_still_replaced():
+    table = FakeReconcileTable()
+    key = table.add_event("tech", 3, attendees=3)
+    table.events_by_key[key].version_raw = "v7"
+    reconciler, audit, _ = build(table)
+    summary = reconciler.run_pass()
+    assert (summary.in_sync, summary.unsupported, summary.versions_replaced) == (0, 1, 1)
+    assert table.events_by_key[key].version == 1
+    assert audit.records[-1].reason == "invalid_version"
+
+
+def test_an_unreadable_version_that_changes_between_the_looks_is_not_written():
+    table = FakeReconcileTable()
+    key = table.add_event("tech", 0, attendees=3)
+    table.events_by_key[key].version_raw = "v7"
+    clock = FakeClock()
+    clock.on_sleep = lambda _s: setattr(table.events_by_key[key], "version_raw", "v8")
+    reconciler, _, _ = build(table, clock=clock)
+    summary = reconciler.run_pass()
+    assert (summary.in_flux, summary.corrected) == (1, 0)
     assert table.writes == []
+
+
+def test_a_refused_write_that_reads_back_as_written_counts_as_applied():
+    # botocore retried a write whose first response was lost: the retry's condition refused it.
+    table = FakeReconcileTable()
+    key = table.add_event("tech", 1, attendees=4)
+
+    def lose_the_response(_correction: object) -> None:
+        raise ConflictError("UpdateItem: condition failed (the retry)")
+
+    table.after_write = lose_the_response
+    reconciler, audit, _ = build(table)
+    summary = reconciler.run_pass()
+    assert (summary.corrected, summary.conflicts, summary.lost_responses) == (1, 0, 1)
+    assert audit.records[-1].outcome == "applied"
+    assert table.count_of(key) == 4
+
+
+def test_a_refused_write_the_item_does_not_hold_stays_a_conflict():
+    table = FakeReconcileTable()
+    key = table.add_event("tech", 1, attendees=4)
+    table.before_op = lambda op, _slug: table.handler_add(key, 1) if op == "UpdateItem" else None
+    reconciler, audit, _ = build(table)
+    summary = reconciler.run_pass()
+    assert (summary.corrected, summary.conflicts, summary.lost_responses) == (0, 1, 0)
+    assert audit.records[-1].outcome == "conflict"

@@ -185,3 +185,20 @@ def test_lag_gate_error_pauses_and_is_counted(registry, metrics):
 def test_skips_are_counted_by_reason(registry, metrics):
     metrics.observe_skip(SkipReason.NOT_LEADER)
     assert value(registry, "reconciler_passes_skipped_total", reason="not_leader") == 1
+
+
+def test_counters_the_handler_cannot_add_to_are_counted_by_bounded_state(registry, metrics):
+    summary = PassSummary(run_id="r", invalid=2, unsupported=1)
+    metrics.observe_pass(
+        summary,
+        1.0,
+        finished_at=1.0,
+        outcome=Outcome.SUCCESS,
+        consecutive_failures=0,
+        drift_streak=0,
+    )
+    states = {
+        state: registry.get_sample_value("reconciler_invalid_events_total", {"state": state})
+        for state in ("invalid", "unreadable_version")
+    }
+    assert states == {"invalid": 2.0, "unreadable_version": 1.0}
