@@ -1,6 +1,7 @@
 """``reconciler`` command line: parses, validates settings once, dispatches to a command.
 
-Exit codes: 0 success, 1 failure, 2 bad usage or configuration, 3 the brake tripped.
+Exit codes (:class:`reconciler.cli.exit_codes.ExitCode`): 0 success, 1 failure, 2 bad usage or
+configuration, 3 the brake tripped, 4 a pass stopped before it completed (signal or deadline).
 """
 
 from __future__ import annotations
