@@ -17,6 +17,7 @@ the decisions are the real pure ones: ``plan_event``, ``counter_change``, ``grou
 from __future__ import annotations
 
 import random
+from collections import Counter as Tally
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -175,6 +176,7 @@ class Schedule:
         yield from self.deliver(records, self.faults.max_retries)
         self.locked.difference_update(items)
         if self.rng.random() < self.faults.duplicate:
+            self.world.seen["duplicate"] += 1
             self.deferred.append(records)
 
     def deliver(self, batch: list[AttendeeChange], retries_left: int) -> Task:
@@ -186,12 +188,18 @@ class Schedule:
             if outcome is None:
                 return
             start, raised = outcome
+            seen = self.world.seen
             if retries_left == 0:
                 if self.rng.random() < 0.5:
+                    seen["drop replayed"] += 1
                     self.deferred.append(pending[start:])  # replayed from the on-failure queue
-                return  # else lost: per-key repair must find it
+                else:
+                    seen["drop left to repair"] += 1
+                return
             retries_left -= 1
+            seen["partial retry" if start else "whole retry"] += 1
             if raised and self.faults.bisect and len(pending) > 1:
+                seen["bisection"] += 1
                 middle = len(pending) // 2
                 yield from self.deliver(pending[:middle], retries_left)
                 yield from self.deliver(pending[middle:], retries_left)
@@ -298,3 +306,11 @@ class Schedule:
 def run_schedule(seed: int, fold: Fold = plan_event, *, guarded: bool = True) -> list[str]:
     """The violations one schedule found (none, when the design holds)."""
     return Schedule(seed, fold, guarded=guarded).run().violations
+
+
+def coverage(seeds: Iterable[int]) -> Tally[str]:
+    """What some schedules exercised, summed: proof that the fuzzer reaches each case."""
+    total: Tally[str] = Tally()
+    for seed in seeds:
+        total.update(Schedule(seed).run().seen)
+    return total

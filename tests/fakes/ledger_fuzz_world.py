@@ -14,6 +14,7 @@ edits upwards" can be tested after every write without trusting the ledger it ch
 
 from __future__ import annotations
 
+from collections import Counter as Tally
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -50,6 +51,10 @@ class World:
     """Item -> sequence numbers of its records no successful delivery has consumed yet."""
     sequence: int = 100
     violations: list[str] = field(default_factory=list)
+    in_flight_at_repair: dict[str, set[str]] = field(default_factory=dict)
+    """Item -> its records not yet consumed when a key repair wrote its entry."""
+    seen: Tally[str] = field(default_factory=Tally)
+    """What the schedule exercised (a repair racing a record of its key, a refused write...)."""
 
     # -- set-up and traffic ----------------------------------------------------------------
 
@@ -96,6 +101,7 @@ class World:
         delta = max(delta, -counter.count)
         counter.count += delta
         counter.edits_up += max(delta, 0)
+        self.seen["hand edit"] += 1
         self.check_bound(slug, "hand edit")
 
     # -- the handler's port ------------------------------------------------------------------
@@ -113,6 +119,7 @@ class World:
         counter = self.counters[slug]
         folds = list(writes)
         if any(self.entries.get((slug, fold.item)) != fold.before for fold in folds):
+            self.seen["handler conflict"] += 1
             return False
         if change.add is None:
             if counter.count != read.count:
@@ -131,6 +138,11 @@ class World:
     def consumed(self, records: Iterable[AttendeeChange]) -> None:
         for record in records:
             self.unconsumed[record.item].discard(record.sequence_number)
+            waiting = self.in_flight_at_repair.get(record.item, set())
+            if record.sequence_number in waiting:
+                # The commutation: a record of the key lands after the repair.
+                waiting.discard(record.sequence_number)
+                self.seen["record applied after a repair of its key"] += 1
 
     # -- the reconciler's port ---------------------------------------------------------------
 
@@ -156,6 +168,7 @@ class World:
         slug = correction.key.slug
         counter, stored = self.counters[slug], correction.stored
         if guarded and (counter.version != stored.version or counter.count != stored.value):
+            self.seen["counter repair refused"] += 1
             return False
         now = self.count_present(slug)
         if now != measured:
@@ -166,6 +179,7 @@ class World:
         counter.count += correction.delta or 0
         counter.version += 1
         counter.edits_up = 0
+        self.seen["counter repair"] += 1
         self.check_bound(slug, "counter repair")
         return True
 
@@ -174,12 +188,15 @@ class World:
         counter = self.counters[slug]
         current = self.entries.get((slug, repair.item))
         if current != repair.before or counter.count < max(-repair.delta, 0):
+            self.seen["key repair refused"] += 1
             return False
         if (current is not None and current.present) == repair.entry.present:
             self.violations.append(f"stale look: key repair of {slug} flips nothing")
         self.entries[(slug, repair.item)] = repair.entry
         counter.count += repair.delta
         counter.version += 1
+        self.seen["key repair"] += 1
+        self.in_flight_at_repair[repair.item] = set(self.unconsumed[repair.item])
         self.check_bound(slug, "key repair")
         return True
 

@@ -16,7 +16,7 @@ import pytest
 from reconciler.handler.ledger import EventPlan, fold, plan_event
 from reconciler.handler.records import AttendeeChange, ChangeKind
 from reconciler.kernel.ledger import Entry, Position
-from tests.fakes.ledger_fuzz_schedule import run_schedule
+from tests.fakes.ledger_fuzz_schedule import coverage, run_schedule
 from tests.fakes.ledger_fuzz_world import STREAM_LABEL
 
 SCHEDULES = 10_000
@@ -33,6 +33,25 @@ def test_every_schedule_ends_exact_without_a_double_count_or_a_stale_write(block
         if (found := run_schedule(seed))
     }
     assert failures == {}
+
+
+def test_the_schedules_reach_every_case_they_claim() -> None:
+    seen = coverage(range(500))
+    assert set(seen) == {
+        "bisection",
+        "counter repair",
+        "counter repair refused",
+        "drop left to repair",
+        "drop replayed",
+        "duplicate",
+        "hand edit",
+        "handler conflict",
+        "key repair",
+        "key repair refused",
+        "partial retry",
+        "record applied after a repair of its key",
+        "whole retry",
+    }
 
 
 def _positions_ignored(
