@@ -78,6 +78,15 @@ def register(subparsers: Any) -> None:
     )
     mapping.add_argument("--starting-position", help="TRIM_HORIZON (default) or LATEST")
     mapping.add_argument("--poll-interval", help="follow mode: idle pause between polls (1s)")
+    mapping.add_argument(
+        "--parallelization-factor",
+        help="concurrent batches per shard, 1-10 (1); order is then kept per item only",
+    )
+    mapping.add_argument(
+        "--split-hot-key",
+        help="a partition key value (e.g. slug#ATTENDEE) whose items are spread over two "
+        "concurrently processed shards, as a split for heat does",
+    )
     faults = parser.add_argument_group("fault injection (batches numbered from 0)")
     faults.add_argument("--duplicate-batches", help="comma-separated batches delivered twice")
     faults.add_argument("--drop-batches", help="comma-separated batches never delivered")
@@ -118,6 +127,8 @@ def parse_pump_config(source: Source) -> PumpConfig:
         bisect_on_error=source.boolean("--bisect", spec.BISECT_BATCH_ON_ERROR),
         starting_position=position,
         poll_interval=source.duration("--poll-interval", 1.0, minimum=0.01),
+        parallelization_factor=source.integer("--parallelization-factor", 1, minimum=1, maximum=10),
+        split_hot_key=source.optional_string("--split-hot-key"),
     )
 
 

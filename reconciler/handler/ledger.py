@@ -40,8 +40,9 @@ class ItemFold:
     skipped: int
     """Records at or before it: applied before, counted as duplicates."""
     write: bool
-    """The entry must be written: it is new, or some record flipped ``present`` (the position
-    must then move past that record, or a re-delivery of it would flip it again)."""
+    """The entry must be written: it is new, or an INSERT or REMOVE was applied (the position
+    must then move past that record, or a re-delivery of it, or a replay of an older one,
+    would flip it again)."""
 
     @property
     def delta(self) -> int:
@@ -51,9 +52,10 @@ class ItemFold:
 def fold(item: str, entry: Entry | None, changes: Sequence[AttendeeChange]) -> ItemFold:
     """Apply one item's records (in stream order) to its entry.
 
-    A record that does not flip ``present`` (a MODIFY, an INSERT re-delivered onto a present
-    item) writes nothing: re-applying it later is harmless, because any record that flipped the
-    item since then holds a later position.
+    A MODIFY writes nothing: it leaves the item present, and re-applying it later is harmless.
+    An INSERT or a REMOVE newer than the entry moves its position even when it flips nothing
+    (an INSERT onto an entry a repair set present): a dropped older record replayed afterwards
+    must find itself behind the entry, or it would set the state the newer record replaced.
     """
     ordered = sorted(changes, key=lambda change: change.position)
     last = entry.position if entry is not None else None
@@ -63,12 +65,11 @@ def fold(item: str, entry: Entry | None, changes: Sequence[AttendeeChange]) -> I
         return ItemFold(item, entry, entry, entry.present, 0, skipped, write=False)
     was_present = entry.present if entry is not None else newer[0].kind is not ChangeKind.INSERT
     present = was_present
-    flipped = False
+    moved = False
     for change in newer:
-        now_present = change.kind is not ChangeKind.REMOVE
-        flipped = flipped or now_present != present
-        present = now_present
-    if entry is None or flipped:
+        present = change.kind is not ChangeKind.REMOVE
+        moved = moved or change.kind is not ChangeKind.MODIFY
+    if entry is None or moved:
         after = Entry(present, newer[-1].position if newer else None)
         return ItemFold(item, entry, after, was_present, len(newer), skipped, write=True)
     return ItemFold(item, entry, entry, was_present, len(newer), skipped, write=False)

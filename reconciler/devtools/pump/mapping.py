@@ -8,8 +8,8 @@ whole-batch retries (split in halves when bisecting) when the handler raises, an
 batch dropped (and told to the on-failure sink, Lambda's destination) once the retries are
 spent. Faults can be injected deterministically (deliver a batch twice, drop it, delay it) so
 tests and the demo can show what at-least-once delivery does to the counters. Lambda's shapes
-live in ``reconciler.handler.lambda_shape``, the faults in ``faults``; this module is the
-polling, batching and retrying.
+live in ``reconciler.handler.lambda_shape``, the faults in ``faults``, concurrent lanes of one
+shard in ``lanes``; this module is the polling, batching and retrying.
 
 It exists for local endpoints (moto); in AWS the real mapping does this job.
 """
@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from reconciler.devtools.pump.faults import FaultPlan
+from reconciler.devtools.pump.lanes import Baton, LanePlan, run_lanes
 from reconciler.handler.lambda_shape import (
     Handler,
     lambda_context,
@@ -64,8 +65,14 @@ class PumpConfig:
     """Follow mode: pause between polls when the stream is idle."""
     read_limit: int = 1000
     function_name: str = spec.HANDLER_FUNCTION_NAME
+    parallelization_factor: int = 1
+    """Concurrent batches per shard (Lambda allows 1 to 10); order is then kept per item."""
+    split_hot_key: str | None = None
+    """A partition key value spread over two concurrently processed shards (a split for heat)."""
 
     def __post_init__(self) -> None:
+        if not 1 <= self.parallelization_factor <= 10:
+            raise ValueError("parallelization_factor must be between 1 and 10")
         if not 1 <= self.batch_size <= 10000:
             raise ValueError("batch_size must be between 1 and 10000")
         if self.batching_window < 0 or self.poll_interval < 0:
@@ -159,6 +166,9 @@ class StreamPump:
         self._shards: dict[str, _Shard] = {}
         self._first_refresh = True
         self._batch_index = 0
+        self._lanes = LanePlan(self._config.parallelization_factor, self._config.split_hot_key)
+        self._baton = Baton()
+        self._hash_key: str | None = None
         self.stats = PumpStats()
 
     # -- public loops --
@@ -203,6 +213,9 @@ class StreamPump:
                 kwargs["ExclusiveStartShardId"] = start
             with aws_call("DescribeStream"):
                 description = self._streams.describe_stream(**kwargs)["StreamDescription"]
+            for key in description.get("KeySchema", []):
+                if key.get("KeyType") == "HASH":
+                    self._hash_key = key.get("AttributeName")
             for shard in description.get("Shards", []):
                 shard_id = shard["ShardId"]
                 if shard_id not in self._shards:
@@ -282,6 +295,14 @@ class StreamPump:
 
     def _flush(self, shard: _Shard) -> bool:
         size = self._config.batch_size
+        if self._lanes.concurrent:
+            due = self._clock() - shard.window_start >= self._config.batching_window
+            if not shard.buffer or not (len(shard.buffer) >= size or shard.closed or due):
+                return False
+            records, shard.buffer = shard.buffer, []
+            lanes = self._lanes.lanes(records, self._hash_key)
+            run_lanes(lanes, size, lambda batch: self._deliver(batch, shard.shard_id), self._baton)
+            return True
         delivered = False
         while len(shard.buffer) >= size:
             batch, shard.buffer = shard.buffer[:size], shard.buffer[size:]
@@ -359,7 +380,8 @@ class StreamPump:
         self.stats.invocations += 1
         self.stats.records_delivered += len(records)
         try:
-            response = self._handler(event, context)
+            with self._baton.released():
+                response = self._handler(event, context)
         except Exception as exc:  # noqa: BLE001 - Lambda turns any exception into a retry
             self.stats.handler_errors += 1
             self._log.warning("pump_handler_failed", error=type(exc).__name__)
