@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from reconciler.handler.ledger import COUNTER_LIMIT, CounterChange, CounterRead, ItemFold
@@ -93,25 +93,6 @@ def _is_integer(raw: object) -> bool:
     return True
 
 
-@dataclass
-class CapacityTally:
-    """Units this store consumed, for the cost measurements (benchmarks, tests)."""
-
-    read_units: float = 0.0
-    write_units: float = 0.0
-    requests: dict[str, int] = field(default_factory=dict)
-
-    def add(self, operation: str, response: Mapping[str, Any], *, write: bool) -> None:
-        units = sum(
-            float(c.get("CapacityUnits", 0.0) or 0.0) for c in response.get("ConsumedCapacity", [])
-        )
-        if write:
-            self.write_units += units
-        else:
-            self.read_units += units
-        self.requests[operation] = self.requests.get(operation, 0) + 1
-
-
 class DynamoLedgerStore:
     def __init__(
         self,
@@ -131,7 +112,6 @@ class DynamoLedgerStore:
         self._ledger = ledger or LedgerModel()
         self._clock = clock
         self._sleep = sleep
-        self.capacity = CapacityTally()
 
     def _event_key(self, key: EventKey) -> dict[str, AttributeValue]:
         return {
@@ -161,10 +141,7 @@ class DynamoLedgerStore:
         found: dict[str, list[dict[str, Any]]] = {self._table: [], self._state: []}
         for attempt in range(MAX_BATCH_GET_ATTEMPTS):
             with aws_call("BatchGetItem"):
-                response = self._client.batch_get_item(
-                    RequestItems=request, ReturnConsumedCapacity="TOTAL"
-                )
-            self.capacity.add("BatchGetItem", response, write=False)
+                response = self._client.batch_get_item(RequestItems=request)
             for table, rows in response.get("Responses", {}).items():
                 found.setdefault(table, []).extend(rows)
             request = dict(response.get("UnprocessedKeys") or {})
@@ -195,11 +172,7 @@ class DynamoLedgerStore:
         actions: list[dict[str, Any]] = [self._entry_put(slug, fold) for fold in writes]
         actions.append({"Update": self._counter_update(key, counter, change)})
         with aws_call("TransactWriteItems"):
-            response = self._client.transact_write_items(
-                TransactItems=actions,  # type: ignore[arg-type]
-                ReturnConsumedCapacity="TOTAL",
-            )
-        self.capacity.add("TransactWriteItems", response, write=True)
+            self._client.transact_write_items(TransactItems=actions)  # type: ignore[arg-type]
 
     def _entry_put(self, slug: str, fold: ItemFold) -> dict[str, Any]:
         condition = unchanged_since(fold.before, self._ledger)

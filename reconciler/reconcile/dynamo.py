@@ -12,8 +12,6 @@ import base64
 import heapq
 import itertools
 import json
-import threading
-from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +20,7 @@ from reconciler.kernel.errors import ReconcilerError
 from reconciler.kernel.event_lookup import DynamoEventLocator
 from reconciler.kernel.model import EventKey, ItemKind, TableModel, classify, integer_attribute
 from reconciler.reconcile.core import Correction, CounterKind, StoredCounter
+from reconciler.reconcile.io_tally import IoTally
 from reconciler.reconcile.ports import EventGroup
 from reconciler.reconcile.ratelimit import ReadRateLimiter
 from reconciler.reconcile.summary import AwsErrorKey, IoStats
@@ -134,11 +133,7 @@ class DynamoReconcileTable:
         self._limiter = limiter
         self._page_size = event_page_size
         self._optional_table = optional_table
-        self._lock = threading.Lock()
-        self._requests: Counter[str] = Counter()
-        self._errors: Counter[AwsErrorKey] = Counter()
-        self._read_units = 0.0
-        self._write_units = 0.0
+        self._io = IoTally()
         self._locator = DynamoEventLocator(client, table_name, model)
         self._hook_id = f"reconciler-errors-{id(self)}"
         client.meta.events.register(
@@ -169,8 +164,7 @@ class DynamoReconcileTable:
             and code not in _QUIET_CODES
             and not self._absent_optional(code, kwargs)
         ):
-            with self._lock:
-                self._errors[AwsErrorKey(operation, code)] += 1
+            self._io.failed(AwsErrorKey(operation, code))
 
     def _absent_optional(self, code: str, kwargs: dict[str, Any]) -> bool:
         """The state table not existing is an answer (no event is in ledger mode), not an
@@ -184,24 +178,8 @@ class DynamoReconcileTable:
             return False
         return bool(table == self._optional_table)
 
-    def _account(self, operation: str, response: Any, *, write: bool = False) -> float:
-        units = float(response.get("ConsumedCapacity", {}).get("CapacityUnits", 0.0) or 0.0)
-        with self._lock:
-            self._requests[operation] += 1
-            if write:
-                self._write_units += units
-            else:
-                self._read_units += units
-        return units
-
     def stats(self) -> IoStats:
-        with self._lock:
-            return IoStats(
-                requests=dict(self._requests),
-                read_units=self._read_units,
-                write_units=self._write_units,
-                errors=dict(self._errors),
-            )
+        return self._io.stats()
 
     def _read(self, operation: str, call: Any, **kwargs: Any) -> Any:
         self._limiter.acquire(1.0)
@@ -209,10 +187,9 @@ class DynamoReconcileTable:
             with aws_call(operation):
                 response = call(ReturnConsumedCapacity="TOTAL", **kwargs)
         except ReconcilerError:
-            with self._lock:
-                self._requests[operation] += 1
+            self._io.sent(operation)
             raise
-        units = self._account(operation, response)
+        units = self._io.sent(operation, response)
         self._limiter.charge(units - 1.0)
         return response
 
@@ -254,8 +231,7 @@ class DynamoReconcileTable:
     def event(self, slug: str) -> EventGroup | None:
         self._limiter.acquire(1.0)
         keys = self._locator.find_keys(slug)
-        with self._lock:
-            self._requests["Query"] += len(self._model.event_partitions)
+        self._io.sent("Query", requests=len(self._model.event_partitions))
         return EventGroup(slug, tuple(keys)) if keys else None
 
     # -- CounterTable ------------------------------------------------------------------------
@@ -346,7 +322,6 @@ class DynamoReconcileTable:
                     ReturnConsumedCapacity="TOTAL",
                 )
         except ReconcilerError:
-            with self._lock:
-                self._requests["UpdateItem"] += 1
+            self._io.sent("UpdateItem")
             raise
-        self._account("UpdateItem", response, write=True)
+        self._io.sent("UpdateItem", response, write=True)

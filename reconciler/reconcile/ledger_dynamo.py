@@ -8,9 +8,7 @@ keys are e-mail addresses: they leave this module only inside :class:`AttendeeRe
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +25,7 @@ from reconciler.kernel.ledger import (
 from reconciler.kernel.model import EventKey, TableModel
 from reconciler.reconcile.core import Correction, CounterKind
 from reconciler.reconcile.dynamo import parse_attribute
+from reconciler.reconcile.io_tally import IoTally
 from reconciler.reconcile.ledger_core import AttendeeRef, KeyRepair
 from reconciler.reconcile.ratelimit import ReadRateLimiter
 from reconciler.reconcile.summary import AwsErrorKey, IoStats
@@ -60,23 +59,13 @@ class DynamoLedger:
         self._ledger = ledger or LedgerModel()
         self._limiter = limiter
         self._now = clock
-        self._lock = threading.Lock()
-        self._requests: Counter[str] = Counter()
-        self._errors: Counter[AwsErrorKey] = Counter()
-        self._read_units = 0.0
-        self._write_units = 0.0
+        self._io = IoTally()
         self._state_missing = False
 
     # -- bookkeeping -------------------------------------------------------------------------
 
     def stats(self) -> IoStats:
-        with self._lock:
-            return IoStats(
-                requests=dict(self._requests),
-                read_units=self._read_units,
-                write_units=self._write_units,
-                errors=dict(self._errors),
-            )
+        return self._io.stats()
 
     def _call(self, operation: str, call: Any, *, write: bool = False, **kwargs: Any) -> Any:
         if not write:
@@ -85,22 +74,11 @@ class DynamoLedger:
             with aws_call(operation):
                 response = call(ReturnConsumedCapacity="TOTAL", **kwargs)
         except ReconcilerError as exc:
-            with self._lock:
-                self._requests[operation] += 1
-                if isinstance(exc, AwsError) and exc.code not in _CANCELLED | {_MISSING_TABLE}:
-                    self._errors[AwsErrorKey(operation, exc.code)] += 1
+            self._io.sent(operation)
+            if isinstance(exc, AwsError) and exc.code not in _CANCELLED | {_MISSING_TABLE}:
+                self._io.failed(AwsErrorKey(operation, exc.code))
             raise
-        consumed = response.get("ConsumedCapacity", {})
-        if isinstance(consumed, list):
-            units = sum(float(c.get("CapacityUnits", 0.0) or 0.0) for c in consumed)
-        else:
-            units = float(consumed.get("CapacityUnits", 0.0) or 0.0)
-        with self._lock:
-            self._requests[operation] += 1
-            if write:
-                self._write_units += units
-            else:
-                self._read_units += units
+        units = self._io.sent(operation, response, write=write)
         if not write:
             self._limiter.charge(units - 1.0)
         return response
