@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.cli.exit_codes import ExitCode
+from reconciler.cli.handler_options import add_handler_output_arguments, handler_metrics
 from reconciler.devtools.local_table import ensure_tables
 from reconciler.devtools.pump import (
     STARTING_POSITIONS,
@@ -27,8 +28,7 @@ from reconciler.devtools.pump import (
     handler_pump,
     stream_arn_for,
 )
-from reconciler.handler.emf import MetricTotals
-from reconciler.handler.entry import HandlerSettings, emf_sink, parse_handler_settings
+from reconciler.handler.entry import HandlerSettings, parse_handler_settings
 from reconciler.kernel import deployment_spec as spec
 from reconciler.kernel.aws import Clients, client_config
 from reconciler.kernel.errors import ConfigError, ReconcilerError
@@ -101,13 +101,7 @@ def register(subparsers: Any) -> None:
         help="SQS queue that receives Lambda's on-failure message for every dropped batch "
         "(what `reconciler replay` reads)",
     )
-    parser.add_argument(
-        "--metrics-namespace", help=f"EMF namespace ({spec.HANDLER_METRICS_NAMESPACE})"
-    )
-    parser.add_argument(
-        "--emf",
-        help="where the handler's EMF lines go: off (default; totals in the summary) or stderr",
-    )
+    add_handler_output_arguments(parser)
     add_log_arguments(parser)
     parser.set_defaults(handler=handle)
 
@@ -163,7 +157,7 @@ def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     handler_settings = parse_handler_settings(source)
     config = parse_pump_config(source)
     faults = parse_fault_plan(source)
-    emf_target = source.choice("--emf", "off", ("off", "stderr"))
+    totals = handler_metrics(source, handler_settings)
     endpoint = source.string("--endpoint-url")
     configure_logging(log_settings.format, log_settings.level)
     if log_settings.level == "debug":
@@ -180,9 +174,6 @@ def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         print(f"reconciler pump: {exc}", file=sys.stderr)
         return ExitCode.FAILURE
 
-    totals = MetricTotals(
-        emf_sink(handler_settings, sys.stderr) if emf_target == "stderr" else None
-    )
     pump = handler_pump(
         handler_settings,
         clients,

@@ -20,16 +20,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.cli.exit_codes import ExitCode
-from reconciler.handler.emf import MetricTotals
+from reconciler.cli.handler_options import add_handler_output_arguments, handler_metrics
 from reconciler.handler.entry import (
     build_handler,
-    emf_sink,
     lambda_function,
     parse_handler_settings,
 )
 from reconciler.handler.replay import BatchReplayer, StreamRangeReader
 from reconciler.handler.replay_queue import ReplayJob, ReplaySummary
-from reconciler.kernel import deployment_spec as spec
 from reconciler.kernel.aws import Clients, client_config, session_from_env
 from reconciler.kernel.errors import ConfigError, ReconcilerError
 from reconciler.kernel.logs import configure_logging
@@ -64,13 +62,7 @@ def register(subparsers: Any) -> None:
         default=None,
         help="drain the queue once and exit (default: long-poll until SIGTERM or Ctrl-C)",
     )
-    parser.add_argument(
-        "--metrics-namespace", help=f"EMF namespace ({spec.HANDLER_METRICS_NAMESPACE})"
-    )
-    parser.add_argument(
-        "--emf",
-        help="where the handler's EMF lines go: off (default; totals in the summary) or stderr",
-    )
+    add_handler_output_arguments(parser)
     add_log_arguments(parser)
     parser.set_defaults(handler=handle)
 
@@ -82,15 +74,12 @@ def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     queue_url = source.required_string("--queue-url")
     dry_run = source.boolean("--dry-run", False)
     once = source.boolean("--once", False)
-    emf_target = source.choice("--emf", "off", ("off", "stderr"))
+    totals = handler_metrics(source, handler_settings)
     configure_logging(log_settings.format, log_settings.level)
     # botocore's debug log prints GetRecords bodies: attendee images, i.e. personal data.
     logging.getLogger("botocore").setLevel(logging.WARNING)
 
     clients = Clients(session=session_from_env(env), config=client_config(max_attempts=4))
-    totals = MetricTotals(
-        emf_sink(handler_settings, sys.stderr) if emf_target == "stderr" else None
-    )
     try:
         replayer = BatchReplayer(
             StreamRangeReader(clients.streams(), clients.region).read,
