@@ -35,8 +35,16 @@ EVENT_PAGE_SIZE = 500
 Python objects (two partitions' pages are alive at once in the merge); 500 keeps the listing's
 memory small and flat whatever the table size, for a negligible number of extra requests."""
 
-_QUIET_CODES = frozenset({"ConditionalCheckFailedException"})
-"""Expected answers, reported as conflicts rather than errors."""
+_QUIET_CODES = frozenset(
+    {
+        "ConditionalCheckFailedException",
+        "TransactionCanceledException",
+        "TransactionConflictException",
+    }
+)
+"""Expected answers, reported as conflicts rather than errors. The hook sees every request of the
+shared client, the ledger adapter's transactions included, so it is the one place errors are
+counted."""
 
 
 def render_attribute(raw: AttributeValue) -> str:

@@ -28,7 +28,7 @@ from reconciler.reconcile.dynamo import parse_attribute
 from reconciler.reconcile.io_tally import IoTally
 from reconciler.reconcile.ledger_core import AttendeeRef, KeyRepair
 from reconciler.reconcile.ratelimit import ReadRateLimiter
-from reconciler.reconcile.summary import AwsErrorKey, IoStats
+from reconciler.reconcile.summary import IoStats
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -73,10 +73,9 @@ class DynamoLedger:
         try:
             with aws_call(operation):
                 response = call(ReturnConsumedCapacity="TOTAL", **kwargs)
-        except ReconcilerError as exc:
+        except ReconcilerError:
+            # Failed attempts are counted by the table adapter's hook on the shared client.
             self._io.sent(operation)
-            if isinstance(exc, AwsError) and exc.code not in _CANCELLED | {_MISSING_TABLE}:
-                self._io.failed(AwsErrorKey(operation, exc.code))
             raise
         units = self._io.sent(operation, response, write=write)
         if not write:
