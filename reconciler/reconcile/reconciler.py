@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import structlog
 
-from reconciler.kernel.errors import ConflictError, LeaseLostError, ReconcilerError
+from reconciler.kernel.errors import LeaseLostError, ReconcilerError
 from reconciler.kernel.logs import get_logger
 from reconciler.kernel.model import EventKey
 from reconciler.reconcile.audit import (
@@ -30,12 +29,12 @@ from reconciler.reconcile.audit import (
     intent_record,
     resolve_pending,
 )
+from reconciler.reconcile.classic_write import WriteResult, tally_write, write_correction
 from reconciler.reconcile.core import (
     Correction,
     CorrectionOutcome,
     FirstLook,
     Observation,
-    Reason,
     Recheck,
     WriteMode,
     confirm,
@@ -44,8 +43,8 @@ from reconciler.reconcile.core import (
     in_shard,
     plan_corrections,
     recheck_due,
-    written,
 )
+from reconciler.reconcile.fanout import fan_out
 from reconciler.reconcile.ledger_pass import LedgerLook, LedgerPath, LedgerWork
 from reconciler.reconcile.pass_control import (
     EventNotFoundError,
@@ -230,50 +229,32 @@ class Reconciler:
 
     def _sweep(self, state: _PassState) -> None:
         summary = state.summary
-        limit = max(1, self._options.concurrency)
-        failure: BaseException | None = None
         stopped = False
-        with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="reconcile") as pool:
-            pending: set[Future[Observation | LedgerLook]] = set()
 
-            def drain(block_until_below: int) -> None:
-                nonlocal pending, failure
-                while len(pending) > block_until_below:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        error = future.exception()
-                        if error is not None:
-                            failure = failure or error
-                        else:
-                            self._first_look(state, future.result())
+        def keys() -> Iterator[EventKey]:
+            nonlocal stopped
+            for group in self._groups():
+                if state.control.should_stop():
+                    stopped = True
+                    return
+                summary.events_checked += 1
+                if group.ambiguous:
+                    summary.ambiguous += 1
+                    self._log.warning(
+                        "ambiguous_event",
+                        slug=group.slug,
+                        candidates=[f"{k.partition}/{k.sort_key}" for k in group.keys],
+                    )
+                    continue
+                yield group.keys[0]
 
-            groups = self._groups()
-            try:
-                for group in groups:
-                    if failure is not None:
-                        break
-                    if state.control.should_stop():
-                        stopped = True
-                        break
-                    summary.events_checked += 1
-                    if group.ambiguous:
-                        summary.ambiguous += 1
-                        self._log.warning(
-                            "ambiguous_event",
-                            slug=group.slug,
-                            candidates=[f"{k.partition}/{k.sort_key}" for k in group.keys],
-                        )
-                        continue
-                    # A bounded queue: never more than two events per worker waiting.
-                    drain(2 * limit - 1)
-                    pending.add(pool.submit(self._observe, group.keys[0]))
-            except BaseException:
-                for future in pending:
-                    future.cancel()
-                raise
-            drain(0)
-        if failure is not None:
-            raise failure
+        fan_out(
+            keys(),
+            self._observe,
+            lambda look: self._first_look(state, look),
+            limit=self._options.concurrency,
+            name="reconcile-sweep",
+        )
         if stopped:
             raise PassStoppedError
 
@@ -319,17 +300,30 @@ class Reconciler:
 
     def _recheck(self, state: _PassState) -> None:
         summary = state.summary
-        # In the order the first looks were taken (nearly the order of ``at``); each recheck
-        # still waits for its own due time, so the order only affects how long the pass waits.
-        for first in state.suspects:
-            self._wait_until(recheck_due(first, self._options.settle_seconds), state.control)
-            second = self._observe_classic(first.key)
-            verdict, correction = confirm(first, second)
-            if verdict is Recheck.IN_FLUX or correction is None:
+        settle = self._options.settle_seconds
+
+        def due() -> Iterator[Observation]:
+            # The wait happens here, in the pass's own thread: suspects are in the order of
+            # their first looks, so each is handed to a worker as soon as its window is over.
+            for first in state.suspects:
+                self._wait_until(recheck_due(first, settle), state.control)
+                yield first
+
+        def second_look(first: Observation) -> tuple[Observation, Correction | None]:
+            verdict, correction = confirm(first, self._observe_classic(first.key))
+            return first, None if verdict is Recheck.IN_FLUX else correction
+
+        def tally(result: tuple[Observation, Correction | None]) -> None:
+            first, correction = result
+            if correction is None:
                 summary.in_flux += 1
                 self._log.info("counter_in_flux", slug=first.key.slug)
-                continue
-            state.confirmed.append(correction)
+            else:
+                state.confirmed.append(correction)
+
+        fan_out(
+            due(), second_look, tally, limit=self._options.concurrency, name="reconcile-recheck"
+        )
         summary.confirmed = len(state.confirmed) + len(state.ledger.corrections)
         if self._ledger is not None:
             self._ledger.recheck(
@@ -355,30 +349,31 @@ class Reconciler:
             self._log.error("brake_tripped", reason=plan.brake.reason, planned=confirmed)
         elif plan.brake.overridden:
             self._log.warning("brake_overridden", reason=plan.brake.reason)
-        for correction in state.confirmed:
-            if plan.hold is not None:
+        if plan.hold is not None:
+            for correction in state.confirmed:
                 summary.planned += 1
                 self._audit_outcome(state, correction, plan.outcome)
-                continue
-            if state.control.should_stop():
-                raise PassStoppedError
-            state.control.before_write()
-            self._audit.write(intent_record(state.run_id, correction, self._now()))
-            try:
-                self._table.write_correction(correction)
-            except ConflictError:
-                if not written(correction, self._table.read_counter(correction.key)):
-                    summary.conflicts += 1
-                    self._audit_outcome(state, correction, CorrectionOutcome.CONFLICT)
-                    continue
-                summary.lost_responses += 1
-                self._log.info("counter_correction_read_back", slug=correction.key.slug)
-            summary.corrected += 1
-            if correction.reason is Reason.MISSING:
-                summary.initialized += 1
-            if correction.stored.version_unreadable:
-                summary.versions_replaced += 1
-            self._audit_outcome(state, correction, plan.outcome)
+        else:
+
+            def write(correction: Correction) -> tuple[Correction, WriteResult]:
+                return correction, write_correction(
+                    self._table,
+                    state.control,
+                    lambda c: self._audit.write(intent_record(state.run_id, c, self._now())),
+                    correction,
+                )
+
+            def tally(result: tuple[Correction, WriteResult]) -> None:
+                correction, outcome = result[0], tally_write(summary, *result)
+                self._audit_outcome(state, correction, outcome)
+
+            fan_out(
+                state.confirmed,
+                write,
+                tally,
+                limit=self._options.concurrency,
+                name="reconcile-write",
+            )
         if self._ledger is not None:
             self._ledger.apply(
                 summary,
