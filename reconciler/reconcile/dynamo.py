@@ -203,14 +203,31 @@ class DynamoReconcileTable:
 
     # -- EventSource -------------------------------------------------------------------------
 
-    def _partition_keys(self, partition: str) -> Iterator[EventKey]:
+    def _partition_items(
+        self, partition: str, start: str | None, stop: str | None
+    ) -> Iterator[tuple[EventKey, StoredCounter]]:
         model = self._model
+        condition = "#pk = :pk"
+        values: dict[str, AttributeValue] = {":pk": {"S": partition}}
+        if start is not None:
+            condition += " AND #sk >= :start"
+            values[":start"] = {"S": start}
+        elif stop is not None:
+            condition += " AND #sk < :stop"
+            values[":stop"] = {"S": stop}
         kwargs: dict[str, Any] = {
             "TableName": self._table,
-            "KeyConditionExpression": "#pk = :pk",
-            "ExpressionAttributeNames": {"#pk": model.pk_attr, "#sk": model.sk_attr},
-            "ExpressionAttributeValues": {":pk": {"S": partition}},
-            "ProjectionExpression": "#pk, #sk",
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": {
+                "#pk": model.pk_attr,
+                "#sk": model.sk_attr,
+                "#count": model.counter_attr,
+                "#ver": model.version_attr,
+            },
+            "ExpressionAttributeValues": values,
+            # The counter comes along (a few bytes per event item): the rotating sweep chooses
+            # what to recount from it without another read.
+            "ProjectionExpression": "#pk, #sk, #count, #ver",
         }
         if self._page_size:
             kwargs["Limit"] = self._page_size
@@ -221,20 +238,23 @@ class DynamoReconcileTable:
                 ref = classify(partition, sort_key, model)
                 # Anything else in an event partition (no ``<slug>#`` sort key) is not ours.
                 if ref.kind is ItemKind.EVENT and isinstance(sort_key, str):
-                    yield EventKey(partition, sort_key)
+                    yield EventKey(partition, sort_key), stored_counter(dict(item), model)
             last = page.get("LastEvaluatedKey")
             if not last:
                 return
             kwargs["ExclusiveStartKey"] = last
 
-    def events(self) -> Iterator[EventGroup]:
+    def events(self, start: str | None = None, stop: str | None = None) -> Iterator[EventGroup]:
+        if start is not None and stop is not None:
+            raise ValueError("bound the listing on one side only")
         # DynamoDB orders string sort keys by UTF-8 bytes, which is Python's code point order.
         merged = heapq.merge(
-            *(self._partition_keys(p) for p in self._model.event_partitions),
-            key=lambda key: key.sort_key,
+            *(self._partition_items(p, start, stop) for p in self._model.event_partitions),
+            key=lambda pair: pair[0].sort_key,
         )
-        for slug, keys in itertools.groupby(merged, key=lambda key: key.slug):
-            yield EventGroup(slug, tuple(keys))
+        for slug, pairs in itertools.groupby(merged, key=lambda pair: pair[0].slug):
+            items = tuple(pairs)
+            yield EventGroup(slug, tuple(key for key, _ in items), listed=items[0][1])
 
     def event(self, slug: str) -> EventGroup | None:
         self._limiter.acquire(1.0)

@@ -52,6 +52,15 @@ class PassOptions:
     dry_run: bool = False
     event: str | None = None
     shard: Shard | None = None
+    max_read_units: float | None = None
+    full_sweep_every: float | None = None
+
+    @property
+    def rotating(self) -> bool:
+        """Budgeted: changed events every pass, the rest in rotation (``rotation_core``)."""
+        return self.event is None and (
+            self.max_read_units is not None or self.full_sweep_every is not None
+        )
 
     @classmethod
     def from_settings(cls, settings: RunSettings) -> PassOptions:
@@ -62,6 +71,8 @@ class PassOptions:
             dry_run=settings.dry_run,
             event=settings.event,
             shard=settings.shard,
+            max_read_units=settings.max_read_units,
+            full_sweep_every=settings.full_sweep_every,
         )
 
 
@@ -71,6 +82,22 @@ class EventNotFoundError(ReconcilerError):
 
 class PassStoppedError(Exception):
     """Inside a pass only: ``should_stop`` said so (the pass ends early, it does not fail)."""
+
+
+SLEEP_SLICE_SECONDS = 1.0
+"""The settle wait sleeps in slices so ``should_stop`` is honoured within a second."""
+
+
+def wait_until(
+    due: float, control: PassControl, clock: Callable[[], float], sleep: Callable[[float], None]
+) -> None:
+    """Sleeps until the monotonic ``due``; raises :class:`PassStoppedError` when asked to stop."""
+    while True:
+        control.stop_if_asked()
+        remaining = due - clock()
+        if remaining <= 0:
+            return
+        sleep(min(remaining, SLEEP_SLICE_SECONDS))
 
 
 def new_run_id(now: datetime) -> str:

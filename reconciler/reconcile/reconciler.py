@@ -29,17 +29,19 @@ from reconciler.reconcile.audit import (
     intent_record,
     resolve_pending,
 )
-from reconciler.reconcile.classic_write import WriteResult, tally_write, write_correction
+from reconciler.reconcile.classic import (
+    WriteResult,
+    tally_classic_look,
+    tally_write,
+    write_correction,
+)
 from reconciler.reconcile.core import (
     Correction,
     CorrectionOutcome,
-    FirstLook,
     Observation,
     Recheck,
     WriteMode,
     confirm,
-    correction_reason,
-    first_look,
     in_shard,
     plan_corrections,
     recheck_due,
@@ -53,8 +55,16 @@ from reconciler.reconcile.pass_control import (
     PassStoppedError,
     new_run_id,
     utc_now,
+    wait_until,
 )
-from reconciler.reconcile.ports import CounterTable, EventGroup, EventSource, LedgerStore
+from reconciler.reconcile.ports import (
+    CounterTable,
+    EventGroup,
+    EventSource,
+    LedgerStore,
+    RotationStore,
+)
+from reconciler.reconcile.rotation import RotatingSweep, in_sync
 from reconciler.reconcile.spool import SPOOL_IN_MEMORY, Spool, correction_spool, observation_spool
 from reconciler.reconcile.summary import IoStats, PassSummary, StopReason
 
@@ -62,9 +72,6 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], None]
 WallClock = Callable[[], datetime]
 SummaryCallback = Callable[[PassSummary], None]
-
-SLEEP_SLICE_SECONDS = 1.0
-"""The settle wait sleeps in slices so ``should_stop`` is honoured within a second."""
 
 
 @dataclass
@@ -76,6 +83,7 @@ class _PassState:
     suspects: Spool[Observation] = field(init=False)
     confirmed: Spool[Correction] = field(init=False)
     ledger: LedgerWork = field(default_factory=LedgerWork)
+    rotation: RotatingSweep | None = None
 
     def __post_init__(self) -> None:
         self.suspects = observation_spool(self.spool_limit)
@@ -103,8 +111,10 @@ class Reconciler:
         ledger: LedgerStore | None = None,
         key_audit: KeyAuditSink | None = None,
         intents: IntentLog | None = None,
+        rotation: RotationStore | None = None,
     ) -> None:
         self._spool_limit = spool_limit
+        self._rotation = rotation if options.rotating else None
         self._intents = intents
         self._events = events
         self._table = table
@@ -146,6 +156,14 @@ class Reconciler:
         state = _PassState(summary, control, run_id, self._spool_limit)
         started = self._clock()
         io_before = self._io()
+        if self._rotation is not None:
+            state.rotation = RotatingSweep(
+                self._events,
+                self._rotation,
+                options,
+                wall=lambda: self._wall().timestamp(),
+                spent=lambda: self._io().minus(io_before).read_units,
+            )
         if self._ledger is not None:
             self._ledger.store.start_pass()
         with structlog.contextvars.bound_contextvars(run_id=run_id):
@@ -180,7 +198,9 @@ class Reconciler:
 
     def _io(self) -> IoStats:
         stats = self._table.stats()
-        return stats if self._ledger is None else stats.plus(self._ledger.store.stats())
+        for store in (self._ledger.store if self._ledger else None, self._rotation):
+            stats = stats if store is None else stats.plus(store.stats())
+        return stats
 
     def _run(self, state: _PassState) -> None:
         self._resolve_intents(state)
@@ -202,13 +222,16 @@ class Reconciler:
 
     # -- sweep -------------------------------------------------------------------------------
 
-    def _groups(self) -> Iterator[EventGroup]:
+    def _groups(self, state: _PassState) -> Iterator[EventGroup]:
         options = self._options
         if options.event is not None:
             group = self._events.event(options.event)
             if group is None:
                 raise EventNotFoundError(f"no event item for slug {options.event!r}")
             yield group
+            return
+        if state.rotation is not None:
+            yield from state.rotation.groups()
             return
         for group in self._events.events():
             if in_shard(group.slug, options.shard):
@@ -233,12 +256,14 @@ class Reconciler:
 
         def keys() -> Iterator[EventKey]:
             nonlocal stopped
-            for group in self._groups():
+            for group in self._groups(state):
                 if state.control.should_stop():
                     stopped = True
                     return
                 summary.events_checked += 1
                 if group.ambiguous:
+                    if state.rotation is not None:
+                        state.rotation.looked(group.slug, None)
                     summary.ambiguous += 1
                     self._log.warning(
                         "ambiguous_event",
@@ -255,48 +280,22 @@ class Reconciler:
             limit=self._options.concurrency,
             name="reconcile-sweep",
         )
+        if state.rotation is not None:
+            summary.rotation = state.rotation.finish()
         if stopped:
             raise PassStoppedError
 
     def _first_look(self, state: _PassState, observation: Observation | LedgerLook) -> None:
+        if state.rotation is not None:
+            state.rotation.looked(observation.key.slug, in_sync(observation))
         if isinstance(observation, LedgerLook):
             if self._ledger is not None:
                 self._ledger.first_look(state.summary, observation, state.ledger)
             return
-        state.summary.classic_events += 1
-        look = first_look(observation)
-        state.summary.tally_first_look(look, observation)
-        key, stored = observation.key, observation.stored
-        if stored is not None and stored.version_unreadable:
-            self._log.warning(
-                "counter_version_unreadable",
-                slug=key.slug,
-                partition=key.partition,
-                sort_key=key.sort_key,
-            )
-        if look is not FirstLook.SUSPECT or stored is None:
-            return
-        state.suspects.append(observation)
-        reason = correction_reason(stored, observation.counted)
-        self._log.info(
-            "counter_suspect",
-            slug=key.slug,
-            reason=reason.value if reason else None,
-            stored=stored.value,
-            counted=observation.counted,
-            version=stored.version,
-        )
+        if tally_classic_look(state.summary, observation):
+            state.suspects.append(observation)
 
     # -- settle and recheck ------------------------------------------------------------------
-
-    def _wait_until(self, due: float, control: PassControl) -> None:
-        while True:
-            if control.should_stop():
-                raise PassStoppedError
-            remaining = due - self._clock()
-            if remaining <= 0:
-                return
-            self._sleep(min(remaining, SLEEP_SLICE_SECONDS))
 
     def _recheck(self, state: _PassState) -> None:
         summary = state.summary
@@ -306,7 +305,7 @@ class Reconciler:
             # The wait happens here, in the pass's own thread: suspects are in the order of
             # their first looks, so each is handed to a worker as soon as its window is over.
             for first in state.suspects:
-                self._wait_until(recheck_due(first, settle), state.control)
+                wait_until(recheck_due(first, settle), state.control, self._clock, self._sleep)
                 yield first
 
         def second_look(first: Observation) -> tuple[Observation, Correction | None]:
@@ -330,7 +329,7 @@ class Reconciler:
                 summary,
                 state.ledger,
                 self._options.settle_seconds,
-                lambda due: self._wait_until(due, state.control),
+                lambda due: wait_until(due, state.control, self._clock, self._sleep),
             )
 
     # -- brake and apply ---------------------------------------------------------------------

@@ -24,6 +24,7 @@ from reconciler.reconcile.core import (
     drift_direction,
     reason_for,
 )
+from reconciler.reconcile.rotation_core import RotationReport
 
 
 class StopReason(enum.Enum):
@@ -158,6 +159,8 @@ class PassSummary:
     """Key repairs whose transaction was cancelled (re-checked by the next pass)."""
     key_planned: int = 0
     """Confirmed key repairs not written, for the reason in ``hold``."""
+    rotation: RotationReport | None = None
+    """The rotating sweep's walk (``--max-read-units`` / ``--full-sweep-every``)."""
     io: IoStats = field(default_factory=IoStats)
     duration_seconds: float = 0.0
     stop: StopReason = StopReason.NONE
@@ -264,6 +267,7 @@ class PassSummary:
             "key_repairs_extra": self.key_repairs_extra,
             "key_conflicts": self.key_conflicts,
             "key_planned": self.key_planned,
+            "rotation": self.rotation.to_dict() if self.rotation is not None else None,
             "consumed_read_units": round(self.io.read_units, 3),
             "consumed_write_units": round(self.io.write_units, 3),
             "requests": dict(self.io.requests),

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from reconciler.reconcile.core import CorrectionOutcome
 from reconciler.reconcile.ledger_core import KeyDirection
 from reconciler.reconcile.summary import AwsErrorKey, PassSummary
+from reconciler.serve.rotation_metrics import RotationMetrics
 
 
 class Outcome(enum.StrEnum):
@@ -261,6 +262,7 @@ class ReconcilerMetrics:
             "Unix time at which this process started serving.",
             registry=registry,
         )
+        self.rotation = RotationMetrics(registry)
         self.build_info = Info("reconciler_build", "Version of the reconciler.", registry=registry)
         self.build_info.info({"version": version})
         self._initialise_children()
@@ -337,6 +339,7 @@ class ReconcilerMetrics:
             self.invalid_events.labels(state=state).inc(max(count, 0))
         self.observe_aws_errors(summary.io.errors)
         self._observe_ledger(summary)
+        self.rotation.observe(summary.rotation)
 
         if outcome in (Outcome.SUCCESS, Outcome.BRAKE):
             self.events_in_drift.set(max(summary.drifted, 0))
@@ -358,6 +361,7 @@ class ReconcilerMetrics:
         the maximum across replicas, and a standby must not keep reporting stale drift."""
         for gauge in (self.events_in_drift, self.ambiguous_events, self.brake_tripped):
             gauge.set(0)
+        self.rotation.clear()
         self.drift_streak.set(0)
         self.corrections_paused.set(0)
 

@@ -1,8 +1,9 @@
-"""One classic correction written, and what it did to the pass's summary.
+"""Steps of the classic path (recount, settle, recheck, conditional write) outside the pass.
 
-Split from the pass so that the write can run in a worker thread (:func:`write_correction`
-touches only the table, the control and the audit's thread-safe intent line) while its
-bookkeeping (:func:`tally_write`) runs in the pass's own thread.
+The pass (:mod:`reconciler.reconcile.reconciler`) owns order and threads; these own what one
+look or one write means. :func:`write_correction` runs in a worker thread (it touches only the
+table, the control and the audit's thread-safe intent line); the tallies run in the pass's own
+thread.
 """
 
 from __future__ import annotations
@@ -12,7 +13,16 @@ from collections.abc import Callable
 
 from reconciler.kernel.errors import ConflictError
 from reconciler.kernel.logs import get_logger
-from reconciler.reconcile.core import Correction, CorrectionOutcome, Reason, written
+from reconciler.reconcile.core import (
+    Correction,
+    CorrectionOutcome,
+    FirstLook,
+    Observation,
+    Reason,
+    correction_reason,
+    first_look,
+    written,
+)
 from reconciler.reconcile.pass_control import PassControl
 from reconciler.reconcile.ports import CounterTable
 from reconciler.reconcile.summary import PassSummary
@@ -24,6 +34,34 @@ class WriteResult(enum.Enum):
     """Refused, but the item holds exactly what the write writes: its first attempt landed and
     the response was lost (botocore retried, and the retry's own condition refused it)."""
     REFUSED = "refused"
+
+
+def tally_classic_look(summary: PassSummary, observation: Observation) -> bool:
+    """Counts one classic first look; ``True`` when the event is a suspect to look at again."""
+    summary.classic_events += 1
+    look = first_look(observation)
+    summary.tally_first_look(look, observation)
+    key, stored = observation.key, observation.stored
+    log = get_logger("reconciler.reconcile")
+    if stored is not None and stored.version_unreadable:
+        log.warning(
+            "counter_version_unreadable",
+            slug=key.slug,
+            partition=key.partition,
+            sort_key=key.sort_key,
+        )
+    if look is not FirstLook.SUSPECT or stored is None:
+        return False
+    reason = correction_reason(stored, observation.counted)
+    log.info(
+        "counter_suspect",
+        slug=key.slug,
+        reason=reason.value if reason else None,
+        stored=stored.value,
+        counted=observation.counted,
+        version=stored.version,
+    )
+    return True
 
 
 def write_correction(
@@ -65,4 +103,4 @@ def tally_write(
     return CorrectionOutcome.APPLIED
 
 
-__all__ = ["WriteResult", "tally_write", "write_correction"]
+__all__ = ["WriteResult", "tally_classic_look", "tally_write", "write_correction"]
