@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.kernel.errors import AwsError, ReconcilerError, ThrottledError
 from reconciler.kernel.ledger import LedgerModel
+from reconciler.reconcile.metered import MeteredCalls, sort_key_bounds
 from reconciler.reconcile.ratelimit import ReadRateLimiter
 from reconciler.reconcile.rotation_core import Cycle
-from reconciler.reconcile.state_io import MeteredCalls
 from reconciler.reconcile.summary import IoStats
 
 if TYPE_CHECKING:
@@ -95,14 +95,8 @@ class DynamoRotation:
 
     def records(self, start: str | None, stop: str | None) -> Iterator[tuple[str, str]]:
         sk = self._model.sk_attr
-        condition = "#pk = :pk"
         values: dict[str, Any] = {":pk": {"S": RECORD_PARTITION}}
-        if start is not None:
-            condition += " AND #sk >= :start"
-            values[":start"] = {"S": start}
-        elif stop is not None:
-            condition += " AND #sk < :stop"
-            values[":stop"] = {"S": stop}
+        condition = "#pk = :pk" + sort_key_bounds(values, start, stop)
         pages = self._calls.query(
             self._client.query,
             TableName=self._state,

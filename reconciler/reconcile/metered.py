@@ -1,7 +1,7 @@
-"""Requests of a pass to the state table, metered like every other read of the pass.
+"""Requests of a pass to DynamoDB, metered: one way for every adapter of the pass.
 
 Reads go through the pass's read-rate limiter and every request is tallied (requests, consumed
-units) so that the pass's summary and its read budget see what the state table cost too.
+units), so the pass's summary and its read budget see what each table cost.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ class MeteredCalls:
 
     def __init__(self, limiter: ReadRateLimiter) -> None:
         self._limiter = limiter
-        self._io = IoTally()
+        self.tally = IoTally()
+        self._io = self.tally
 
     def stats(self) -> IoStats:
         return self._io.stats()
@@ -52,4 +53,20 @@ class MeteredCalls:
             kwargs["ExclusiveStartKey"] = last
 
 
-__all__ = ["MeteredCalls"]
+def sort_key_bounds(
+    values: dict[str, Any], start: str | None, stop: str | None, placeholder: str = "#sk"
+) -> str:
+    """The key condition's sort-key part for ``start <= sk`` or ``sk < stop`` (DynamoDB takes
+    one comparison on the sort key); adds the bound to ``values``."""
+    if start is not None and stop is not None:
+        raise ValueError("bound the sort key on one side only")
+    if start is not None:
+        values[":start"] = {"S": start}
+        return f" AND {placeholder} >= :start"
+    if stop is not None:
+        values[":stop"] = {"S": stop}
+        return f" AND {placeholder} < :stop"
+    return ""
+
+
+__all__ = ["MeteredCalls", "sort_key_bounds"]
