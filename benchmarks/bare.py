@@ -1,5 +1,6 @@
 """The requests of a pass with no logic around them: what the floors and the naive recount are
-made of, so that every scenario pays for the same requests in the same form.
+made of, so that every scenario pays for the same requests in the same form, and how a scenario
+is timed and weighed.
 
 A *look* at an event is what a pass reads to judge it: a consistent ``GetItem`` of the event
 item (counter and version) and a paginated consistent ``COUNT`` query of its attendees.
@@ -7,8 +8,10 @@ item (counter and version) and a paginated consistent ``COUNT`` query of its att
 
 from __future__ import annotations
 
+import resource
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from reconciler.kernel.model import TableModel
@@ -120,6 +123,38 @@ class BareRequests:
             ReturnConsumedCapacity="TOTAL",
         )
         self._sent(response, write=True)
+
+
+def peak_rss_mb() -> float:
+    """Peak RSS of this process's own address space (``VmHWM``).
+
+    Not ``ru_maxrss``: Linux carries the pre-exec high-water mark of the forked parent into
+    it, so a child of a parent that just seeded a million items would report the parent's size.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed(bare: BareRequests, work: Callable[[], None]) -> dict[str, Any]:
+    """Wall time of ``work`` and what it sent through ``bare``; *corrected* is the writes that
+    succeeded (a failed conditional write raises and fails the benchmark)."""
+    start = time.perf_counter()
+    work()
+    wall = time.perf_counter() - start
+    return {
+        "wall": wall,
+        "rss_mb": peak_rss_mb(),
+        "requests": bare.requests,
+        "read_units": bare.read_units,
+        "write_units": bare.write_units,
+        "corrected": bare.writes,
+    }
 
 
 def _key(key: Key) -> dict[str, Any]:

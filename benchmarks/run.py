@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -36,7 +35,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from benchmarks.bare import BareRequests
+from benchmarks.bare import BareRequests, peak_rss_mb, timed
 from reconciler.devtools.dynalite import Dynalite
 from reconciler.devtools.local_table import create_table
 from reconciler.kernel.aws import Clients, client_config
@@ -127,22 +126,6 @@ def seed(ddb: Any, table: str, events: int, attendees: int, drift_percent: float
 # -- the two measured runs (each in its own child process) ------------------------------------
 
 
-def peak_rss_mb() -> float:
-    """Peak RSS of this process's own address space (``VmHWM``).
-
-    Not ``ru_maxrss``: Linux carries the pre-exec high-water mark of the forked parent into
-    it, so a child of a parent that just seeded a million items would report the parent's size.
-    """
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def measure_pass(
     endpoint: str, table: str, concurrency: int, dry_run: bool = False
 ) -> dict[str, Any]:
@@ -168,25 +151,20 @@ def measure_floor(
     endpoint: str, table: str, concurrency: int, events: int, drift_percent: float
 ) -> dict[str, Any]:
     bare = BareRequests(local_clients(endpoint).dynamodb(), table)
-    start = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        for _ in pool.map(bare.look, bare.listing()):
-            pass
-        second = [
-            (MODEL.event_partitions[i % len(MODEL.event_partitions)], event_sort_key(i))
-            for i in range(events)
-            if drifted(i, drift_percent)
-        ]
-        for _ in pool.map(bare.look, second):
-            pass
-    wall = time.perf_counter() - start
-    return {
-        "wall": wall,
-        "rss_mb": peak_rss_mb(),
-        "requests": bare.requests,
-        "units": bare.read_units,
-        "write_units": bare.write_units,
-    }
+
+    def reads() -> None:
+        with ThreadPoolExecutor(concurrency) as pool:
+            for _ in pool.map(bare.look, bare.listing()):
+                pass
+            second = [
+                (MODEL.event_partitions[i % len(MODEL.event_partitions)], event_sort_key(i))
+                for i in range(events)
+                if drifted(i, drift_percent)
+            ]
+            for _ in pool.map(bare.look, second):
+                pass
+
+    return timed(bare, reads)
 
 
 def child(kind: str, args: argparse.Namespace, endpoint: str, table: str) -> dict[str, Any]:

@@ -2,20 +2,17 @@
 of its own so that its peak RSS is its own.
 
 Each returns the same shape: wall time, peak RSS, requests sent, read and write units consumed,
-and what it corrected (for a pass, from its summary; for the others, the writes that succeeded:
-a failed conditional write raises and fails the benchmark).
+and what it corrected (for a pass, from its summary; for the others, the writes that succeeded).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks.bare import BareRequests, Key
-from benchmarks.run import local_clients, measure_floor, measure_pass, peak_rss_mb
+from benchmarks.bare import BareRequests, Key, timed
+from benchmarks.run import local_clients, measure_floor, measure_pass
 
 Result = dict[str, Any]
 
@@ -70,8 +67,7 @@ the dry run there."""
 
 def read_floor(endpoint: str, table: str, concurrency: int) -> Result:
     """The least a pass that finds nothing to correct costs: one look per event."""
-    result = measure_floor(endpoint, table, concurrency, events=0, drift_percent=0.0)
-    return {**result, "read_units": result.pop("units"), "corrected": 0}
+    return measure_floor(endpoint, table, concurrency, events=0, drift_percent=0.0)
 
 
 def reconcile_pass(endpoint: str, table: str, concurrency: int, dry_run: bool) -> Result:
@@ -97,7 +93,7 @@ def naive_recount(endpoint: str, table: str) -> Result:
         for key in bare.listing():
             bare.blind_write(key, bare.count(key))
 
-    return _timed(bare, recount)
+    return timed(bare, recount)
 
 
 def protocol_floor(endpoint: str, table: str, concurrency: int) -> Result:
@@ -115,21 +111,7 @@ def protocol_floor(endpoint: str, table: str, concurrency: int) -> Result:
             for _ in pool.map(correct, bare.listing()):
                 pass
 
-    return _timed(bare, run)
-
-
-def _timed(bare: BareRequests, work: Callable[[], None]) -> Result:
-    start = time.perf_counter()
-    work()
-    wall = time.perf_counter() - start
-    return {
-        "wall": wall,
-        "rss_mb": peak_rss_mb(),
-        "requests": bare.requests,
-        "read_units": bare.read_units,
-        "write_units": bare.write_units,
-        "corrected": bare.writes,
-    }
+    return timed(bare, run)
 
 
 def run_scenario(name: str, endpoint: str, table: str, concurrency: int) -> Result:
