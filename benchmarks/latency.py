@@ -140,7 +140,9 @@ def machine() -> str:
         dynalite_version = "?"
     return (
         f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, "
-        f"node {node_version}, dynalite {dynalite_version}"
+        f"node {node_version}, dynalite {dynalite_version}, "
+        f"load average {os.getloadavg()[0]:.1f} at the end (other work on the machine slows "
+        "the emulator: compare runs at a similar load)"
     )
 
 
