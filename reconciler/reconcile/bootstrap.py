@@ -1,7 +1,7 @@
 """The composition root of a pass, shared by ``run``, ``serve`` and the demo.
 
 The pass (:mod:`reconciler.reconcile.reconciler`) knows only ports; this module is the one place
-that picks their implementations: the DynamoDB adapter behind the read-rate limiter, the
+that picks their implementations: the DynamoDB adapters behind the read-rate limiter, the
 audit sinks, and the CloudWatch summary publisher.
 """
 
@@ -35,6 +35,7 @@ from reconciler.reconcile.reconciler import (
     SummaryCallback,
     WallClock,
 )
+from reconciler.reconcile.scan_dynamo import DynamoTableScan
 from reconciler.reconcile.settings import RunSettings
 from reconciler.reconcile.summary import PassSummary
 
@@ -67,6 +68,7 @@ def build_reconciler(
         limiter,
         optional_table=tables.state_table,
     )
+    scan = DynamoTableScan(clients.dynamodb(), tables.table_name, tables.model, table)
     ledger = DynamoLedger(
         clients.dynamodb(), tables.table_name, tables.model, tables.state_table, limiter
     )
@@ -105,6 +107,7 @@ def build_reconciler(
         ledger=ledger,
         key_audit=FanOutKeyAuditSink(*key_sinks),
         intents=file_sink,
+        scan=scan,
     )
 
 

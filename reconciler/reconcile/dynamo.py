@@ -189,7 +189,13 @@ class DynamoReconcileTable:
     def stats(self) -> IoStats:
         return self._io.stats()
 
-    def _read(self, operation: str, call: Any, **kwargs: Any) -> Any:
+    @property
+    def tally(self) -> IoTally:
+        return self._io
+
+    def read(self, operation: str, call: Any, **kwargs: Any) -> Any:
+        """A read through the limiter, tallied with its consumed capacity (the scan adapter
+        of :mod:`reconciler.reconcile.scan_dynamo` sends its requests through it too)."""
         self._limiter.acquire(1.0)
         try:
             with aws_call(operation):
@@ -215,7 +221,7 @@ class DynamoReconcileTable:
         if self._page_size:
             kwargs["Limit"] = self._page_size
         while True:
-            page = self._read("Query", self._client.query, **kwargs)
+            page = self.read("Query", self._client.query, **kwargs)
             for item in page.get("Items", []):
                 sort_key = item.get(model.sk_attr, {}).get("S")
                 ref = classify(partition, sort_key, model)
@@ -252,7 +258,7 @@ class DynamoReconcileTable:
 
     def read_counter(self, key: EventKey) -> StoredCounter | None:
         model = self._model
-        response = self._read(
+        response = self.read(
             "GetItem",
             self._client.get_item,
             TableName=self._table,
@@ -279,7 +285,7 @@ class DynamoReconcileTable:
         }
         total = 0
         while True:
-            page = self._read("Query", self._client.query, **kwargs)
+            page = self.read("Query", self._client.query, **kwargs)
             total += int(page.get("Count", 0))
             last = page.get("LastEvaluatedKey")
             if not last:

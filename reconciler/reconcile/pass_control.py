@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from reconciler.kernel.errors import ReconcilerError
 from reconciler.reconcile.core import BrakePolicy, Shard
+from reconciler.reconcile.scan_core import SweepMode
 from reconciler.reconcile.settings import RunSettings
 
 
@@ -52,6 +53,8 @@ class PassOptions:
     dry_run: bool = False
     event: str | None = None
     shard: Shard | None = None
+    sweep: SweepMode = SweepMode.AUTO
+    """Without a scan adapter (the in-memory fakes) every sweep is a query sweep."""
 
     @classmethod
     def from_settings(cls, settings: RunSettings) -> PassOptions:
@@ -62,6 +65,7 @@ class PassOptions:
             dry_run=settings.dry_run,
             event=settings.event,
             shard=settings.shard,
+            sweep=settings.sweep,
         )
 
 

@@ -40,23 +40,23 @@ from reconciler.reconcile.core import (
     confirm,
     correction_reason,
     first_look,
-    in_shard,
     plan_corrections,
     recheck_due,
 )
 from reconciler.reconcile.fanout import fan_out
 from reconciler.reconcile.ledger_pass import LedgerLook, LedgerPath, LedgerWork
 from reconciler.reconcile.pass_control import (
-    EventNotFoundError,
     PassControl,
     PassOptions,
     PassStoppedError,
     new_run_id,
     utc_now,
 )
-from reconciler.reconcile.ports import CounterTable, EventGroup, EventSource, LedgerStore
+from reconciler.reconcile.ports import CounterTable, EventSource, LedgerStore, TableScan
+from reconciler.reconcile.scan_core import ScannedEvent
 from reconciler.reconcile.spool import SPOOL_IN_MEMORY, Spool, correction_spool, observation_spool
 from reconciler.reconcile.summary import IoStats, PassSummary, StopReason
+from reconciler.reconcile.sweep import sweep_groups
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -103,7 +103,9 @@ class Reconciler:
         ledger: LedgerStore | None = None,
         key_audit: KeyAuditSink | None = None,
         intents: IntentLog | None = None,
+        scan: TableScan | None = None,
     ) -> None:
+        self._scan = scan
         self._spool_limit = spool_limit
         self._intents = intents
         self._events = events
@@ -202,18 +204,6 @@ class Reconciler:
 
     # -- sweep -------------------------------------------------------------------------------
 
-    def _groups(self) -> Iterator[EventGroup]:
-        options = self._options
-        if options.event is not None:
-            group = self._events.event(options.event)
-            if group is None:
-                raise EventNotFoundError(f"no event item for slug {options.event!r}")
-            yield group
-            return
-        for group in self._events.events():
-            if in_shard(group.slug, options.shard):
-                yield group
-
     def _observe(self, key: EventKey) -> Observation | LedgerLook:
         if self._ledger is not None and self._ledger.store.backfilled(key.slug):
             return self._ledger.look(key)
@@ -230,10 +220,14 @@ class Reconciler:
     def _sweep(self, state: _PassState) -> None:
         summary = state.summary
         stopped = False
+        choice, groups = sweep_groups(
+            self._events, self._scan, self._options, state.control.should_stop
+        )
+        summary.sweep = choice.mode.value
 
         def keys() -> Iterator[EventKey]:
             nonlocal stopped
-            for group in self._groups():
+            for group in groups:
                 if state.control.should_stop():
                     stopped = True
                     return
@@ -245,6 +239,10 @@ class Reconciler:
                         slug=group.slug,
                         candidates=[f"{k.partition}/{k.sort_key}" for k in group.keys],
                     )
+                    continue
+                if isinstance(group, ScannedEvent) and group.in_sync:
+                    summary.in_sync += 1
+                    summary.scanned_in_sync += 1
                     continue
                 yield group.keys[0]
 

@@ -20,6 +20,7 @@ from reconciler.kernel.settings import (
     parse_table_settings,
 )
 from reconciler.reconcile.core import BrakePolicy, Shard
+from reconciler.reconcile.scan_core import SweepMode
 
 DEFAULT_SETTLE_SECONDS = 120.0
 """Longer than the batching window (5 s) plus a handler run and its retries."""
@@ -54,6 +55,7 @@ class RunSettings:
     """Passed to botocore as ``retries.max_attempts``: retries after the first attempt."""
     cloudwatch_namespace: str | None = None
     """When set, each pass's summary is published there for the CloudWatch alarms."""
+    sweep: SweepMode = SweepMode.AUTO
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -101,6 +103,13 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--shard", metavar="I/N", help="only events whose stable slug hash mod N is I"
+    )
+    group.add_argument(
+        "--sweep",
+        metavar="MODE",
+        help="how events are found: query (two requests per event), scan (the whole table in "
+        "one parallel Scan, --concurrency segments) or auto, by the table's shape (default "
+        "auto); --event and --shard always query, since a scan reads every event",
     )
     group.add_argument("--audit-file", metavar="PATH", help="append audit records (JSON lines)")
     group.add_argument(
@@ -162,6 +171,7 @@ def parse_run_settings(source: Source) -> RunSettings:
             "--aws-max-attempts", DEFAULT_AWS_MAX_ATTEMPTS, minimum=0, maximum=20
         ),
         cloudwatch_namespace=_cloudwatch_namespace(source),
+        sweep=SweepMode(source.choice("--sweep", "auto", tuple(m.value for m in SweepMode))),
     )
 
 

@@ -158,6 +158,10 @@ class PassSummary:
     """Key repairs whose transaction was cancelled (re-checked by the next pass)."""
     key_planned: int = 0
     """Confirmed key repairs not written, for the reason in ``hold``."""
+    sweep: str | None = None
+    """``query`` or ``scan``: how this pass found its events (``None`` if it failed first)."""
+    scanned_in_sync: int = 0
+    """Events the scan sweep found in sync without another read (also in ``in_sync``)."""
     io: IoStats = field(default_factory=IoStats)
     duration_seconds: float = 0.0
     stop: StopReason = StopReason.NONE
@@ -264,6 +268,8 @@ class PassSummary:
             "key_repairs_extra": self.key_repairs_extra,
             "key_conflicts": self.key_conflicts,
             "key_planned": self.key_planned,
+            "sweep": self.sweep,
+            "scanned_in_sync": self.scanned_in_sync,
             "consumed_read_units": round(self.io.read_units, 3),
             "consumed_write_units": round(self.io.write_units, 3),
             "requests": dict(self.io.requests),
