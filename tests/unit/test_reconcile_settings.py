@@ -10,6 +10,7 @@ import pytest
 from reconciler.kernel.errors import ConfigError
 from reconciler.kernel.settings import Source
 from reconciler.reconcile.core import Shard
+from reconciler.reconcile.scan_core import SweepMode
 from reconciler.reconcile.settings import (
     DEFAULT_SETTLE_SECONDS,
     add_run_arguments,
@@ -118,3 +119,28 @@ def test_an_audit_file_that_cannot_be_opened_is_rejected_before_the_pass(tmp_pat
     link.symlink_to(tmp_path / "gone" / "audit.jsonl")
     with pytest.raises(ConfigError, match=r"^--audit-file: cannot be opened"):
         parse(["--audit-file", str(link)])
+
+
+def test_the_sweep_is_auto_unless_the_flag_or_the_environment_says_otherwise():
+    assert parse([]).sweep is SweepMode.AUTO
+    assert parse([], {"RECONCILER_SWEEP": "scan"}).sweep is SweepMode.SCAN
+    assert parse(["--sweep", "query"], {"RECONCILER_SWEEP": "scan"}).sweep is SweepMode.QUERY
+
+
+def test_a_sweep_from_a_settings_file_comes_below_the_environment():
+    parser = argparse.ArgumentParser()
+    add_run_arguments(parser)
+    source = Source(parser.parse_args([]), {"TABLE_NAME": "t"}).with_file(
+        {"sweep": "scan"}, "reconciler.toml"
+    )
+    assert parse_run_settings(source).sweep is SweepMode.SCAN
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "setting"),
+    [(["--sweep", "fast"], {}, "--sweep"), ([], {"RECONCILER_SWEEP": "both"}, "RECONCILER_SWEEP")],
+)
+def test_an_unknown_sweep_names_where_it_came_from(argv, env, setting):
+    with pytest.raises(ConfigError) as caught:
+        parse(argv, env)
+    assert caught.value.setting == setting
