@@ -233,7 +233,13 @@ class ReconcilerStack(Stack):
         return [
             iam.PolicyStatement(
                 sid="CountAttendees",
-                actions=["dynamodb:Query", "dynamodb:GetItem"],
+                # Scan and DescribeTable: the scan sweep (--sweep scan|auto) and auto's choice.
+                actions=[
+                    "dynamodb:Query",
+                    "dynamodb:GetItem",
+                    "dynamodb:Scan",
+                    "dynamodb:DescribeTable",
+                ],
                 resources=[table],
             ),
             # Corrections only ever rewrite event items: the task may not modify attendee

@@ -1,7 +1,7 @@
 """The composition root of a pass, shared by ``run``, ``serve`` and the demo.
 
 The pass (:mod:`reconciler.reconcile.reconciler`) knows only ports; this module is the one place
-that picks their implementations: the DynamoDB adapter behind the read-rate limiter, the
+that picks their implementations: the DynamoDB adapters behind the read-rate limiter, the
 audit sinks, and the CloudWatch summary publisher.
 """
 
@@ -36,6 +36,7 @@ from reconciler.reconcile.reconciler import (
     WallClock,
 )
 from reconciler.reconcile.rotation_dynamo import DynamoRotation
+from reconciler.reconcile.scan_dynamo import DynamoTableScan
 from reconciler.reconcile.settings import RunSettings
 from reconciler.reconcile.summary import PassSummary
 
@@ -68,6 +69,7 @@ def build_reconciler(
         limiter,
         optional_table=tables.state_table,
     )
+    scan = DynamoTableScan(clients.dynamodb(), tables.table_name, tables.model, table)
     ledger = DynamoLedger(
         clients.dynamodb(), tables.table_name, tables.model, tables.state_table, limiter
     )
@@ -107,6 +109,7 @@ def build_reconciler(
         key_audit=FanOutKeyAuditSink(*key_sinks),
         intents=file_sink,
         rotation=DynamoRotation(clients.dynamodb(), tables.state_table, limiter),
+        scan=scan,
     )
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler.kernel.event_lookup import DynamoEventLocator
 from reconciler.kernel.model import EventKey, ItemKind, TableModel, classify, integer_attribute
 from reconciler.reconcile.core import Correction, CounterKind, StoredCounter
+from reconciler.reconcile.io_tally import IoTally
 from reconciler.reconcile.metered import MeteredCalls, sort_key_bounds
 from reconciler.reconcile.ports import EventGroup
 from reconciler.reconcile.ratelimit import ReadRateLimiter
@@ -188,7 +189,13 @@ class DynamoReconcileTable:
     def stats(self) -> IoStats:
         return self._io.stats()
 
-    def _read(self, operation: str, call: Any, **kwargs: Any) -> Any:
+    @property
+    def tally(self) -> IoTally:
+        return self._io
+
+    def read(self, operation: str, call: Any, **kwargs: Any) -> Any:
+        """A read through the limiter, tallied with its consumed capacity (the scan adapter
+        of :mod:`reconciler.reconcile.scan_dynamo` sends its requests through it too)."""
         return self._calls.call(operation, call, **kwargs)
 
     # -- EventSource -------------------------------------------------------------------------
@@ -216,7 +223,7 @@ class DynamoReconcileTable:
         if self._page_size:
             kwargs["Limit"] = self._page_size
         while True:
-            page = self._read("Query", self._client.query, **kwargs)
+            page = self.read("Query", self._client.query, **kwargs)
             for item in page.get("Items", []):
                 sort_key = item.get(model.sk_attr, {}).get("S")
                 ref = classify(partition, sort_key, model)
@@ -254,7 +261,7 @@ class DynamoReconcileTable:
 
     def read_counter(self, key: EventKey) -> StoredCounter | None:
         model = self._model
-        response = self._read(
+        response = self.read(
             "GetItem",
             self._client.get_item,
             TableName=self._table,
@@ -281,7 +288,7 @@ class DynamoReconcileTable:
         }
         total = 0
         while True:
-            page = self._read("Query", self._client.query, **kwargs)
+            page = self.read("Query", self._client.query, **kwargs)
             total += int(page.get("Count", 0))
             last = page.get("LastEvaluatedKey")
             if not last:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from reconciler.kernel.errors import ReconcilerError
 from reconciler.reconcile.core import BrakePolicy, Shard
+from reconciler.reconcile.scan_core import SweepMode
 from reconciler.reconcile.settings import RunSettings
 
 
@@ -52,6 +53,8 @@ class PassOptions:
     dry_run: bool = False
     event: str | None = None
     shard: Shard | None = None
+    sweep: SweepMode = SweepMode.AUTO
+    """Without a scan adapter (the in-memory fakes) every sweep is a query sweep."""
     max_read_units: float | None = None
     full_sweep_every: float | None = None
 
@@ -73,6 +76,7 @@ class PassOptions:
             shard=settings.shard,
             max_read_units=settings.max_read_units,
             full_sweep_every=settings.full_sweep_every,
+            sweep=settings.sweep,
         )
 
 

@@ -16,6 +16,7 @@ from reconciler.reconcile.audit import AuditSink
 from reconciler.reconcile.core import Correction, StoredCounter
 from reconciler.reconcile.ledger_core import AttendeeRef, KeyRepair
 from reconciler.reconcile.rotation_core import Cycle
+from reconciler.reconcile.scan_core import ScannedItem
 from reconciler.reconcile.summary import IoStats
 
 
@@ -60,6 +61,23 @@ class CounterTable(Protocol):
         ...
 
     def stats(self) -> IoStats: ...
+
+
+class TableScan(Protocol):
+    """The whole table read once, for the scan sweep (eventually consistent, never a snapshot)."""
+
+    def segment(self, segment: int, total: int) -> Iterator[Sequence[ScannedItem]]:
+        """Segment ``segment`` of ``total`` of a parallel scan, page by page: event items and
+        attendee items only (an attendee's key is dropped, only its slug is kept)."""
+        ...
+
+    def describe(self) -> tuple[int, int]:
+        """The table's approximate item count and size in bytes, without reading its items."""
+        ...
+
+    def count_events(self, up_to: int) -> int:
+        """Event items in the event partitions, counting stops once ``up_to`` is reached."""
+        ...
 
 
 class LedgerStore(Protocol):
@@ -136,4 +154,5 @@ __all__ = [
     "IoStats",
     "LedgerStore",
     "RotationStore",
+    "TableScan",
 ]

@@ -42,14 +42,12 @@ from reconciler.reconcile.core import (
     Recheck,
     WriteMode,
     confirm,
-    in_shard,
     plan_corrections,
     recheck_due,
 )
 from reconciler.reconcile.fanout import fan_out
 from reconciler.reconcile.ledger_pass import LedgerLook, LedgerPath, LedgerWork
 from reconciler.reconcile.pass_control import (
-    EventNotFoundError,
     PassControl,
     PassOptions,
     PassStoppedError,
@@ -59,14 +57,16 @@ from reconciler.reconcile.pass_control import (
 )
 from reconciler.reconcile.ports import (
     CounterTable,
-    EventGroup,
     EventSource,
     LedgerStore,
     RotationStore,
+    TableScan,
 )
 from reconciler.reconcile.rotation import RotatingSweep, in_sync
+from reconciler.reconcile.scan_core import ScannedEvent
 from reconciler.reconcile.spool import SPOOL_IN_MEMORY, Spool, correction_spool, observation_spool
 from reconciler.reconcile.summary import IoStats, PassSummary, StopReason
+from reconciler.reconcile.sweep import sweep_groups
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -112,7 +112,9 @@ class Reconciler:
         key_audit: KeyAuditSink | None = None,
         intents: IntentLog | None = None,
         rotation: RotationStore | None = None,
+        scan: TableScan | None = None,
     ) -> None:
+        self._scan = scan
         self._spool_limit = spool_limit
         self._rotation = rotation if options.rotating else None
         self._intents = intents
@@ -222,21 +224,6 @@ class Reconciler:
 
     # -- sweep -------------------------------------------------------------------------------
 
-    def _groups(self, state: _PassState) -> Iterator[EventGroup]:
-        options = self._options
-        if options.event is not None:
-            group = self._events.event(options.event)
-            if group is None:
-                raise EventNotFoundError(f"no event item for slug {options.event!r}")
-            yield group
-            return
-        if state.rotation is not None:
-            yield from state.rotation.groups()
-            return
-        for group in self._events.events():
-            if in_shard(group.slug, options.shard):
-                yield group
-
     def _observe(self, key: EventKey) -> Observation | LedgerLook:
         if self._ledger is not None and self._ledger.store.backfilled(key.slug):
             return self._ledger.look(key)
@@ -253,10 +240,14 @@ class Reconciler:
     def _sweep(self, state: _PassState) -> None:
         summary = state.summary
         stopped = False
+        choice, groups = sweep_groups(
+            self._events, self._scan, self._options, state.control.should_stop, state.rotation
+        )
+        summary.sweep = choice.mode.value
 
         def keys() -> Iterator[EventKey]:
             nonlocal stopped
-            for group in self._groups(state):
+            for group in groups:
                 if state.control.should_stop():
                     stopped = True
                     return
@@ -270,6 +261,10 @@ class Reconciler:
                         slug=group.slug,
                         candidates=[f"{k.partition}/{k.sort_key}" for k in group.keys],
                     )
+                    continue
+                if isinstance(group, ScannedEvent) and group.in_sync:
+                    summary.in_sync += 1
+                    summary.scanned_in_sync += 1
                     continue
                 yield group.keys[0]
 

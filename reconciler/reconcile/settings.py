@@ -23,6 +23,7 @@ from reconciler.kernel.settings import (
     parse_table_settings,
 )
 from reconciler.reconcile.core import BrakePolicy, Shard
+from reconciler.reconcile.scan_core import SweepMode
 
 DEFAULT_SETTLE_SECONDS = 120.0
 """Longer than the batching window (5 s) plus a handler run and its retries."""
@@ -61,6 +62,7 @@ class RunSettings:
     """Rotating sweep: no new rotation recount starts once a pass consumed this many units."""
     full_sweep_every: float | None = None
     """Rotating sweep: every event is recounted at least once per this many seconds."""
+    sweep: SweepMode = SweepMode.AUTO
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -121,6 +123,13 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         help="rotating sweep: recount every event at least once per DURATION (e.g. 24h, 7d); "
         "each pass takes its share of the period",
     )
+    group.add_argument(
+        "--sweep",
+        metavar="MODE",
+        help="how events are found: query (two requests per event), scan (the whole table in "
+        "one parallel Scan, --concurrency segments) or auto, by the table's shape (default "
+        "auto); --event and --shard always query, since a scan reads every event",
+    )
     group.add_argument("--audit-file", metavar="PATH", help="append audit records (JSON lines)")
     group.add_argument(
         "--cloudwatch-namespace",
@@ -155,10 +164,13 @@ def parse_run_settings(source: Source) -> RunSettings:
     shard = parse_shard(str(shard_raw), shard_label) if shard_raw is not None else None
     if shard is not None and event is not None:
         raise ConfigError(shard_label, "cannot be combined with --event")
+    sweep = SweepMode(source.choice("--sweep", "auto", tuple(m.value for m in SweepMode)))
     for flag in ("--max-read-units", "--full-sweep-every"):
         label, raw = source.raw(flag)
         if raw is not None and event is not None:
             raise ConfigError(label, "cannot be combined with --event (one event is one recount)")
+        if raw is not None and sweep is SweepMode.SCAN:
+            raise ConfigError(label, "cannot be combined with --sweep scan (a scan reads it all)")
     audit_file = _audit_file(source)
     return RunSettings(
         table=table,
@@ -189,6 +201,7 @@ def parse_run_settings(source: Source) -> RunSettings:
             source, "--max-read-units", lambda raw, label: parse_number(raw, label, finite=True)
         ),
         full_sweep_every=_optional_positive(source, "--full-sweep-every", _duration),
+        sweep=sweep,
     )
 
 

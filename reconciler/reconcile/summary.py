@@ -161,6 +161,10 @@ class PassSummary:
     """Confirmed key repairs not written, for the reason in ``hold``."""
     rotation: RotationReport | None = None
     """The rotating sweep's walk (``--max-read-units`` / ``--full-sweep-every``)."""
+    sweep: str | None = None
+    """``query`` or ``scan``: how this pass found its events (``None`` if it failed first)."""
+    scanned_in_sync: int = 0
+    """Events the scan sweep found in sync without another read (also in ``in_sync``)."""
     io: IoStats = field(default_factory=IoStats)
     duration_seconds: float = 0.0
     stop: StopReason = StopReason.NONE
@@ -268,6 +272,8 @@ class PassSummary:
             "key_conflicts": self.key_conflicts,
             "key_planned": self.key_planned,
             "rotation": self.rotation.to_dict() if self.rotation is not None else None,
+            "sweep": self.sweep,
+            "scanned_in_sync": self.scanned_in_sync,
             "consumed_read_units": round(self.io.read_units, 3),
             "consumed_write_units": round(self.io.write_units, 3),
             "requests": dict(self.io.requests),

@@ -1,90 +1,35 @@
 """Every Prometheus metric of ``reconciler serve``, owned by one class on an injected registry.
 
 Why one class: metric names and label sets are an interface that alert rules and dashboards
-depend on, so they are declared in one place, label values are clamped to small fixed sets
-here (never per event, never per error message), and every labelled child is created at zero
+depend on, so they are declared in one place, label values are clamped to the small fixed sets
+of :mod:`reconciler.serve.metric_labels` (never per event, never per error message), and every
+labelled child is created at zero
 up front so that ``rate()``/``increase()`` see a series from the first scrape instead of
 missing the first increment.
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
-from reconciler.reconcile.core import CorrectionOutcome
-from reconciler.reconcile.ledger_core import KeyDirection
 from reconciler.reconcile.summary import AwsErrorKey, PassSummary
-from reconciler.serve.rotation_metrics import RotationMetrics
-
-
-class Outcome(enum.StrEnum):
-    """How one scheduled pass ended; the value of ``reconciler_runs_total{outcome}``."""
-
-    SUCCESS = "success"
-    FAILURE = "failure"
-    BRAKE = "brake"
-    ABORTED = "aborted"
-    """Stopped early on purpose (shutdown, lost lease): neither a success nor a failure."""
-
-
-class SkipReason(enum.StrEnum):
-    NOT_LEADER = "not_leader"
-    SHUTTING_DOWN = "shutting_down"
-    OVERRUN = "overrun"
-    """The previous pass was still running when the next one was due (max_instances=1)."""
-    MISFIRE = "misfire"
-    """The scheduler woke up too late (beyond the misfire grace time) and skipped the run."""
-
-
-DRIFT_DIRECTIONS = ("over", "under")
-CORRECTION_OUTCOMES = tuple(outcome.value for outcome in CorrectionOutcome)
-"""The ``outcome`` label of ``reconciler_corrections_total``: the audit records' words."""
-KEY_DIRECTIONS = tuple(direction.value for direction in KeyDirection)
-"""The ``direction`` label of ``reconciler_key_repairs_total``: missing (+1), extra (-1)."""
-CHECK_MODES = ("ledger", "classic")
-COUNTER_STATES = ("invalid", "unreadable_version")
-LEASE_TRANSITIONS = ("acquired", "lost", "released")
-LAG_GATE_RESULTS = ("open", "paused", "error")
-
-_READS = ("Query", "GetItem", "Scan", "BatchGetItem", "DescribeTable", "GetMetricStatistics")
-AWS_OPERATIONS = frozenset((*_READS, "UpdateItem", "PutItem", "DeleteItem"))
-AWS_ERROR_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "ProvisionedThroughputExceededException",
-        "RequestLimitExceeded",
-        "ConditionalCheckFailedException",
-        "ResourceNotFoundException",
-        "AccessDeniedException",
-        "UnrecognizedClientException",
-        "ExpiredTokenException",
-        "ValidationException",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "EndpointUnreachable",
-        "Throttled",
-    }
+from reconciler.serve.metric_labels import (
+    CHECK_MODES,
+    CORRECTION_OUTCOMES,
+    COUNTER_STATES,
+    DRIFT_DIRECTIONS,
+    KEY_DIRECTIONS,
+    LAG_GATE_RESULTS,
+    LEASE_TRANSITIONS,
+    RUN_DURATION_BUCKETS,
+    SWEEPS,
+    Outcome,
+    SkipReason,
+    bounded_error,
 )
-OTHER = "other"
-
-RUN_DURATION_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600)
-
-
-def bounded_operation(operation: str) -> str:
-    return operation if operation in AWS_OPERATIONS else OTHER
-
-
-def bounded_code(code: str) -> str:
-    return code if code in AWS_ERROR_CODES else OTHER
-
-
-def bounded_error(key: AwsErrorKey) -> AwsErrorKey:
-    """The labels of an AWS error: anything outside the known sets becomes ``other``, so no
-    request detail (or personal data in a message) can become a label value."""
-    return AwsErrorKey(bounded_operation(key.operation), bounded_code(key.code))
+from reconciler.serve.rotation_metrics import RotationMetrics
 
 
 class ReconcilerMetrics:
@@ -146,8 +91,16 @@ class ReconcilerMetrics:
         )
         self.events_by_mode = Counter(
             "reconciler_events_by_mode",
-            "Events checked against their backfilled ledger (ledger) or by recount (classic).",
+            "Events checked against their backfilled ledger (ledger), by recount (classic) or "
+            "found in sync by the scan sweep alone (scan).",
             ["mode"],
+            registry=registry,
+        )
+        self.sweeps = Counter(
+            "reconciler_sweeps",
+            "Passes by the sweep they took: query (two requests per event) or scan (the table "
+            "read once); --sweep auto chooses one per pass.",
+            ["sweep"],
             registry=registry,
         )
         self.counter_repairs = Counter(
@@ -279,6 +232,8 @@ class ReconcilerMetrics:
             self.key_repairs.labels(direction=direction)
         for mode in CHECK_MODES:
             self.events_by_mode.labels(mode=mode)
+        for sweep in SWEEPS:
+            self.sweeps.labels(sweep=sweep)
         for state in COUNTER_STATES:
             self.invalid_events.labels(state=state)
         for reason in SkipReason:
@@ -350,6 +305,9 @@ class ReconcilerMetrics:
     def _observe_ledger(self, summary: PassSummary) -> None:
         self.events_by_mode.labels(mode="ledger").inc(max(summary.ledger_events, 0))
         self.events_by_mode.labels(mode="classic").inc(max(summary.classic_events, 0))
+        self.events_by_mode.labels(mode="scan").inc(max(summary.scanned_in_sync, 0))
+        if summary.sweep in SWEEPS:
+            self.sweeps.labels(sweep=summary.sweep).inc()
         self.counter_repairs.inc(max(summary.counter_repairs, 0))
         self.key_repairs.labels(direction="missing").inc(max(summary.key_repairs_missing, 0))
         self.key_repairs.labels(direction="extra").inc(max(summary.key_repairs_extra, 0))
@@ -397,3 +355,12 @@ class ReconcilerMetrics:
         self.iterator_age.set(-1 if iterator_age is None else iterator_age)
         result = "error" if error else ("paused" if paused else "open")
         self.lag_gate_checks.labels(result=result).inc()
+
+
+__all__ = [
+    "CORRECTION_OUTCOMES",
+    "Outcome",
+    "ReconcilerMetrics",
+    "SkipReason",
+    "bounded_error",
+]

@@ -49,10 +49,17 @@ def _container(template: dict[str, Any]) -> dict[str, Any]:
     return container
 
 
-def test_task_role_counts_and_corrects_with_three_table_actions(template: dict[str, Any]) -> None:
+def test_task_role_counts_scans_and_corrects_with_five_table_actions(
+    template: dict[str, Any],
+) -> None:
     statements = _task_role_statements(template)
     count = statements["CountAttendees"]
-    assert sorted(actions_of(count)) == ["dynamodb:GetItem", "dynamodb:Query"]
+    assert sorted(actions_of(count)) == [
+        "dynamodb:DescribeTable",
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:Scan",
+    ]
     assert count["Resource"] == IMPORTED_TABLE_ARN
     assert "Condition" not in count
     correct = statements["CorrectCounters"]
@@ -143,6 +150,8 @@ def test_task_role_grants_nothing_else(template: dict[str, Any]) -> None:
     assert actions == {
         "dynamodb:Query",
         "dynamodb:GetItem",
+        "dynamodb:Scan",
+        "dynamodb:DescribeTable",
         "dynamodb:BatchGetItem",
         "dynamodb:UpdateItem",
         "dynamodb:PutItem",

@@ -13,12 +13,14 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from zlib import crc32
 
 from reconciler.kernel.errors import ConflictError, ReconcilerError
 from reconciler.kernel.model import EventKey
 from reconciler.reconcile.audit import AuditRecord, KeyRepairRecord
 from reconciler.reconcile.core import Correction, CounterKind, StoredCounter
 from reconciler.reconcile.ports import EventGroup, IoStats
+from reconciler.reconcile.scan_core import ScannedAttendee, ScannedEventItem, ScannedItem
 from reconciler.reconcile.summary import AwsErrorKey
 
 MISSING = object()
@@ -52,6 +54,8 @@ class FakeReconcileTable:
     """False plays a handler that never bumps ``counterVersion`` (the fallback case)."""
     listed: int = 0
     """Event items handed out by events() so far (shows the listing is lazy)."""
+    attendees_first: bool = False
+    """The scan reads an event's attendee items before its event item (a scan has no order)."""
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     # -- test set-up helpers -------------------------------------------------------------------
@@ -154,6 +158,53 @@ class FakeReconcileTable:
             self.writes.append(correction)
             if self.after_write is not None:
                 self.after_write(correction)
+
+    # -- TableScan -----------------------------------------------------------------------------
+
+    def segment(self, segment: int, total: int) -> Iterator[list[ScannedItem]]:
+        """Items spread over segments by a hash of their key, one page per slug, each read
+        when asked for. ``before_op("Scan", slug)`` runs before a page and
+        ``before_op("ScanRest", slug)`` between its attendee items and its event items, so a
+        test can change the table in the middle of a scan, even between those two reads."""
+        slugs = sorted({k.slug for k in self.events_by_key} | set(self.attendees))
+        for slug in slugs:
+            self._enter("Scan", slug)
+            first, second = (
+                (self._scanned_attendees, self._scanned_events)
+                if self.attendees_first
+                else (self._scanned_events, self._scanned_attendees)
+            )
+            page = first(slug, segment, total)
+            if self.before_op is not None:
+                self.before_op("ScanRest", slug)
+            yield page + second(slug, segment, total)
+
+    def _scanned_events(self, slug: str, segment: int, total: int) -> list[ScannedItem]:
+        with self.lock:
+            return [
+                ScannedEventItem(key, stored_counter(event))
+                for key, event in sorted(self.events_by_key.items(), key=lambda kv: kv[0].sort_key)
+                if key.slug == slug and crc32(key.sort_key.encode()) % total == segment
+            ]
+
+    def _scanned_attendees(self, slug: str, segment: int, total: int) -> list[ScannedItem]:
+        with self.lock:
+            return [
+                ScannedAttendee(slug)
+                for i in range(self.attendees[slug])
+                if crc32(f"{slug}-{i}".encode()) % total == segment
+            ]
+
+    def describe(self) -> tuple[int, int]:
+        self._enter("DescribeTable", "")
+        with self.lock:
+            items = len(self.events_by_key) + sum(self.attendees.values())
+        return items, 100 * items
+
+    def count_events(self, up_to: int) -> int:
+        self._enter("CountEvents", "")
+        with self.lock:
+            return min(len(self.events_by_key), up_to)
 
     def stats(self) -> IoStats:
         with self.lock:

@@ -19,7 +19,9 @@ from reconciler.reconcile.bootstrap import build_reconciler
 from reconciler.reconcile.core import BrakePolicy, Correction, Reason
 from reconciler.reconcile.dynamo import DynamoReconcileTable
 from reconciler.reconcile.ratelimit import ReadRateLimiter
+from reconciler.reconcile.scan_core import SweepMode
 from reconciler.reconcile.settings import RunSettings
+from reconciler.reconcile.summary import PassSummary
 from tests.fakes.reconcile import FakeClock
 
 pytestmark = pytest.mark.xdist_group("dynalite")
@@ -223,3 +225,85 @@ def test_the_read_limit_paces_reads_by_consumed_capacity(ddb: Any, table: str) -
     waited = sum(clock.slept)
     assert consumed > 100
     assert waited == pytest.approx((consumed / 2 - 50 + 1) / 50, rel=0.2)
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB bills it: each attribute's name plus its value (strings in
+    UTF-8 bytes, numbers about one byte per two significant digits plus one)."""
+    size = 0
+    for name, value in item.items():
+        ((kind, inner),) = value.items()
+        if kind == "S":
+            size += len(inner.encode("utf-8"))
+        elif kind == "N":
+            digits = inner.lstrip("-").replace(".", "").strip("0") or "0"
+            size += 1 + (len(digits) + 1) // 2
+        else:
+            raise AssertionError(f"no size rule for {kind}")
+        size += len(name.encode("utf-8"))
+    return size
+
+
+def scan_settings(table: str, **overrides: Any) -> RunSettings:
+    values: dict[str, Any] = {
+        "table": TableSettings(table, MODEL),
+        "settle_seconds": 30,
+        "max_reads_per_second": 0,
+        "brake": NO_BRAKE,
+        "sweep": SweepMode.SCAN,
+        "concurrency": 4,
+    }
+    values.update(overrides)
+    return RunSettings(**values)
+
+
+def scan_pass(ddb: Any, settings: RunSettings) -> PassSummary:
+    clock = FakeClock()
+    clients = Clients(config=client_config(max_attempts=2), endpoint_url=ddb.meta.endpoint_url)
+    reconciler = build_reconciler(settings, clients, clock=clock, sleep=clock.sleep)
+    try:
+        return reconciler.run_pass()
+    finally:
+        reconciler.close()
+
+
+def test_a_scan_pass_corrects_the_drift_flags_the_ambiguous_and_ignores_orphans(
+    ddb: Any, table: str
+) -> None:
+    fine = [EventKey("EVENT", f"fine{i}#2024-10-27#talk") for i in range(5)]
+    over, unset = EventKey("FAD", "over#2024-10-27#x"), EventKey("EVENT", "unset#2024-11-01#x")
+    for key in fine:
+        put_event(ddb, table, key, 3)
+        put_attendees(ddb, table, key.slug, 3)
+    put_event(ddb, table, over, 9)
+    put_event(ddb, table, unset, None, version=None)
+    put_event(ddb, table, EventKey("FAD", "dup#2024-01-01#x"), 1)
+    put_event(ddb, table, EventKey("EVENT", "dup#2024-01-01#x"), 1)
+    for slug, count in (("over", 4), ("unset", 2), ("dup", 1), ("orphan", 6)):
+        put_attendees(ddb, table, slug, count)
+
+    summary = scan_pass(ddb, scan_settings(table))
+
+    assert summary.failed is False, summary.error
+    assert summary.sweep == "scan"
+    assert (summary.events_checked, summary.scanned_in_sync, summary.ambiguous) == (8, 5, 1)
+    assert (summary.corrected, summary.initialized) == (2, 1)
+    assert stored(ddb, table, over)["attendeeCount"] == {"N": "4"}
+    assert stored(ddb, table, unset)["attendeeCount"] == {"N": "2"}
+
+
+def test_a_scan_sweep_consumes_about_the_table_size_minimum(ddb: Any, table: str) -> None:
+    # GIVEN many small events in sync, enough data that a page's rounding up is negligible
+    for i in range(300):
+        key = EventKey("EVENT" if i % 2 else "FAD", f"e{i:03d}#2024-10-27#talk")
+        put_event(ddb, table, key, 3, version=i)
+        put_attendees(ddb, table, key.slug, 3, padding=120)
+    everything = ddb.scan(TableName=table)
+    assert "LastEvaluatedKey" not in everything
+    minimum = sum(item_size(item) for item in everything["Items"]) / 4096 / 2
+    # WHEN a scan pass reads it
+    summary = scan_pass(ddb, scan_settings(table))
+    # THEN every event was found in sync by the scan alone, for about the table's size in units
+    assert summary.scanned_in_sync == 300
+    assert minimum <= summary.consumed_read_units <= 1.1 * minimum
+    assert set(summary.io.requests) == {"Scan"}

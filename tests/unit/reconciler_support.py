@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from reconciler.reconcile.core import BrakePolicy, Shard
 from reconciler.reconcile.reconciler import PassOptions, Reconciler
+from reconciler.reconcile.scan_core import SweepMode
 from reconciler.reconcile.spool import SPOOL_IN_MEMORY
 from tests.fakes.reconcile import FakeClock, FakeReconcileTable, RecordingAuditSink
 
@@ -25,6 +26,7 @@ def build(
     shard: Shard | None = None,
     concurrency: int = 2,
     spool_limit: int = SPOOL_IN_MEMORY,
+    sweep: SweepMode | None = None,
 ) -> tuple[Reconciler, RecordingAuditSink, FakeClock]:
     clock = clock or FakeClock()
     audit = RecordingAuditSink()
@@ -32,10 +34,13 @@ def build(
         events=table,
         table=table,
         audit=audit,
-        options=PassOptions(SETTLE, concurrency, brake, dry_run, event, shard),
+        options=PassOptions(
+            SETTLE, concurrency, brake, dry_run, event, shard, sweep or SweepMode.QUERY
+        ),
         clock=clock,
         sleep=clock.sleep,
         wall=lambda: datetime(2024, 10, 27, 9, 30, tzinfo=UTC),
         spool_limit=spool_limit,
+        scan=None if sweep is None else table,
     )
     return reconciler, audit, clock

@@ -121,6 +121,6 @@ def test_no_queued_item_starts_after_a_failure_even_one_already_handed_to_a_work
         started.append(n)
         raise ValueError(n)
 
-    with pytest.raises(ValueError, match="0"):
+    with pytest.raises(ValueError, match=r"^0$"):
         fan_out(range(10), work, lambda _: None, limit=1, name="t")
     assert started == [0]

@@ -10,6 +10,7 @@ import pytest
 from reconciler.kernel.errors import ConfigError
 from reconciler.kernel.settings import Source
 from reconciler.reconcile.core import Shard
+from reconciler.reconcile.scan_core import SweepMode
 from reconciler.reconcile.settings import (
     DEFAULT_SETTLE_SECONDS,
     add_run_arguments,
@@ -133,8 +134,34 @@ def test_the_rotating_sweep_takes_a_read_budget_and_a_period():
         (["--full-sweep-every", "0"], "--full-sweep-every"),
         (["--max-read-units", "-1"], "--max-read-units"),
         (["--full-sweep-every", "weekly"], "--full-sweep-every"),
+        (["--sweep", "scan", "--max-read-units", "5"], "--max-read-units"),
     ],
 )
 def test_a_bad_budget_or_period_is_refused_naming_the_flag(argv: list[str], flag: str):
     with pytest.raises(ConfigError, match=flag):
         parse(argv)
+
+
+def test_the_sweep_is_auto_unless_the_flag_or_the_environment_says_otherwise():
+    assert parse([]).sweep is SweepMode.AUTO
+    assert parse([], {"RECONCILER_SWEEP": "scan"}).sweep is SweepMode.SCAN
+    assert parse(["--sweep", "query"], {"RECONCILER_SWEEP": "scan"}).sweep is SweepMode.QUERY
+
+
+def test_a_sweep_from_a_settings_file_comes_below_the_environment():
+    parser = argparse.ArgumentParser()
+    add_run_arguments(parser)
+    source = Source(parser.parse_args([]), {"TABLE_NAME": "t"}).with_file(
+        {"sweep": "scan"}, "reconciler.toml"
+    )
+    assert parse_run_settings(source).sweep is SweepMode.SCAN
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "setting"),
+    [(["--sweep", "fast"], {}, "--sweep"), ([], {"RECONCILER_SWEEP": "both"}, "RECONCILER_SWEEP")],
+)
+def test_an_unknown_sweep_names_where_it_came_from(argv, env, setting):
+    with pytest.raises(ConfigError) as caught:
+        parse(argv, env)
+    assert caught.value.setting == setting

@@ -9,6 +9,7 @@ from reconciler.kernel.errors import LeaseLostError
 from reconciler.reconcile.core import BrakePolicy
 from reconciler.reconcile.pass_control import PassControl, PassOptions
 from reconciler.reconcile.reconciler import Reconciler
+from reconciler.reconcile.scan_core import SweepMode
 from reconciler.reconcile.summary import PassSummary, StopReason
 from tests.fakes.reconcile import FakeClock, FakeReconcileTable, RecordingAuditSink
 from tests.fakes.reconcile_ledger import FakeLedger
@@ -22,6 +23,7 @@ def run(
     brake: BrakePolicy = NO_BRAKE,
     dry_run: bool = False,
     clock: FakeClock | None = None,
+    sweep: SweepMode = SweepMode.QUERY,
 ) -> tuple[PassSummary, RecordingAuditSink]:
     clock = clock or FakeClock()
     audit = RecordingAuditSink()
@@ -29,12 +31,13 @@ def run(
         events=ledger.table,
         table=ledger.table,
         audit=audit,
-        options=PassOptions(SETTLE, 2, brake, dry_run),
+        options=PassOptions(SETTLE, 2, brake, dry_run, sweep=sweep),
         clock=clock,
         sleep=clock.sleep,
         wall=lambda: datetime(2024, 10, 27, 9, 30, tzinfo=UTC),
         ledger=ledger,
         key_audit=audit,
+        scan=ledger.table,
     )
     return reconciler.run_pass(control), audit
 
@@ -180,3 +183,16 @@ def test_an_event_without_a_backfilled_ledger_takes_the_classic_path() -> None:
     assert summary.classic_events == 1
     assert summary.ledger_events == 1
     assert ledger.table.count_of(classic) == 2
+
+
+def test_a_scan_pass_leaves_ledger_events_it_finds_in_sync_and_repairs_the_others_by_ledger():
+    ledger = world()
+    ledger.ledger_event("calm", 3)
+    off = ledger.ledger_event("off", 4)
+    ledger.table.events_by_key[off].count = 9
+
+    summary, _ = run(ledger, sweep=SweepMode.SCAN)
+
+    assert ledger.table.count_of(off) == 4
+    assert (summary.scanned_in_sync, summary.ledger_events, summary.counter_repairs) == (1, 1, 1)
+    assert ledger.requests["Backfilled"] == 1  # only for the event the scan did not find in sync

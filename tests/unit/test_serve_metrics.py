@@ -202,3 +202,14 @@ def test_counters_the_handler_cannot_add_to_are_counted_by_bounded_state(registr
         for state in ("invalid", "unreadable_version")
     }
     assert states == {"invalid": 2.0, "unreadable_version": 1.0}
+
+
+def test_passes_are_counted_by_the_sweep_they_took_and_scanned_events_by_mode(registry, metrics):
+    assert value(registry, "reconciler_sweeps_total", sweep="scan") == 0
+    observe(metrics, PassSummary(run_id="r1", sweep="scan", scanned_in_sync=7))
+    observe(metrics, PassSummary(run_id="r2", sweep="query"))
+    observe(metrics, PassSummary(run_id="r3"))  # failed before it chose: no sweep
+    assert value(registry, "reconciler_sweeps_total", sweep="scan") == 1
+    assert value(registry, "reconciler_sweeps_total", sweep="query") == 1
+    assert value(registry, "reconciler_events_by_mode_total", mode="scan") == 7
+    assert value(registry, "reconciler_sweeps_total", sweep="auto") is None
