@@ -67,7 +67,7 @@ def build_app(outdir: str | None = None, context: Mapping[str, object] | None = 
     monitoring.add_stack_dependency(stateless)
     reconciler = ReconcilerStack(
         app,
-        "ReconcilerStack",
+        deployed.RECONCILER_STACK_NAME,
         desired_count=int(str(app.node.try_get_context("reconcilerDesiredCount") or 1)),
         handler_function_name=stateless.handler_function_name,
         on_failure_queue_name=stateless.on_failure_queue_name,

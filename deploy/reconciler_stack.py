@@ -224,6 +224,10 @@ class ReconcilerStack(Stack):
         CfnOutput(self, "ClusterName", value=self.cluster.cluster_name)
         CfnOutput(self, "ServiceName", value=self.service.service_name)
         CfnOutput(self, "LogGroupName", value=self.log_group.log_group_name)
+        # What `reconciler doctor` reads to check the replay chain against the live mapping.
+        CfnOutput(self, spec.RECONCILER_TASK_ROLE_OUTPUT, value=self.task_role.role_arn)
+        if self.on_failure_queue_url:
+            CfnOutput(self, spec.RECONCILER_QUEUE_URL_OUTPUT, value=self.on_failure_queue_url)
 
     def _new_vpc(self) -> ec2.Vpc:
         """Two AZs, private subnets behind one NAT gateway, and a free DynamoDB endpoint so

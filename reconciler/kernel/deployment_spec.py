@@ -77,6 +77,12 @@ REPLAY_STREAM_ACTIONS: tuple[str, ...] = (
 )
 """A replay reads exactly one shard's range (``AT_SEQUENCE_NUMBER``); it never lists streams."""
 
+RECONCILER_STACK_NAME = "ReconcilerStack"
+RECONCILER_QUEUE_URL_OUTPUT = "ReplayQueueUrl"
+"""ReconcilerStack's output: the queue URL its container replays (the same value it is given)."""
+RECONCILER_TASK_ROLE_OUTPUT = "TaskRoleArn"
+"""ReconcilerStack's output: the task role, whose replay permissions ``doctor`` checks."""
+
 TABLE_STREAM_ARN_EXPORT = "TableStreamArn"
 TABLE_NAME_EXPORT = "TableName"
 STATE_TABLE_NAME_EXPORT = "StateTableName"

@@ -203,3 +203,15 @@ def test_the_reconciler_publishes_where_that_alarm_looks(template: dict[str, Any
     env = _environment(template)
     assert env["RECONCILER_CLOUDWATCH_NAMESPACE"] == spec.RECONCILER_METRICS_NAMESPACE
     assert QUEUE_ENV in env
+
+
+def test_the_stack_tells_doctor_the_queue_its_container_replays_and_its_task_role(
+    template: dict[str, Any], synth: Synth
+) -> None:
+    outputs = template["Outputs"]
+    queue_output = outputs[spec.RECONCILER_QUEUE_URL_OUTPUT]["Value"]
+    assert queue_output == _environment(template)[QUEUE_ENV]
+    _, task_definition = only_resource(template, "AWS::ECS::TaskDefinition")
+    role = outputs[spec.RECONCILER_TASK_ROLE_OUTPUT]["Value"]
+    assert role == task_definition["Properties"]["TaskRoleArn"]
+    assert synth.stacks.reconciler.stack_name == spec.RECONCILER_STACK_NAME
