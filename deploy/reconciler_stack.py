@@ -203,7 +203,9 @@ class ReconcilerStack(Stack):
             "Prometheus scrapes /metrics from inside the VPC",
         )
         self.security_group.add_egress_rule(
-            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "AWS APIs (DynamoDB, CloudWatch, ECR, Logs)"
+            ec2.Peer.any_ipv4(),
+            ec2.Port.tcp(443),
+            "AWS APIs (DynamoDB and its stream, SQS, CloudWatch, ECR, Logs)",
         )
 
         self.service = ecs.FargateService(
