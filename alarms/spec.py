@@ -41,6 +41,7 @@ __all__ = [
     "ON_FAILURE_QUEUE_DEPTH",
     "RECONCILER_DRIFT",
     "RECONCILER_FAILED_PASSES",
+    "REPLAY_KEPT_MESSAGES",
     "RULES",
     "THRESHOLD_UNITS",
     "AlarmSpec",
@@ -62,6 +63,7 @@ HANDLER_MALFORMED_RECORDS = "handler-malformed-records"
 ON_FAILURE_QUEUE_DEPTH = "on-failure-queue-depth"
 RECONCILER_DRIFT = "reconciler-drift"
 RECONCILER_FAILED_PASSES = "reconciler-failed-passes"
+REPLAY_KEPT_MESSAGES = "replay-kept-messages"
 
 RULES: tuple[AlarmRule, ...] = (
     LAMBDA_METRICS.alarm(
@@ -174,6 +176,22 @@ RULES: tuple[AlarmRule, ...] = (
         treat_missing_data="breaching",
         description="Reconciliation passes failed, or none ran, for 30 minutes; "
         "counter drift is no longer being corrected.",
+    ),
+    RECONCILER_SUMMARY.alarm(
+        REPLAY_KEPT_MESSAGES,
+        deployed.METRIC_REPLAY_KEPT,
+        severity="warning",
+        statistic="Maximum",
+        threshold=0,
+        threshold_means="on-failure messages the last replay kept",
+        period_seconds=900,
+        evaluation_periods=2,
+        # Not the queue's ApproximateAgeOfOldestMessage: SQS leaves a message received three
+        # times out of that metric, and the replay receives a kept message on every pass.
+        # Missing data: only serve with --on-failure-queue-url publishes it, once per pass.
+        description="The reconciler's replay kept on-failure messages for 30 minutes: their "
+        "records left the stream, or the handler refused them. Per-key repair corrects the "
+        "counts; an operator must inspect and delete each message.",
     ),
 )
 """Every alarm, in the order they are listed, planned and created."""

@@ -67,13 +67,17 @@ def build_app(outdir: str | None = None, context: Mapping[str, object] | None = 
     monitoring.add_stack_dependency(stateless)
     reconciler = ReconcilerStack(
         app,
-        "ReconcilerStack",
+        deployed.RECONCILER_STACK_NAME,
         desired_count=int(str(app.node.try_get_context("reconcilerDesiredCount") or 1)),
         handler_function_name=stateless.handler_function_name,
+        on_failure_queue_name=stateless.on_failure_queue_name,
         cloudwatch_namespace=RECONCILER_CLOUDWATCH_NAMESPACE,
-        description="reconciler serve on ECS Fargate: keeps attendeeCount exact",
+        description="reconciler serve on ECS Fargate: keeps attendeeCount exact and replays "
+        "the batches the stream mapping dropped",
     )
     reconciler.add_stack_dependency(stateful)
+    # It replays the queue the StatelessStack creates (by name, so no export shows the order).
+    reconciler.add_stack_dependency(stateless)
     return Stacks(
         app=app,
         stateful=stateful,

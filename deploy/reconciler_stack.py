@@ -1,7 +1,9 @@
 """The reconciler as a Fargate service: ``reconciler serve`` beside the live stream handler.
 
 Replicas elect a leader through a lease item in the table itself, so the service can run one
-task or two for availability; only the leader writes corrections.
+task or two for availability; only the leader writes corrections. Before each pass the leader
+replays the batches the stream mapping dropped to its on-failure queue (``serve
+--on-failure-queue-url``), so the task may read that queue and the table's stream.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, Fn, RemovalPolicy, Size, Stack
+from aws_cdk import Aws, CfnOutput, Duration, Fn, RemovalPolicy, Size, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
@@ -55,7 +57,10 @@ class ReconcilerStack(Stack):
     Table access is exactly what a pass does: count attendees (``Query``), read an event
     (``GetItem``), correct it conditionally (``UpdateItem``); the lease item's writes are
     confined to the lock partition with ``dynamodb:LeadingKeys``. The state table holds only
-    the ledger, which per-key repair and backfill read and rewrite.
+    the ledger, which per-key repair and backfill read and rewrite. With an on-failure queue
+    (the StatelessStack's, by its fixed name) the task replays it: receive and delete on that
+    queue only, read the imported stream, and the handler's one extra table read
+    (``BatchGetItem`` on event items).
     """
 
     def __init__(
@@ -67,6 +72,7 @@ class ReconcilerStack(Stack):
         desired_count: int = 1,
         cloudwatch_namespace: str = RECONCILER_CLOUDWATCH_NAMESPACE,
         handler_function_name: str = spec.HANDLER_FUNCTION_NAME,
+        on_failure_queue_name: str | None = spec.ON_FAILURE_QUEUE_NAME,
         image_directory: Path = REPO_ROOT,
         cpu: int = 256,
         memory_mib: int = 512,
@@ -80,6 +86,15 @@ class ReconcilerStack(Stack):
         self.cloudwatch_namespace = cloudwatch_namespace
         table_name = Fn.import_value(spec.TABLE_NAME_EXPORT)
         state_table_name = Fn.import_value(spec.STATE_TABLE_NAME_EXPORT)
+        # Built from the fixed name, as the MonitoringStack names it: an export would pin the
+        # StatelessStack, which must stay free to be destroyed and redeployed.
+        self.on_failure_queue_arn: str | None = None
+        self.on_failure_queue_url: str | None = None
+        if on_failure_queue_name:
+            self.on_failure_queue_arn = self.format_arn(
+                service="sqs", resource=on_failure_queue_name
+            )
+            self.on_failure_queue_url = f"https://sqs.{Aws.REGION}.{Aws.URL_SUFFIX}/{Aws.ACCOUNT_ID}/{on_failure_queue_name}"
 
         self.vpc = vpc or self._new_vpc()
         self.cluster = ecs.Cluster(
@@ -93,7 +108,7 @@ class ReconcilerStack(Stack):
             self,
             "TaskRole",
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
-            description="reconciler serve: count, correct, ledger, lease, pass metrics",
+            description="reconciler serve: count, correct, ledger, lease, pass metrics, replay",
         )
         self.task_policy = iam.Policy(
             self,
@@ -101,7 +116,8 @@ class ReconcilerStack(Stack):
             roles=[self.task_role],
             statements=self._statements(
                 table_arn(self, table_name), table_arn(self, state_table_name), model
-            ),
+            )
+            + self._replay_statements(table_arn(self, table_name), model),
         )
 
         self.log_group = logs.LogGroup(
@@ -141,6 +157,11 @@ class ReconcilerStack(Stack):
                 "RECONCILER_HANDLER_FUNCTION_NAME": handler_function_name,
                 "RECONCILER_SHUTDOWN_TIMEOUT": f"{SHUTDOWN_TIMEOUT_SECONDS}s",
                 "RECONCILER_LOG_FORMAT": "json",
+                **(
+                    {"RECONCILER_ON_FAILURE_QUEUE_URL": self.on_failure_queue_url}
+                    if self.on_failure_queue_url
+                    else {}
+                ),
             },
             port_mappings=[
                 ecs.PortMapping(
@@ -182,7 +203,9 @@ class ReconcilerStack(Stack):
             "Prometheus scrapes /metrics from inside the VPC",
         )
         self.security_group.add_egress_rule(
-            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "AWS APIs (DynamoDB, CloudWatch, ECR, Logs)"
+            ec2.Peer.any_ipv4(),
+            ec2.Port.tcp(443),
+            "AWS APIs (DynamoDB and its stream, SQS, CloudWatch, ECR, Logs)",
         )
 
         self.service = ecs.FargateService(
@@ -203,6 +226,10 @@ class ReconcilerStack(Stack):
         CfnOutput(self, "ClusterName", value=self.cluster.cluster_name)
         CfnOutput(self, "ServiceName", value=self.service.service_name)
         CfnOutput(self, "LogGroupName", value=self.log_group.log_group_name)
+        # What `reconciler doctor` reads to check the replay chain against the live mapping.
+        CfnOutput(self, spec.RECONCILER_TASK_ROLE_OUTPUT, value=self.task_role.role_arn)
+        if self.on_failure_queue_url:
+            CfnOutput(self, spec.RECONCILER_QUEUE_URL_OUTPUT, value=self.on_failure_queue_url)
 
     def _new_vpc(self) -> ec2.Vpc:
         """Two AZs, private subnets behind one NAT gateway, and a free DynamoDB endpoint so
@@ -286,5 +313,36 @@ class ReconcilerStack(Stack):
                 sid="ReadHandlerIteratorAge",
                 actions=["cloudwatch:GetMetricStatistics"],
                 resources=["*"],
+            ),
+        ]
+
+    def _replay_statements(self, table: str, model: TableModel) -> list[iam.PolicyStatement]:
+        """The replay of dropped batches: this queue, this stream, the handler's reads."""
+        if self.on_failure_queue_arn is None:
+            return []
+        return [
+            # The queue is SQS-managed (SSE-SQS): no KMS key to be granted. A customer managed
+            # key would need kms:Decrypt on it here.
+            iam.PolicyStatement(
+                sid="ReplayOnFailureQueue",
+                actions=list(spec.REPLAY_QUEUE_ACTIONS),
+                resources=[self.on_failure_queue_arn],
+            ),
+            iam.PolicyStatement(
+                sid="ReplayStreamRange",
+                actions=list(spec.REPLAY_STREAM_ACTIONS),
+                resources=[Fn.import_value(spec.TABLE_STREAM_ARN_EXPORT)],
+            ),
+            # The handler reads an event with its ledger entries in one BatchGetItem; IAM
+            # authorises the registration table's part on its own, event items only.
+            iam.PolicyStatement(
+                sid="ReplayReadEvents",
+                actions=["dynamodb:BatchGetItem"],
+                resources=[table],
+                conditions={
+                    "ForAllValues:StringEquals": {
+                        "dynamodb:LeadingKeys": list(model.event_partitions)
+                    }
+                },
             ),
         ]

@@ -31,7 +31,7 @@ from reconciler.kernel.model import TableModel
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HANDLER_PACKAGE_DIR = REPO_ROOT / "reconciler"
 HANDLER_RUNTIME = lambda_.Runtime.PYTHON_3_12
-ON_FAILURE_QUEUE_NAME = f"{spec.HANDLER_FUNCTION_NAME}-on-failure"
+ON_FAILURE_QUEUE_NAME = spec.ON_FAILURE_QUEUE_NAME
 ON_FAILURE_RETENTION = Duration.days(14)
 """The longest SQS allows: time for an operator to read what was dropped and why."""
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH

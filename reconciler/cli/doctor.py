@@ -27,7 +27,8 @@ _MARK = {"pass": "PASS", "warn": "WARN", "fail": "FAIL"}
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "doctor",
-        help="check the deployment: tables, stream, export, mapping, permissions, logs, alarms",
+        help="check the deployment: tables, stream, export, mapping, permissions, logs, "
+        "the replay chain, alarms",
         description="Runs the deployment guide's validation and troubleshooting checks against "
         "the account and region boto3 resolves; each check passes, warns or fails with a fix.",
     )
@@ -40,6 +41,19 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--stream-export-name",
         help=f"CloudFormation export of the stream ARN ({deployed.TABLE_STREAM_ARN_EXPORT})",
+    )
+    parser.add_argument(
+        "--on-failure-queue-url",
+        metavar="URL",
+        help="the queue `reconciler serve` replays (its own setting, so the same environment "
+        f"variable works); default: the {deployed.RECONCILER_STACK_NAME} stack's "
+        f"{deployed.RECONCILER_QUEUE_URL_OUTPUT} output",
+    )
+    parser.add_argument(
+        "--reconciler-stack",
+        metavar="NAME",
+        help="CloudFormation stack of the reconciler service, whose outputs name the queue it "
+        f"replays and its task role (default {deployed.RECONCILER_STACK_NAME})",
     )
     parser.add_argument(
         "--skip-alarms", action="store_true", default=None, help="do not check the alarms"
@@ -59,6 +73,10 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO | None = N
     state_table = source.optional_string("--state-table")
     settings = load_alarm_settings(source)
     skip_alarms = source.boolean("--skip-alarms", False)
+    replay_queue_url = source.optional_string("--on-failure-queue-url")
+    reconciler_stack = (
+        source.optional_string("--reconciler-stack") or deployed.RECONCILER_STACK_NAME
+    )
     configure_logging(logs.format, logs.level)
 
     alarm_names: tuple[str, ...] | None = None
@@ -80,6 +98,8 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO | None = N
         state_table_name=state_table,
         alarm_names=alarm_names,
         runbooks=runbooks,
+        replay_queue_url=replay_queue_url,
+        reconciler_stack=reconciler_stack,
     )
     expected = Expectations(
         table_name=table_name,

@@ -88,6 +88,34 @@ class RoleFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueFacts:
+    """The SQS queue the mapping names as its on-failure destination."""
+
+    arn: str
+    name: str
+    exists: bool
+    url: str | None = None
+    kms_key: str | None = None
+    """``KmsMasterKeyId``; ``None`` for SQS-managed encryption (SSE-SQS) or none."""
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayFacts:
+    """The reconciler's side of the chain: which queue it replays, with which role."""
+
+    stack: str
+    stack_found: bool = False
+    queue_url: str | None = None
+    named_by: str = ""
+    """Where ``queue_url`` came from: the operator's setting or the stack's output."""
+    role: RoleFacts | None = None
+    """The task role from the stack's output; ``None`` when the stack does not say."""
+    error: str | None = None
+    """Set when the stack could not be read."""
+
+
+@dataclass(frozen=True, slots=True)
 class AlarmFacts:
     expected: tuple[str, ...]
     states: Mapping[str, str] = field(default_factory=dict)
@@ -113,3 +141,7 @@ class Facts:
     """``None``: could not be checked."""
     alarms: AlarmFacts | None = None
     """``None``: alarm checks were skipped."""
+    on_failure_queues: tuple[QueueFacts, ...] = ()
+    """One per SQS queue the mappings name as their on-failure destination."""
+    replay: ReplayFacts | None = None
+    """``None``: the replay chain was not looked at."""

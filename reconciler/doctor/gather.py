@@ -20,12 +20,15 @@ from reconciler.doctor.facts import (
     Facts,
     FunctionFacts,
     MappingFacts,
+    QueueFacts,
+    ReplayFacts,
     RoleFacts,
     Statement,
     StateTableFacts,
     TableFacts,
 )
 from reconciler.doctor.policy import statements_of
+from reconciler.kernel import deployment_spec as deployed
 from reconciler.kernel.deployment_spec import STATE_TABLE_NAME_EXPORT, TABLE_NAME_EXPORT
 from reconciler.kernel.ledger import STATE_TABLE_SUFFIX, default_state_table
 
@@ -36,10 +39,13 @@ if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_sqs import SQSClient
 
     from reconciler.kernel.aws import Clients
 
 _NOT_FOUND = frozenset({"ResourceNotFoundException", "NoSuchEntity", "NoSuchEntityException"})
+_QUEUE_NOT_FOUND = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
+GIVEN_QUEUE_URL = "--on-failure-queue-url / RECONCILER_ON_FAILURE_QUEUE_URL"
 _DESCRIBE_BATCH = 100
 
 
@@ -63,6 +69,7 @@ class Gatherer:
         iam: IAMClient,
         logs: CloudWatchLogsClient,
         cloudwatch: CloudWatchClient,
+        sqs: SQSClient,
     ) -> None:
         self._dynamodb = dynamodb
         self._cloudformation = cloudformation
@@ -70,6 +77,7 @@ class Gatherer:
         self._iam = iam
         self._logs = logs
         self._cloudwatch = cloudwatch
+        self._sqs = sqs
 
     @classmethod
     def from_clients(cls, clients: Clients) -> Gatherer:
@@ -80,6 +88,7 @@ class Gatherer:
             iam=clients.iam(),
             logs=clients.logs(),
             cloudwatch=clients.cloudwatch(),
+            sqs=clients.sqs(),
         )
 
     def gather(
@@ -91,8 +100,12 @@ class Gatherer:
         state_table_name: str | None = None,
         alarm_names: Sequence[str] | None = None,
         runbooks: Mapping[str, str] | None = None,
+        replay_queue_url: str | None = None,
+        reconciler_stack: str | None = deployed.RECONCILER_STACK_NAME,
     ) -> Facts:
-        """``state_table_name``: the one the operator named; ``None`` finds the deployed one."""
+        """``state_table_name``: the one the operator named; ``None`` finds the deployed one.
+        ``replay_queue_url``: the queue the reconciler is given, when the operator says; the
+        ``reconciler_stack``'s outputs say it otherwise (``None`` skips the replay chain)."""
         function = self.function(function_name)
         mappings, mappings_error = self.mappings(function_name) if function.exists else ((), None)
         role = self.role(function.role_arn) if function.role_arn else None
@@ -114,6 +127,14 @@ class Gatherer:
             alarms=None
             if alarm_names is None
             else self.alarms(tuple(alarm_names), dict(runbooks or {})),
+            on_failure_queues=tuple(
+                self.queue(arn)
+                for arn in sorted({m.on_failure_destination or "" for m in mappings})
+                if ":sqs:" in arn
+            ),
+            replay=None
+            if reconciler_stack is None
+            else self.replay(reconciler_stack, replay_queue_url),
         )
 
     def table(self, name: str) -> TableFacts:
@@ -204,6 +225,55 @@ class Gatherer:
         except (ClientError, BotoCoreError) as exc:
             return (), _code(exc)
         return tuple(found), None
+
+    def queue(self, arn: str) -> QueueFacts:
+        """The queue an ARN names (``arn:aws:sqs:region:account:name``): its URL and key."""
+        parts = arn.split(":")
+        account, name = (parts[4], parts[5]) if len(parts) >= 6 else ("", arn)
+        try:
+            url = self._sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)[
+                "QueueUrl"
+            ]
+            attributes = self._sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["KmsMasterKeyId"]
+            ).get("Attributes", {})
+        except (ClientError, BotoCoreError) as exc:
+            missing = isinstance(exc, ClientError) and _code(exc) in _QUEUE_NOT_FOUND
+            error = None if missing else _code(exc)
+            return QueueFacts(arn=arn, name=name, exists=False, error=error)
+        return QueueFacts(
+            arn=arn, name=name, exists=True, url=url, kms_key=attributes.get("KmsMasterKeyId")
+        )
+
+    def replay(self, stack: str, given_url: str | None) -> ReplayFacts:
+        """The queue the reconciler replays and its task role, from the operator's setting and
+        the deployed stack's outputs (the values its container and role were given)."""
+        named = ReplayFacts(
+            stack=stack, queue_url=given_url, named_by=GIVEN_QUEUE_URL if given_url else ""
+        )
+        try:
+            stacks = self._cloudformation.describe_stacks(StackName=stack)["Stacks"]
+        except (ClientError, BotoCoreError) as exc:
+            if isinstance(exc, ClientError) and "does not exist" in str(exc):
+                return named
+            return replace(named, error=_code(exc))
+        outputs = {
+            o["OutputKey"]: o["OutputValue"]
+            for found in stacks
+            for o in found.get("Outputs", [])
+            if "OutputKey" in o and "OutputValue" in o
+        }
+        deployed_url = outputs.get(deployed.RECONCILER_QUEUE_URL_OUTPUT)
+        if not given_url and deployed_url:
+            named = replace(
+                named,
+                queue_url=deployed_url,
+                named_by=f"stack {stack} output {deployed.RECONCILER_QUEUE_URL_OUTPUT}",
+            )
+        role_arn = outputs.get(deployed.RECONCILER_TASK_ROLE_OUTPUT)
+        return replace(
+            named, stack_found=bool(stacks), role=self.role(role_arn) if role_arn else None
+        )
 
     def role(self, role_arn: str) -> RoleFacts:
         # arn:aws:iam::123456789012:role/optional/path/name -> name

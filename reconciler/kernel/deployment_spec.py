@@ -18,6 +18,9 @@ BISECT_BATCH_ON_ERROR = True
 MAX_RECORD_AGE_SECONDS = 3600
 FUNCTION_RESPONSE_TYPES: tuple[str, ...] = ("ReportBatchItemFailures",)
 STARTING_POSITION = "TRIM_HORIZON"
+ON_FAILURE_QUEUE_NAME = f"{HANDLER_FUNCTION_NAME}-on-failure"
+"""The mapping's on-failure destination, a fixed physical name: the ReconcilerStack replays it
+and the MonitoringStack watches it without a cross-stack export pinning the StatelessStack."""
 STREAM_VIEW_TYPE = "NEW_AND_OLD_IMAGES"
 
 STREAM_READ_ACTIONS: tuple[str, ...] = (
@@ -57,6 +60,28 @@ RECONCILER_STATE_TABLE_ACTIONS: tuple[str, ...] = (
 )
 """The reconciler's per-key repair rewrites entries beside the counter in one transaction;
 ``init --backfill`` writes entries."""
+
+REPLAY_QUEUE_ACTIONS: tuple[str, ...] = (
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
+)
+"""What ``serve --on-failure-queue-url`` does with the on-failure queue: receive, delete after a
+replay, hand a message back (``--dry-run``), read its depth."""
+
+REPLAY_STREAM_ACTIONS: tuple[str, ...] = (
+    "dynamodb:DescribeStream",
+    "dynamodb:GetShardIterator",
+    "dynamodb:GetRecords",
+)
+"""A replay reads exactly one shard's range (``AT_SEQUENCE_NUMBER``); it never lists streams."""
+
+RECONCILER_STACK_NAME = "ReconcilerStack"
+RECONCILER_QUEUE_URL_OUTPUT = "ReplayQueueUrl"
+"""ReconcilerStack's output: the queue URL its container replays (the same value it is given)."""
+RECONCILER_TASK_ROLE_OUTPUT = "TaskRoleArn"
+"""ReconcilerStack's output: the task role, whose replay permissions ``doctor`` checks."""
 
 TABLE_STREAM_ARN_EXPORT = "TableStreamArn"
 TABLE_NAME_EXPORT = "TableName"
@@ -109,6 +134,10 @@ METRIC_KEY_REPAIRS_MISSING = "KeyRepairsMissing"
 METRIC_KEY_REPAIRS_EXTRA = "KeyRepairsExtra"
 METRIC_KEYS_IN_FLUX = "KeysInFlux"
 METRIC_KEY_CONFLICTS = "KeyConflicts"
+METRIC_REPLAYED = "ReplayedMessages"
+"""On-failure messages ``serve --on-failure-queue-url`` replayed and deleted, per replay."""
+METRIC_REPLAY_KEPT = "ReplayKeptMessages"
+"""Messages the replay left on the queue (range gone, malformed, refused): an operator's."""
 
 # Where every alarm sends the on-call engineer: ``{name}`` becomes the alarm key
 # (``handler-errors``). Absolute, so the link works from an email or a pager app; the CLI

@@ -8,7 +8,7 @@ below are the contract with those alarms.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
@@ -108,10 +108,14 @@ class SummaryPublisher:
         return self._namespace
 
     def publish(self, summary: PassSummary) -> None:
+        self.put(summary_datums(summary))
+
+    def put(self, datums: Sequence[Datum]) -> None:
+        """One request for ``datums``, stamped now: a pass's summary, or a replay's."""
         timestamp = self._clock()
         data: list[MetricDatumTypeDef] = [
             {"MetricName": d.name, "Value": float(d.value), "Unit": d.unit, "Timestamp": timestamp}
-            for d in summary_datums(summary)
+            for d in datums
         ]
         with aws_call("PutMetricData"):
             self._cloudwatch.put_metric_data(Namespace=self._namespace, MetricData=data)

@@ -213,7 +213,12 @@ def build_app(
         if settings.on_failure_queue_url:
             handler = HandlerSettings(run.table)
             runner = replaying(
-                reconciler, settings.on_failure_queue_url, handler, clients, registry
+                reconciler,
+                settings.on_failure_queue_url,
+                handler,
+                clients,
+                registry,
+                cloudwatch_namespace=run.cloudwatch_namespace,
             )
         return ServeApp(
             runner,

@@ -5,6 +5,8 @@ Running it inside the pass job makes it scheduled and leader-only with the pass'
 machinery (one replica replays, never two), and replaying before recounting means the pass
 sees the counters the replay completed instead of correcting drift a replay would fix anyway.
 A replay that fails never fails the pass: its messages stay on the queue for the next one.
+With a CloudWatch namespace, each replay also publishes how many messages it kept, for the
+``replay-kept-messages`` alarm (Prometheus has the same as ``reconciler_replay_kept_messages``).
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from reconciler.handler.emf import MetricTotals
 from reconciler.handler.entry import HandlerSettings, build_handler, lambda_function
 from reconciler.handler.replay import BatchReplayer, StreamRangeReader
 from reconciler.handler.replay_queue import ReplayJob, ReplaySummary
+from reconciler.kernel import deployment_spec as spec
 from reconciler.kernel.errors import ReconcilerError
 from reconciler.kernel.logs import get_logger
+from reconciler.reconcile.publisher import Datum, SummaryPublisher
 
 if TYPE_CHECKING:
     from reconciler.kernel.aws import Clients
@@ -61,26 +65,63 @@ class ReplayMetrics:
         self.kept.set(summary.trimmed + summary.failed)
 
 
+def replay_datums(summary: ReplaySummary) -> tuple[Datum, ...]:
+    """A replay's CloudWatch datapoints: a fixed pair, published once per replay."""
+    return (
+        Datum(spec.METRIC_REPLAYED, summary.replayed),
+        Datum(spec.METRIC_REPLAY_KEPT, summary.trimmed + summary.failed),
+    )
+
+
+class CloudWatchReplayReport:
+    """Publishes each replay's datapoints; a CloudWatch outage is logged, never raised, as a
+    pass's own summary is."""
+
+    def __init__(self, publisher: SummaryPublisher) -> None:
+        self._publisher = publisher
+
+    def __call__(self, summary: ReplaySummary) -> None:
+        try:
+            self._publisher.put(replay_datums(summary))
+        except ReconcilerError as exc:
+            log.warning(
+                "replay_publish_failed",
+                namespace=self._publisher.namespace,
+                error=type(exc).__name__,
+            )
+
+
 class ReplayingRunner:
     """A :class:`PassRunner` that drains the on-failure queue before each pass."""
 
     def __init__(
-        self, runner: PassRunner, new_job: Callable[[], ReplayJob], metrics: ReplayMetrics
+        self,
+        runner: PassRunner,
+        new_job: Callable[[], ReplayJob],
+        metrics: ReplayMetrics,
+        report: Callable[[ReplaySummary], None] | None = None,
     ) -> None:
         self._runner = runner
         self._new_job = new_job
         self._metrics = metrics
+        self._report = report
 
     def run_pass(
         self, control: PassControl | None = None, run_id: str | None = None
     ) -> PassSummary:
         job = self._new_job()
+        drained = True
         try:
             job.drain()
         except ReconcilerError as exc:
+            drained = False
             log.error("replay_drain_failed", error=type(exc).__name__)
         self._metrics.observe(job.summary)
         log.info("replay_drained", **job.summary.to_dict())
+        # A drain cut short counted only part of the queue: reporting its "kept" would clear
+        # the alarm on a guess. Its error is logged; the queue-depth alarm still sees the queue.
+        if drained and self._report is not None:
+            self._report(job.summary)
         return self._runner.run_pass(control, run_id=run_id)
 
 
@@ -90,8 +131,11 @@ def replaying(
     handler_settings: HandlerSettings,
     clients: Clients,
     registry: CollectorRegistry,
+    *,
+    cloudwatch_namespace: str | None = None,
 ) -> ReplayingRunner:
-    """``runner`` with the replay of ``queue_url`` in front, through the deployed handler."""
+    """``runner`` with the replay of ``queue_url`` in front, through the deployed handler;
+    each replay's counts go to ``cloudwatch_namespace`` when one is given."""
     metrics = ReplayMetrics(registry)
     replayer = BatchReplayer(
         StreamRangeReader(clients.streams(), clients.region).read,
@@ -99,4 +143,11 @@ def replaying(
         function_name=handler_settings.function_name,
         region=clients.region,
     )
-    return ReplayingRunner(runner, lambda: ReplayJob(clients.sqs(), queue_url, replayer), metrics)
+    report = None
+    if cloudwatch_namespace is not None:
+        report = CloudWatchReplayReport(
+            SummaryPublisher(clients.cloudwatch(), cloudwatch_namespace)
+        )
+    return ReplayingRunner(
+        runner, lambda: ReplayJob(clients.sqs(), queue_url, replayer), metrics, report
+    )

@@ -42,7 +42,7 @@ def test_monitoring_stack_has_one_alarm_per_spec_entry(
             reconciler_namespace=synth.stacks.reconciler.cloudwatch_namespace,
         )
     )
-    assert len(alarms) == len(expected) == 9
+    assert len(alarms) == len(expected) == 10
     assert sorted(a["AlarmName"] for a in alarms) == sorted(
         s.name("attendee-counter") for s in expected
     )
@@ -108,7 +108,7 @@ def test_without_context_alarms_link_the_runbook_pages_in_the_docs(
 ) -> None:
     docs = "https://github.com/attendee-counter/reconciler/blob/main/docs/runbooks"
     links = runbook_links(alarms)
-    assert len(links) == 9
+    assert len(links) == 10
     assert links == {key: f"{docs}/{key}.md" for key in links}
 
 
@@ -126,7 +126,7 @@ def test_runbook_url_template_comes_from_context(
         r["Properties"] for r in resources_of_type(template, "AWS::CloudWatch::Alarm").values()
     ]
     links = runbook_links(alarms)
-    assert len(links) == 9
+    assert len(links) == 10
     assert links == {key: f"https://wiki.example.com/oncall/{key}" for key in links}
 
 

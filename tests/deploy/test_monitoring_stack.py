@@ -82,7 +82,7 @@ def test_every_alarm_of_the_spec_is_in_the_stack(full: Synthesized) -> None:
     from aws_cdk.assertions import Template
 
     template = Template.from_stack(full.stack)
-    template.resource_count_is("AWS::CloudWatch::Alarm", 9)
+    template.resource_count_is("AWS::CloudWatch::Alarm", 10)
     template.resource_count_is("AWS::SNS::Topic", 1)
 
 
@@ -115,7 +115,7 @@ def runbook_links(template: dict[str, Any]) -> dict[str, str]:
 
 def test_every_alarm_description_links_its_runbook_page_in_the_docs(full: Synthesized) -> None:
     links = runbook_links(full.template)
-    assert len(links) == 9
+    assert len(links) == 10
     assert links == {key: f"{DOCS}/{key}.md" for key in links}
 
 
@@ -127,7 +127,7 @@ def test_a_runbook_url_template_links_every_alarm_there(tmp_path: Path) -> None:
         runbook_url_template="https://wiki.example.com/oncall/{name}?source=cloudwatch",
     )
     links = runbook_links(synthesized.template)
-    assert len(links) == 9
+    assert len(links) == 10
     assert links == {
         key: f"https://wiki.example.com/oncall/{key}?source=cloudwatch" for key in links
     }
@@ -164,7 +164,7 @@ def cli_put_metric_alarm_calls() -> dict[str, dict[str, Any]]:
         queues=FakeQueues({QUEUE}),
     )
     outcome = apply(settings, ports)
-    assert len(recorder.put_calls) == 9
+    assert len(recorder.put_calls) == 10
     calls = {call["AlarmName"]: call for call in recorder.put_calls}
     for call in calls.values():
         call["AlarmActions"] = [

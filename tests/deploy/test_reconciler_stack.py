@@ -159,6 +159,8 @@ def test_task_role_grants_nothing_else(template: dict[str, Any]) -> None:
         "dynamodb:ConditionCheckItem",
         "cloudwatch:PutMetricData",
         "cloudwatch:GetMetricStatistics",
+        *spec.REPLAY_QUEUE_ACTIONS,
+        *spec.REPLAY_STREAM_ACTIONS,
     }
     assert all(statement["Effect"] == "Allow" for statement in statements)
 

@@ -26,6 +26,7 @@ QUEUE_ALARM = f"{PREFIX}-on-failure-queue-approximate-number-of-messages-visible
 RECONCILER_ALARMS = {
     f"{PREFIX}-reconciler-drifted-sum-warning",
     f"{PREFIX}-reconciler-failed-passes-sum-critical",
+    f"{PREFIX}-reconciler-replay-kept-messages-maximum-warning",
 }
 HANDLER_KEYS = [key for key in ALARM_KEYS if key.startswith("handler-")]
 DOCS = "https://github.com/attendee-counter/reconciler/blob/main/docs/runbooks"

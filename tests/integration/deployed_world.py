@@ -149,6 +149,41 @@ def stream_arn_of(clients: Any, table_name: str) -> str:
     return str(table["LatestStreamArn"])
 
 
+RECONCILER_ROLE = "reconciler-task-role"
+
+
+def deploy_reconciler(
+    clients: Any,
+    queue_name: str,
+    queue_arn: str,
+    stream_arn: str,
+    *,
+    stack_name: str = deployed.RECONCILER_STACK_NAME,
+    replays: bool = True,
+) -> str:
+    """What ReconcilerStack leaves for doctor: a task role with the replay grants, and the
+    stack's outputs naming that role and the queue URL its container is given."""
+    iam = clients.iam()
+    role_arn = create_role(clients, RECONCILER_ROLE)
+    iam.put_role_policy(
+        RoleName=RECONCILER_ROLE,
+        PolicyName="replay-queue",
+        PolicyDocument=policy(deployed.REPLAY_QUEUE_ACTIONS, queue_arn),
+    )
+    iam.put_role_policy(
+        RoleName=RECONCILER_ROLE,
+        PolicyName="replay-stream",
+        PolicyDocument=policy(deployed.REPLAY_STREAM_ACTIONS, stream_arn),
+    )
+    outputs = {deployed.RECONCILER_TASK_ROLE_OUTPUT: {"Value": role_arn}}
+    if replays:
+        url = clients.sqs().get_queue_url(QueueName=queue_name)["QueueUrl"]
+        outputs[deployed.RECONCILER_QUEUE_URL_OUTPUT] = {"Value": url}
+    template = {"Resources": {"Marker": {"Type": "AWS::SNS::Topic"}}, "Outputs": outputs}
+    clients.cloudformation().create_stack(StackName=stack_name, TemplateBody=json.dumps(template))
+    return role_arn
+
+
 @dataclass(frozen=True)
 class World:
     table_name: str
@@ -185,6 +220,12 @@ def build_green_world(clients: Any, table_name: str, queue_name: str = "stream-f
     )
     function_arn = create_handler(clients, role_arn)
     queue_arn = create_queue(clients, queue_name)
+    clients.iam().put_role_policy(
+        RoleName=role_name,
+        PolicyName="report-dropped",
+        PolicyDocument=policy(["sqs:SendMessage"], queue_arn),
+    )
+    deploy_reconciler(clients, queue_name, queue_arn, stream_arn)
     mapping = create_mapping(clients, stream_arn, queue_arn)
     clients.logs().create_log_group(logGroupName=f"/aws/lambda/{deployed.HANDLER_FUNCTION_NAME}")
     return World(

@@ -35,6 +35,10 @@ def test_all_green_deployment_passes_every_check(
         "mapping-settings": "pass",
         "handler-role-permissions": "pass",
         "handler-log-group": "pass",
+        "on-failure-queue": "pass",
+        "on-failure-send": "pass",
+        "replay-queue": "pass",
+        "replay-permissions": "pass",
         "alarms-exist": "pass",
         "alarms-not-in-alarm": "pass",
     }
@@ -162,9 +166,17 @@ def test_stream_handler_not_triggering_because_there_is_no_mapping(
     code, checks = doctor(capsys, world)
 
     assert code == 1
-    assert {"mapping-exists", "mapping-enabled", "mapping-stream", "mapping-settings"} == failing(
-        checks
-    )
+    # without a mapping nothing reaches the on-failure queue: the replay chain fails too
+    assert failing(checks) == {
+        "mapping-exists",
+        "mapping-enabled",
+        "mapping-stream",
+        "mapping-settings",
+        "on-failure-queue",
+        "on-failure-send",
+        "replay-queue",
+        "replay-permissions",
+    }
     assert "Stream handler not triggering" in checks["mapping-exists"]["fix"]
 
 
@@ -293,12 +305,12 @@ def test_human_output_has_one_line_per_check_and_a_fix_for_failures(
     lines = capsys.readouterr().out.splitlines()
     assert code == 1
     assert [line.split()[0] for line in lines[:-1] if not line.startswith(" ")] == (
-        ["PASS"] * 2 + ["FAIL"] + ["PASS"] * 8
+        ["PASS"] * 2 + ["FAIL"] + ["PASS"] * 12
     )
     fix_lines = [line.strip() for line in lines if line.startswith(" ")]
     assert len(fix_lines) == 1
     assert fix_lines[0].startswith("fix: guide 'Stream ARN not found'")
-    assert lines[-1] == "doctor: FAILED (10 passed, 0 warnings, 1 failed)"
+    assert lines[-1] == "doctor: FAILED (14 passed, 0 warnings, 1 failed)"
 
 
 def test_missing_table_name_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -99,7 +99,7 @@ def test_every_alarm_has_a_description_a_runbook_page_and_a_deliberate_missing_d
         assert spec.treat_missing_data in {"breaching", "notBreaching", "ignore", "missing"}
 
 
-def test_the_nine_alarms_are_exactly_the_published_ones() -> None:
+def test_the_ten_alarms_are_exactly_the_published_ones() -> None:
     everything = specs(on_failure_queue_name="q", reconciler_namespace="NS")
     described = [
         f"{spec.name('ac')}: {spec.namespace} {spec.metric} "
@@ -128,6 +128,8 @@ def test_the_nine_alarms_are_exactly_the_published_ones() -> None:
         "1 of 1 GreaterThanThreshold 10, missing notBreaching",
         "ac-reconciler-failed-passes-sum-critical: NS FailedPasses Sum per 900 s, "
         "2 of 2 GreaterThanOrEqualToThreshold 1, missing breaching",
+        "ac-reconciler-replay-kept-messages-maximum-warning: NS ReplayKeptMessages Maximum "
+        "per 900 s, 2 of 2 GreaterThanThreshold 0, missing notBreaching",
     ]
 
 

@@ -13,6 +13,8 @@ from reconciler.doctor.facts import (
     Facts,
     FunctionFacts,
     MappingFacts,
+    QueueFacts,
+    ReplayFacts,
     RoleFacts,
     Statement,
     StateTableFacts,
@@ -41,6 +43,20 @@ LEDGER = Statement(
     effect="Allow", actions=deployed.HANDLER_STATE_TABLE_ACTIONS, resources=(STATE_ARN,)
 )
 """The handler's grant on the state table, as StatelessStack gives it."""
+SEND = Statement(effect="Allow", actions=("sqs:SendMessage",), resources=(QUEUE,))
+CHAIN_CHECKS = frozenset(
+    {"on-failure-queue", "on-failure-send", "replay-queue", "replay-permissions"}
+)
+"""The handler's grant on its on-failure queue, as StatelessStack gives it."""
+QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/stream-failures"
+TASK_ROLE = RoleFacts(
+    name="task",
+    statements=(
+        Statement(effect="Allow", actions=deployed.REPLAY_QUEUE_ACTIONS, resources=(QUEUE,)),
+        Statement(effect="Allow", actions=deployed.REPLAY_STREAM_ACTIONS, resources=(STREAM,)),
+    ),
+)
+"""The reconciler's replay grants, as ReconcilerStack gives them."""
 MAPPING = MappingFacts(
     uuid="m-1",
     event_source_arn=STREAM,
@@ -72,7 +88,7 @@ GREEN = Facts(
         ttl_attribute="expiresAt",
     ),
     mappings=(MAPPING,),
-    role=RoleFacts(name="r", statements=(*GRANTS, LEDGER)),
+    role=RoleFacts(name="r", statements=(*GRANTS, LEDGER, SEND)),
     log_group="/aws/lambda/updateAttendeeCounter",
     log_group_exists=True,
     alarms=AlarmFacts(
@@ -82,6 +98,14 @@ GREEN = Facts(
             "a-errors": "https://runbooks.example.com/handler-errors",
             "a-age": "https://runbooks.example.com/handler-iterator-age",
         },
+    ),
+    on_failure_queues=(QueueFacts(arn=QUEUE, name="stream-failures", exists=True, url=QUEUE_URL),),
+    replay=ReplayFacts(
+        stack="ReconcilerStack",
+        stack_found=True,
+        queue_url=QUEUE_URL,
+        named_by="stack ReconcilerStack output ReplayQueueUrl",
+        role=TASK_ROLE,
     ),
 )
 
@@ -180,7 +204,9 @@ def test_each_mapping_setting_that_differs_from_the_spec_is_named(
     change: dict[str, object], named: str
 ) -> None:
     facts = replace(GREEN, mappings=(replace(MAPPING, **change),))  # type: ignore[arg-type]
-    assert not_passing(facts) == {"mapping-settings": "fail"}
+    # a destination elsewhere also breaks the replay chain (tests/unit/test_doctor_chain.py)
+    assert set(not_passing(facts)) - CHAIN_CHECKS == {"mapping-settings"}
+    assert not_passing(facts)["mapping-settings"] == "fail"
     assert named in results(facts)["mapping-settings"].detail
 
 
@@ -207,7 +233,7 @@ def test_list_streams_granted_only_on_the_stream_arn_does_not_count() -> None:
 
 def test_conditional_grant_is_a_warning() -> None:
     conditional = tuple(replace(s, conditional=True) for s in GRANTS)
-    facts = replace(GREEN, role=RoleFacts(name="r", statements=(*conditional, LEDGER)))
+    facts = replace(GREEN, role=RoleFacts(name="r", statements=(*conditional, LEDGER, SEND)))
     assert not_passing(facts) == {"handler-role-permissions": "warn"}
 
 
@@ -227,7 +253,7 @@ def test_missing_log_group_fails_when_the_role_cannot_create_it() -> None:
         resources=(f"{LOG_GROUP_ARN}:*",),
     )
     function = replace(GREEN.function, arn=FUNCTION_ARN)
-    role = RoleFacts(name="r", statements=(*GRANTS, LEDGER, writes))
+    role = RoleFacts(name="r", statements=(*GRANTS, LEDGER, SEND, writes))
     # WHEN the group is gone
     facts = replace(GREEN, function=function, role=role, log_group_exists=False)
     # THEN Lambda can never re-create it: the deployment is broken
@@ -238,7 +264,7 @@ def test_missing_log_group_fails_when_the_role_cannot_create_it() -> None:
 def test_missing_log_group_only_warns_when_lambda_may_still_create_it() -> None:
     basic = Statement(effect="Allow", actions=("logs:CreateLogGroup",), resources=("*",))
     function = replace(GREEN.function, arn=FUNCTION_ARN)
-    role = RoleFacts(name="r", statements=(*GRANTS, LEDGER, basic))
+    role = RoleFacts(name="r", statements=(*GRANTS, LEDGER, SEND, basic))
     facts = replace(GREEN, function=function, role=role, log_group_exists=False)
     assert not_passing(facts) == {"handler-log-group": "warn"}
 

@@ -11,7 +11,15 @@ from reconciler.doctor.checks import CheckResult, evaluate
 from reconciler.doctor.facts import Facts, RoleFacts, Statement, StateTableFacts
 from reconciler.doctor.gather import resolve_state_table
 from reconciler.kernel import deployment_spec as deployed
-from tests.unit.test_doctor_checks import EXPECTED, GRANTS, GREEN, LEDGER, STATE_ARN, STATE_TABLE
+from tests.unit.test_doctor_checks import (
+    EXPECTED,
+    GRANTS,
+    GREEN,
+    LEDGER,
+    SEND,
+    STATE_ARN,
+    STATE_TABLE,
+)
 
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:updateAttendeeCounter"
 
@@ -29,7 +37,7 @@ def with_state_table(**change: object) -> Facts:
 
 
 def with_role(*statements: Statement) -> Facts:
-    return replace(GREEN, role=RoleFacts(name="r", statements=statements))
+    return replace(GREEN, role=RoleFacts(name="r", statements=(*statements, SEND)))
 
 
 def test_a_state_table_with_ttl_on_expires_at_passes() -> None:
@@ -188,7 +196,7 @@ def test_without_a_state_table_the_role_is_checked_where_the_table_would_be() ->
     assert not_passing(facts) == {"state-table": "fail"}
     # AND a grant elsewhere still fails
     elsewhere = replace(LEDGER, resources=(STATE_ARN.replace("123456789012", "999999999999"),))
-    facts = replace(facts, role=RoleFacts(name="r", statements=(*GRANTS, elsewhere)))
+    facts = replace(facts, role=RoleFacts(name="r", statements=(*GRANTS, elsewhere, SEND)))
     assert not_passing(facts) == {"state-table": "fail", "handler-role-permissions": "fail"}
 
 

@@ -5,13 +5,16 @@ entries ("Streams not enabled", "Stream ARN not found", "Permission denied", "St
 not triggering"), each named in the fix so an operator can find the guide's section. They are
 grouped by what they look at: ``resources`` (table, stream, export, state table, function),
 ``mapping`` (the event source mapping), ``access`` (the handler's role: stream and ledger
-permissions, and its log group) and ``alarm_states``; ``result`` holds what they share.
+permissions, and its log group), ``chain`` (the replay chain: on-failure queue, the handler's
+send, the reconciler's replay of the same queue and its permissions) and ``alarm_states``;
+``result`` holds what they share.
 """
 
 from __future__ import annotations
 
 from reconciler.doctor.checks.access import handler_log_group, handler_role_permissions
 from reconciler.doctor.checks.alarm_states import alarm_checks
+from reconciler.doctor.checks.chain import chain_checks
 from reconciler.doctor.checks.mapping import (
     mapping_enabled,
     mapping_exists,
@@ -50,6 +53,7 @@ def evaluate(facts: Facts, expected: Expectations) -> list[CheckResult]:
         mapping_settings(facts, expected, mapping),
         handler_role_permissions(facts, expected),
         handler_log_group(facts, expected),
+        *chain_checks(facts, mapping),
     ]
     if facts.alarms is not None:
         results.extend(alarm_checks(facts))

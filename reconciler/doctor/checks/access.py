@@ -34,13 +34,13 @@ def handler_role_permissions(facts: Facts, expected: Expectations) -> CheckResul
         f"arn:aws:dynamodb:*:*:table/{expected.table_name}/stream/*"
     )
     # ListStreams has no resource-level permissions: only a grant on "*" works.
-    stream_missing, stream_conditional = _evaluate(
+    stream_missing, stream_conditional = evaluate_grants(
         role.statements,
         {a: "*" if a == "dynamodb:ListStreams" else stream for a in expected.stream_actions},
     )
     state_table = facts.state_table.name
     state_arn = _state_table_arn(facts)
-    state_missing, state_conditional = _evaluate(
+    state_missing, state_conditional = evaluate_grants(
         role.statements, dict.fromkeys(expected.state_table_actions, state_arn)
     )
     on_state = f"on state table {state_table}"
@@ -79,7 +79,7 @@ def handler_role_permissions(facts: Facts, expected: Expectations) -> CheckResul
     )
 
 
-def _evaluate(
+def evaluate_grants(
     statements: tuple[Statement, ...], resource_of: dict[str, str]
 ) -> tuple[list[str], list[str]]:
     """The actions the statements do not allow on their resource, and those they allow only
