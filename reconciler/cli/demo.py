@@ -9,6 +9,7 @@ from typing import Any
 
 from reconciler.cli.exit_codes import ExitCode
 from reconciler.devtools.demo import DemoOptions, run_demo
+from reconciler.kernel.errors import ReconcilerError
 from reconciler.kernel.logs import configure_logging
 from reconciler.kernel.settings import Source, parse_log_settings
 
@@ -65,5 +66,8 @@ def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             "reconciler demo: needs moto, a development dependency: pip install -e '.[dev]'",
             file=sys.stderr,
         )
+        return ExitCode.FAILURE
+    except ReconcilerError as exc:  # an AWS error on the embedded moto, a stalled hot act
+        print(f"reconciler demo: {exc}", file=sys.stderr)
         return ExitCode.FAILURE
     return ExitCode.OK if result.all_in_sync else ExitCode.FAILURE
