@@ -21,13 +21,8 @@ from typing import Any
 
 from reconciler.cli.exit_codes import ExitCode
 from reconciler.cli.handler_options import add_handler_output_arguments, handler_metrics
-from reconciler.handler.entry import (
-    build_handler,
-    lambda_function,
-    parse_handler_settings,
-)
-from reconciler.handler.replay import BatchReplayer, StreamRangeReader
-from reconciler.handler.replay_queue import ReplayJob, ReplaySummary
+from reconciler.handler.entry import parse_handler_settings
+from reconciler.handler.replay_queue import ReplayJob, ReplaySummary, handler_replayer
 from reconciler.kernel.aws import Clients, client_config, session_from_env
 from reconciler.kernel.errors import ConfigError, ReconcilerError
 from reconciler.kernel.logs import configure_logging
@@ -81,12 +76,7 @@ def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
     clients = Clients(session=session_from_env(env), config=client_config(max_attempts=4))
     try:
-        replayer = BatchReplayer(
-            StreamRangeReader(clients.streams(), clients.region).read,
-            lambda_function(build_handler(handler_settings, clients, totals)),
-            function_name=handler_settings.function_name,
-            region=clients.region,
-        )
+        replayer = handler_replayer(handler_settings, clients, totals)
     except ValueError as exc:  # botocore refuses a malformed endpoint URL when creating a client
         raise ConfigError("AWS_ENDPOINT_URL", str(exc)) from exc
     job = ReplayJob(clients.sqs(), queue_url, replayer, dry_run=dry_run)

@@ -13,15 +13,18 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from reconciler.handler.batch import MetricsSink
 from reconciler.handler.emf import MetricTotals
+from reconciler.handler.entry import HandlerSettings, build_handler, lambda_function
 from reconciler.handler.replay import (
     BatchReplayer,
     MalformedMessageError,
     RangeGoneError,
+    StreamRangeReader,
     parse_on_failure,
 )
 from reconciler.kernel import deployment_spec as spec
-from reconciler.kernel.aws import aws_call
+from reconciler.kernel.aws import Clients, aws_call
 from reconciler.kernel.errors import ReconcilerError
 from reconciler.kernel.logs import get_logger
 
@@ -50,6 +53,19 @@ class ReplaySummary:
             summary["applied"] = totals.get(spec.METRIC_COUNTER_UPDATES)
             summary["duplicates"] = totals.get(spec.METRIC_DUPLICATES_SKIPPED)
         return summary
+
+
+def handler_replayer(
+    settings: HandlerSettings, clients: Clients, metrics: MetricsSink
+) -> BatchReplayer:
+    """A replayer whose records go through the deployed handler's code, read from the stream
+    on ``clients``' endpoint; ``replay``, ``serve`` and the demo all replay through this."""
+    return BatchReplayer(
+        StreamRangeReader(clients.streams(), clients.region).read,
+        lambda_function(build_handler(settings, clients, metrics)),
+        function_name=settings.function_name,
+        region=clients.region,
+    )
 
 
 class ReplayJob:

@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from reconciler.handler.emf import MetricTotals
-from reconciler.handler.entry import HandlerSettings, build_handler, lambda_function
-from reconciler.handler.replay import BatchReplayer, StreamRangeReader
-from reconciler.handler.replay_queue import ReplayJob, ReplaySummary
+from reconciler.handler.entry import HandlerSettings
+from reconciler.handler.replay_queue import ReplayJob, ReplaySummary, handler_replayer
 from reconciler.kernel import deployment_spec as spec
 from reconciler.kernel.errors import ReconcilerError
 from reconciler.kernel.logs import get_logger
@@ -137,12 +136,7 @@ def replaying(
     """``runner`` with the replay of ``queue_url`` in front, through the deployed handler;
     each replay's counts go to ``cloudwatch_namespace`` when one is given."""
     metrics = ReplayMetrics(registry)
-    replayer = BatchReplayer(
-        StreamRangeReader(clients.streams(), clients.region).read,
-        lambda_function(build_handler(handler_settings, clients, MetricTotals())),
-        function_name=handler_settings.function_name,
-        region=clients.region,
-    )
+    replayer = handler_replayer(handler_settings, clients, MetricTotals())
     report = None
     if cloudwatch_namespace is not None:
         report = CloudWatchReplayReport(

@@ -246,3 +246,17 @@ def test_an_expired_iterator_resumes_after_the_last_record_read() -> None:
         "ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
         "SequenceNumber": "2",
     }
+
+
+def test_reopened_iterators_resume_after_the_last_record_read_at_every_poll() -> None:
+    streams = FakeStreams([{"id": "s", "records": records(1, 2, 3, 4, 5)}])
+
+    seen = delivered(streams, reopen_iterators=True)
+
+    assert seen == ["1", "2", "3", "4", "5"]
+    assert [request.get("SequenceNumber") for request in streams.iterator_requests] == [
+        None,  # the first poll starts at TRIM_HORIZON
+        "2",
+        "4",
+        "5",
+    ]

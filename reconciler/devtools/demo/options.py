@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 from reconciler.devtools.pump import FaultPlan
 from reconciler.kernel import deployment_spec as spec
-from reconciler.kernel.model import EventKey
+from reconciler.kernel.model import EventKey, TableModel
+from reconciler.kernel.settings import TableSettings
 
 DEMO_TABLE = "registrations-demo"
 """Prefix of the demo table; each run adds a suffix, because moto servers started in one
@@ -20,6 +21,8 @@ DEMO_EVENTS: tuple[EventKey, ...] = (
     EventKey("EVENT", "cloud-meetup#2024-12-03#meetup"),
     EventKey("FAD", "data-days#2025-01-20#conference"),
 )
+HOT_EVENT = EventKey("FAD", "ticket-rush#2025-03-01#conference")
+"""The event of acts 4 and 5: registrations keep arriving while it is broken and repaired."""
 ORPHAN_SLUG = "ghost-hackathon"
 """Registrations arrive for it, but no event item exists: the handler must not guess."""
 
@@ -47,3 +50,22 @@ class DemoOptions:
     serve_every: float = 2.0
     metrics_port: int = 0
     """0 picks a free port; 9464 matches deploy/prometheus/prometheus.yml."""
+    hot: bool = True
+    """Acts 4 and 5, the hot event; False leaves them out."""
+    hot_interval: float = 0.2
+    """Seconds between two registrations for the hot event, for as long as acts 4 and 5 run."""
+    hot_warmup: float = 1.5
+    """Seconds of hot traffic before a batch is made to fail."""
+    hot_batching_window: float = 0.6
+    """The hot pump's batching window: a few registrations per batch."""
+    hot_settle_seconds: float = 1.5
+    """Settle window of the passes on the hot event (the per-key recheck)."""
+    hot_hand_edit: int = 100
+    """What the hot event's counter is set to by hand in act 5."""
+    hot_min_passes: int = 2
+    """Passes shown even once the counter is exact: the steady state under traffic."""
+    hot_max_passes: int = 5
+
+
+def demo_table(table_name: str) -> TableSettings:
+    return TableSettings(table_name=table_name, model=TableModel())

@@ -1,6 +1,6 @@
 """The demo's acts, each step a function, composed by :func:`run_demo`.
 
-1. :func:`local_aws` starts moto in-process on a free loopback port;
+1. ``local_moto.local_aws`` starts moto in-process on a free loopback port;
 2. :func:`create_demo_table` creates the table as the StatefulStack deploys it;
 3. ``traffic.seed_events`` writes the event items (both partitions, a prefix pair of slugs);
 4. ``traffic.write_traffic`` registers, updates and removes attendees (fake personal data),
@@ -9,22 +9,34 @@
 6. ``report.measure`` compares every stored count with the attendee items actually there,
    and ``report.render_report`` prints it;
 7. ``traffic.hand_edit_counter`` overwrites one counter, as an operator fixing "by hand" would;
-8. :func:`reconcile` runs one race-safe pass (short settle window) and collects its audit;
-9. :func:`serve_briefly` runs the scheduled worker for a few seconds and samples ``/metrics``.
+8. ``passes.reconcile`` runs one race-safe pass (short settle window) and collects its audit;
+9. :func:`serve_briefly` runs the scheduled worker for a few seconds and samples ``/metrics``;
+10. ``hot.run_hot`` breaks a hot event twice while its registrations continue (a dropped batch,
+    replayed; a hand edit, repaired by ledger-mode passes), then stops its traffic;
+11. ``report.measure`` checks every counter, the hot event's included, one last time.
 """
 
 from __future__ import annotations
 
-import logging
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TextIO
 
-from reconciler.devtools.demo.options import DEMO_REGION, DEMO_TABLE, DemoOptions
+from reconciler.devtools.demo.hot import run_hot
+from reconciler.devtools.demo.hot_report import render_hot_end
+from reconciler.devtools.demo.local_moto import local_aws
+from reconciler.devtools.demo.options import (
+    DEMO_EVENTS,
+    DEMO_REGION,
+    DEMO_TABLE,
+    HOT_EVENT,
+    DemoOptions,
+    demo_table,
+)
+from reconciler.devtools.demo.passes import reconcile
 from reconciler.devtools.demo.report import (
     DemoResult,
     measure,
+    render_counts,
     render_reconciliation,
     render_report,
     render_serve,
@@ -37,29 +49,7 @@ from reconciler.handler.emf import MetricTotals
 from reconciler.handler.entry import HandlerSettings
 from reconciler.kernel.aws import Clients, local_clients
 from reconciler.kernel.ledger import default_state_table
-from reconciler.kernel.model import TableModel
-from reconciler.kernel.settings import TableSettings
-from reconciler.reconcile.audit import AuditRecord
-from reconciler.reconcile.bootstrap import build_reconciler
 from reconciler.reconcile.settings import RunSettings
-from reconciler.reconcile.summary import PassSummary
-
-
-@contextmanager
-def local_aws() -> Iterator[str]:
-    """moto's HTTP server in this process, on loopback and a free port; yields its URL."""
-    # moto is a development dependency: imported only when the demo runs, so the CLI works
-    # in images built without it.
-    from moto.server import ThreadedMotoServer  # noqa: PLC0415
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 def demo_clients(endpoint: str) -> Clients:
@@ -74,10 +64,6 @@ def create_demo_table(clients: Clients, table_name: str) -> str:
     stream_arn = create_table(dynamodb, table_name)
     create_state_table(dynamodb, default_state_table(table_name))
     return stream_arn
-
-
-def demo_table(table_name: str) -> TableSettings:
-    return TableSettings(table_name=table_name, model=TableModel())
 
 
 def pump_stream(
@@ -96,31 +82,8 @@ def pump_stream(
     return pump.drain(), totals
 
 
-class _CollectAudit:
-    def __init__(self) -> None:
-        self.records: list[AuditRecord] = []
-
-    def write(self, record: AuditRecord) -> None:
-        self.records.append(record)
-
-
 def demo_run_settings(table_name: str, options: DemoOptions) -> RunSettings:
     return RunSettings(table=demo_table(table_name), settle_seconds=options.settle_seconds)
-
-
-def reconcile(
-    clients: Clients, table_name: str, options: DemoOptions
-) -> tuple[PassSummary, list[AuditRecord]]:
-    """One pass exactly as ``reconciler run --once`` makes it, with a short settle window."""
-    collected = _CollectAudit()
-    reconciler = build_reconciler(
-        demo_run_settings(table_name, options), clients, extra_audit_sinks=[collected]
-    )
-    try:
-        summary = reconciler.run_pass()
-    finally:
-        reconciler.close()
-    return summary, collected.records
 
 
 def serve_briefly(
@@ -165,7 +128,9 @@ def run_demo(out: TextIO, options: DemoOptions | None = None) -> DemoResult:
             print(f"(and {key.sort_key} was set to {value} by hand)", file=out)
         print("", file=out, flush=True)
 
-        result.summary, result.corrections = reconcile(clients, table_name, options)
+        result.summary, result.corrections = reconcile(
+            clients, demo_run_settings(table_name, options)
+        )
         result.repaired = measure(clients, table_name)
         report = render_reconciliation(
             result.summary, result.corrections, result.repaired, options.settle_seconds
@@ -176,6 +141,13 @@ def run_demo(out: TextIO, options: DemoOptions | None = None) -> DemoResult:
         if options.serve_seconds > 0:
             result.serve = serve_briefly(clients, table_name, options, out)
             print(render_serve(result.serve), file=out, flush=True)
+        if options.hot:
+            print("", file=out, flush=True)
+            result.hot = run_hot(clients, table_name, stream_arn, options, out)
+            print(render_hot_end(result.hot), file=out, flush=True)
+            result.final = measure(clients, table_name, (*DEMO_EVENTS, HOT_EVENT))
+            print("\n6. Final table, every event once the traffic stopped\n", file=out)
+            print("\n".join(render_counts(result.final)), file=out, flush=True)
         verdict = (
             "Every counter is exact."
             if result.all_in_sync

@@ -86,12 +86,12 @@ def write_traffic(
     registered: list[Attendee] = []
     for number in range(options.registrations):
         attendee = fake_attendee(rng, rng.choice(events).slug, number)
-        _put_attendee(dynamodb, table_name, attendee)
+        put_attendee(dynamodb, table_name, attendee)
         registered.append(attendee)
         traffic.registrations += 1
     for number in range(options.orphan_registrations):
         attendee = fake_attendee(rng, ORPHAN_SLUG, 1000 + number)
-        _put_attendee(dynamodb, table_name, attendee)
+        put_attendee(dynamodb, table_name, attendee)
         registered.append(attendee)
         traffic.orphan_registrations += 1
     traffic.people = list(registered)
@@ -113,7 +113,7 @@ def _attendee_key(attendee: Attendee) -> dict[str, dict[str, str]]:
     return {"pk": {"S": f"{attendee.slug}#ATTENDEE"}, "sk": {"S": attendee.email}}
 
 
-def _put_attendee(dynamodb: DynamoDBClient, table_name: str, attendee: Attendee) -> None:
+def put_attendee(dynamodb: DynamoDBClient, table_name: str, attendee: Attendee) -> None:
     dynamodb.put_item(
         TableName=table_name,
         Item={

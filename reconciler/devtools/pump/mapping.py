@@ -69,6 +69,11 @@ class PumpConfig:
     """Concurrent batches per shard (Lambda allows 1 to 10); order is then kept per item."""
     split_hot_key: str | None = None
     """A partition key value spread over two concurrently processed shards (a split for heat)."""
+    reopen_iterators: bool = False
+    """Open an iterator after the last record read at every poll, instead of following
+    ``NextShardIterator``. For moto: its iterators hold the shard object, which a cancelled
+    ``TransactWriteItems`` replaces (moto restores a copy of the table), so an iterator
+    followed across one never sees another record."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.parallelization_factor <= 10:
@@ -252,6 +257,8 @@ class StreamPump:
     def _poll(self, shard: _Shard) -> bool:
         if shard.closed:
             return False
+        if self._config.reopen_iterators and shard.last_read is not None:
+            shard.iterator = None
         if shard.iterator is None:
             shard.iterator = self._iterator(shard)
             if shard.iterator is None:
