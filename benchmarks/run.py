@@ -16,6 +16,9 @@ times, in separate child processes so that peak RSS belongs to one run:
 
 Reported: wall time (best of the repeats), requests per event, consumed read units per
 attendee item, peak RSS, and pass / floor as a ratio. Not part of ``make test``.
+
+Then, unless ``--no-handler``, the stream handler's round trips and units per record
+(``benchmarks/handler.py``, on a moto server with a per-request delay).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from benchmarks import handler as handler_bench
 from reconciler.devtools.local_table import create_table
 from reconciler.kernel.aws import Clients, client_config
 from reconciler.kernel.logs import configure_logging
@@ -343,6 +347,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drift-percent", type=float, default=1.0)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--markdown", type=Path, help="also write the results table here")
+    parser.add_argument(
+        "--handler",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also the handler's round-trip benchmark (benchmarks/handler.py)",
+    )
+    parser.add_argument("--handler-delay-ms", type=float, default=handler_bench.DEFAULT_DELAY_MS)
+    parser.add_argument("--handler-batches", type=int, default=handler_bench.DEFAULT_BATCHES)
     parser.add_argument("--child", choices=("pass", "floor"), help=argparse.SUPPRESS)
     parser.add_argument("--endpoint", help=argparse.SUPPRESS)
     parser.add_argument("--table", help=argparse.SUPPRESS)
@@ -362,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.large:
         rows.append(scenario(args, args.large_events, args.large_attendees, 1))
     text = table_markdown(rows, args.concurrency)
+    if args.handler:
+        text += "\n\n" + handler_bench.run_section(args.handler_delay_ms, args.handler_batches)
     print(text)
     if args.markdown:
         args.markdown.write_text(text + "\n")
