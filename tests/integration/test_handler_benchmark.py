@@ -9,7 +9,7 @@ from benchmarks.handler import delayed_moto, item_size, local_clients, measure, 
 def test_the_handler_benchmark_runs_and_prices_each_scenario_as_the_cost_test_does() -> None:
     with delayed_moto(1) as endpoint:
         rows = measure(local_clients(endpoint), batches=1)
-    text = table_markdown(rows, rows, delay_ms=1, batches=1)
+    text = table_markdown(rows, delay_ms=1, batches=1)
 
     rows = [line for line in text.splitlines() if line.startswith("| ") and "records," in line]
     assert len(rows) == 3
