@@ -28,7 +28,7 @@ def table_markdown(report: MigrationReport) -> str:
     rows = [
         ("events", report.events),
         ("attendee items at the end", report.attendees),
-        ("drift before (sum of |stored - true|)", report.drift_before),
+        ("drift before (sum over the events of the gap, stored vs true)", report.drift_before),
         ("events drifted before", report.drifted_events_before),
         ("counted again at the switch (the batch in flight)", report.recounted_at_switch),
         ("drift after the switch", report.drift_after_switch),
