@@ -47,6 +47,7 @@ synth: $(STAMP)
 # trip on every request (docs/benchmarks.md), and on loopback with a million items.
 bench: $(STAMP) tools
 	$(BIN)/python -m benchmarks.latency
+	$(BIN)/python -m benchmarks.handler
 
 bench-loopback: $(STAMP) tools
 	$(BIN)/python -m benchmarks.run
