@@ -13,7 +13,10 @@ from datetime import UTC, datetime
 
 from reconciler.kernel.errors import ReconcilerError
 from reconciler.reconcile.core import BrakePolicy, Shard
-from reconciler.reconcile.settings import RunSettings
+from reconciler.reconcile.settings import DEFAULT_MAX_KEY_SUSPECTS, RunSettings
+
+SLEEP_SLICE_SECONDS = 1.0
+"""The settle wait sleeps in slices so ``should_stop`` is honoured within a second."""
 
 
 def _never() -> bool:
@@ -41,6 +44,18 @@ class PassControl:
         if self.should_stop():
             raise PassStoppedError
 
+    def wait_until(
+        self, due: float, clock: Callable[[], float], sleep: Callable[[float], None]
+    ) -> None:
+        """Sleep until the monotonic time ``due``, in slices of :data:`SLEEP_SLICE_SECONDS` so
+        that ``should_stop`` is honoured within a second."""
+        while True:
+            self.stop_if_asked()
+            remaining = due - clock()
+            if remaining <= 0:
+                return
+            sleep(min(remaining, SLEEP_SLICE_SECONDS))
+
 
 @dataclass(frozen=True, slots=True)
 class PassOptions:
@@ -52,6 +67,7 @@ class PassOptions:
     dry_run: bool = False
     event: str | None = None
     shard: Shard | None = None
+    max_key_suspects: int = DEFAULT_MAX_KEY_SUSPECTS
 
     @classmethod
     def from_settings(cls, settings: RunSettings) -> PassOptions:
@@ -62,6 +78,7 @@ class PassOptions:
             dry_run=settings.dry_run,
             event=settings.event,
             shard=settings.shard,
+            max_key_suspects=settings.max_key_suspects,
         )
 
 

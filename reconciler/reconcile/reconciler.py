@@ -64,9 +64,6 @@ Sleep = Callable[[float], None]
 WallClock = Callable[[], datetime]
 SummaryCallback = Callable[[PassSummary], None]
 
-SLEEP_SLICE_SECONDS = 1.0
-"""The settle wait sleeps in slices so ``should_stop`` is honoured within a second."""
-
 
 @dataclass
 class _PassState:
@@ -122,7 +119,15 @@ class Reconciler:
         if ledger is not None:
             if key_audit is None:
                 raise ValueError("the ledger path needs an audit sink for its key repairs")
-            self._ledger = LedgerPath(ledger, table, key_audit, clock, self._now)
+            self._ledger = LedgerPath(
+                ledger,
+                table,
+                audit=audit,
+                key_audit=key_audit,
+                clock=clock,
+                now=self._now,
+                max_key_suspects=options.max_key_suspects,
+            )
 
     def close(self) -> None:
         for hook in self._on_close:
@@ -200,6 +205,10 @@ class Reconciler:
                 now=self._wall(),
                 stop_if_asked=state.control.stop_if_asked,
             )
+            if self._ledger is not None:
+                state.summary.intents_resolved += self._ledger.resolve_intents(
+                    self._intents, state.run_id, self._wall(), state.control.stop_if_asked
+                )
 
     # -- sweep -------------------------------------------------------------------------------
 
@@ -309,13 +318,7 @@ class Reconciler:
     # -- settle and recheck ------------------------------------------------------------------
 
     def _wait_until(self, due: float, control: PassControl) -> None:
-        while True:
-            if control.should_stop():
-                raise PassStoppedError
-            remaining = due - self._clock()
-            if remaining <= 0:
-                return
-            self._sleep(min(remaining, SLEEP_SLICE_SECONDS))
+        control.wait_until(due, self._clock, self._sleep)
 
     def _recheck(self, state: _PassState) -> None:
         summary = state.summary
@@ -380,14 +383,7 @@ class Reconciler:
                 summary.versions_replaced += 1
             self._audit_outcome(state, correction, plan.outcome)
         if self._ledger is not None:
-            self._ledger.apply(
-                summary,
-                state.ledger,
-                plan,
-                state.control,
-                audit=lambda correction, outcome: self._audit_outcome(state, correction, outcome),
-                run_id=state.run_id,
-            )
+            self._ledger.apply(summary, state.ledger, plan, state.control, state.run_id)
 
     def _audit_outcome(
         self, state: _PassState, correction: Correction, outcome: CorrectionOutcome

@@ -116,7 +116,7 @@ class PassSummary:
     """Event items deleted between the listing and the first look."""
     unsupported: int = 0
     """Events whose ``counterVersion`` was not an integer at the first look (the handler skips
-    them): the classic pass replaces it once confirmed, the ledger path leaves it."""
+    them): both paths replace it once confirmed (``versions_replaced``)."""
     versions_replaced: int = 0
     """Corrections that replaced an unreadable ``counterVersion`` (also in ``corrected``)."""
     intents_resolved: int = 0
@@ -158,6 +158,12 @@ class PassSummary:
     """Key repairs whose transaction was cancelled (re-checked by the next pass)."""
     key_planned: int = 0
     """Confirmed key repairs not written, for the reason in ``hold``."""
+    key_suspects_deferred: int = 0
+    """Key suspects beyond ``--max-key-suspects`` not held by this pass (found again by the
+    next one if they still disagree); included in ``key_suspects``."""
+    key_listings_skipped: int = 0
+    """Ledger-mode events whose keys were not listed: counter, present entries and attendee
+    items all agreed, so the counter was exact."""
     io: IoStats = field(default_factory=IoStats)
     duration_seconds: float = 0.0
     stop: StopReason = StopReason.NONE
@@ -264,6 +270,8 @@ class PassSummary:
             "key_repairs_extra": self.key_repairs_extra,
             "key_conflicts": self.key_conflicts,
             "key_planned": self.key_planned,
+            "key_suspects_deferred": self.key_suspects_deferred,
+            "key_listings_skipped": self.key_listings_skipped,
             "consumed_read_units": round(self.io.read_units, 3),
             "consumed_write_units": round(self.io.write_units, 3),
             "requests": dict(self.io.requests),

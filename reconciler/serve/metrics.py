@@ -9,81 +9,29 @@ missing the first increment.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
-from reconciler.reconcile.core import CorrectionOutcome
-from reconciler.reconcile.ledger_core import KeyDirection
 from reconciler.reconcile.summary import AwsErrorKey, PassSummary
-
-
-class Outcome(enum.StrEnum):
-    """How one scheduled pass ended; the value of ``reconciler_runs_total{outcome}``."""
-
-    SUCCESS = "success"
-    FAILURE = "failure"
-    BRAKE = "brake"
-    ABORTED = "aborted"
-    """Stopped early on purpose (shutdown, lost lease): neither a success nor a failure."""
-
-
-class SkipReason(enum.StrEnum):
-    NOT_LEADER = "not_leader"
-    SHUTTING_DOWN = "shutting_down"
-    OVERRUN = "overrun"
-    """The previous pass was still running when the next one was due (max_instances=1)."""
-    MISFIRE = "misfire"
-    """The scheduler woke up too late (beyond the misfire grace time) and skipped the run."""
-
-
-DRIFT_DIRECTIONS = ("over", "under")
-CORRECTION_OUTCOMES = tuple(outcome.value for outcome in CorrectionOutcome)
-"""The ``outcome`` label of ``reconciler_corrections_total``: the audit records' words."""
-KEY_DIRECTIONS = tuple(direction.value for direction in KeyDirection)
-"""The ``direction`` label of ``reconciler_key_repairs_total``: missing (+1), extra (-1)."""
-CHECK_MODES = ("ledger", "classic")
-COUNTER_STATES = ("invalid", "unreadable_version")
-LEASE_TRANSITIONS = ("acquired", "lost", "released")
-LAG_GATE_RESULTS = ("open", "paused", "error")
-
-_READS = ("Query", "GetItem", "Scan", "BatchGetItem", "DescribeTable", "GetMetricStatistics")
-AWS_OPERATIONS = frozenset((*_READS, "UpdateItem", "PutItem", "DeleteItem"))
-AWS_ERROR_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "ProvisionedThroughputExceededException",
-        "RequestLimitExceeded",
-        "ConditionalCheckFailedException",
-        "ResourceNotFoundException",
-        "AccessDeniedException",
-        "UnrecognizedClientException",
-        "ExpiredTokenException",
-        "ValidationException",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "EndpointUnreachable",
-        "Throttled",
-    }
+from reconciler.serve.metric_labels import (
+    AWS_ERROR_CODES,
+    AWS_OPERATIONS,
+    CHECK_MODES,
+    CORRECTION_OUTCOMES,
+    COUNTER_STATES,
+    DRIFT_DIRECTIONS,
+    KEY_DIRECTIONS,
+    LAG_GATE_RESULTS,
+    LEASE_TRANSITIONS,
+    OTHER,
+    RUN_DURATION_BUCKETS,
+    Outcome,
+    SkipReason,
+    bounded_code,
+    bounded_error,
+    bounded_operation,
 )
-OTHER = "other"
-
-RUN_DURATION_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600)
-
-
-def bounded_operation(operation: str) -> str:
-    return operation if operation in AWS_OPERATIONS else OTHER
-
-
-def bounded_code(code: str) -> str:
-    return code if code in AWS_ERROR_CODES else OTHER
-
-
-def bounded_error(key: AwsErrorKey) -> AwsErrorKey:
-    """The labels of an AWS error: anything outside the known sets becomes ``other``, so no
-    request detail (or personal data in a message) can become a label value."""
-    return AwsErrorKey(bounded_operation(key.operation), bounded_code(key.code))
 
 
 class ReconcilerMetrics:
@@ -169,6 +117,16 @@ class ReconcilerMetrics:
         self.key_conflicts = Counter(
             "reconciler_key_conflicts",
             "Key repairs whose transaction was cancelled (re-checked by the next pass).",
+            registry=registry,
+        )
+        self.key_suspects_deferred = Counter(
+            "reconciler_key_suspects_deferred",
+            "Key suspects beyond --max-key-suspects left to the next pass (not held).",
+            registry=registry,
+        )
+        self.key_listings_skipped = Counter(
+            "reconciler_key_listings_skipped",
+            "Ledger-mode events whose keys were not listed: counter, entries and attendees agreed.",
             registry=registry,
         )
         self.events_in_drift = Gauge(
@@ -352,6 +310,8 @@ class ReconcilerMetrics:
         self.key_repairs.labels(direction="extra").inc(max(summary.key_repairs_extra, 0))
         self.keys_in_flux.inc(max(summary.keys_in_flux, 0))
         self.key_conflicts.inc(max(summary.key_conflicts, 0))
+        self.key_suspects_deferred.inc(max(summary.key_suspects_deferred, 0))
+        self.key_listings_skipped.inc(max(summary.key_listings_skipped, 0))
 
     def clear_pass_gauges(self) -> None:
         """Forget the last pass's findings when another replica takes over: alert rules take
@@ -393,3 +353,24 @@ class ReconcilerMetrics:
         self.iterator_age.set(-1 if iterator_age is None else iterator_age)
         result = "error" if error else ("paused" if paused else "open")
         self.lag_gate_checks.labels(result=result).inc()
+
+
+__all__ = [
+    "AWS_ERROR_CODES",
+    "AWS_OPERATIONS",
+    "CHECK_MODES",
+    "CORRECTION_OUTCOMES",
+    "COUNTER_STATES",
+    "DRIFT_DIRECTIONS",
+    "KEY_DIRECTIONS",
+    "LAG_GATE_RESULTS",
+    "LEASE_TRANSITIONS",
+    "OTHER",
+    "RUN_DURATION_BUCKETS",
+    "Outcome",
+    "ReconcilerMetrics",
+    "SkipReason",
+    "bounded_code",
+    "bounded_error",
+    "bounded_operation",
+]
