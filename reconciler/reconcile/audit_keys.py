@@ -19,7 +19,6 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol, TypeVar
 
 from reconciler.kernel.ledger import Entry, Position
-from reconciler.kernel.model import EventKey
 from reconciler.reconcile.core import CorrectionOutcome
 from reconciler.reconcile.ledger_core import KeyDirection, KeyRepair, key_repair_written
 
@@ -91,14 +90,9 @@ class KeyRepairRecord:
         return (self.run_id, self.partition, self.sort_key, self.item)
 
     @property
-    def repair(self) -> KeyRepair:
-        """The repair this line describes, as far as a read-back needs it."""
-        direction = KeyDirection(self.direction)
-        position = Position.parse(self.position)
-        before = Entry(direction is not KeyDirection.MISSING, position)
-        entry = Entry(direction is KeyDirection.MISSING, position)
-        event = EventKey(self.partition, self.sort_key)
-        return KeyRepair(event, self.item, direction, before, entry)
+    def entry(self) -> Entry:
+        """The entry the repair writes: what a read-back must find for it to have landed."""
+        return Entry(self.direction == KeyDirection.MISSING.value, Position.parse(self.position))
 
 
 class KeyAuditSink(Protocol):
@@ -134,7 +128,7 @@ def resolve_key_intent(
     intent: KeyRepairRecord, entry: Entry | None, run_id: str, time: str
 ) -> KeyRepairRecord:
     """Settle a key-repair intent without an outcome line by the entry read back."""
-    return settled(intent, key_repair_written(intent.repair, entry), run_id, time)
+    return settled(intent, key_repair_written(intent.entry, entry), run_id, time)
 
 
 KEY_LOG_EVENTS = {

@@ -175,12 +175,12 @@ def needs_key_listing(look: CounterLook, present: int, attendees: int) -> bool:
     return look is not CounterLook.IN_SYNC or present != attendees
 
 
-def key_repair_written(repair: KeyRepair, entry: Entry | None) -> bool:
-    """Whether the entry read back is the one ``repair`` writes: the same position with
-    ``present`` flipped. The handler always moves the position when it writes an entry, so only
-    this repair (its first attempt, whose response was lost) leaves exactly that behind; the
-    counter's ``ADD`` was in the same transaction, so it landed too."""
-    return entry == repair.entry
+def key_repair_written(repaired: Entry, read: Entry | None) -> bool:
+    """Whether the entry read back is the one a repair writes (``repaired``: the same position
+    with ``present`` flipped). The handler always moves the position when it writes an entry,
+    so only that repair (its first attempt, whose response was lost) leaves exactly this
+    behind; the counter's ``ADD`` was in the same transaction, so it landed too."""
+    return read == repaired
 
 
 __all__ = [

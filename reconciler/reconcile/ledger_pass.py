@@ -205,8 +205,8 @@ class LedgerPath:
                 version=stored.version,
                 reason=look.correction.reason.value,
             )
-        if not look.listed:
-            summary.key_listings_skipped += look.counter is not CounterLook.VANISHED
+        if not look.listed and look.counter is not CounterLook.VANISHED:
+            summary.key_listings_skipped += 1
         self._hold_suspects(summary, look, work)
 
     def _hold_suspects(self, summary: PassSummary, look: LedgerLook, work: LedgerWork) -> None:
@@ -280,9 +280,8 @@ class LedgerPath:
         try:
             self.store.repair_key(repair)
         except ConflictError:
-            if not key_repair_written(
-                repair, self.store.read_entry(repair.event.slug, repair.item)
-            ):
+            read = self.store.read_entry(repair.event.slug, repair.item)
+            if not key_repair_written(repair.entry, read):
                 summary.key_conflicts += 1
                 self._audit_key(run_id, repair, CorrectionOutcome.CONFLICT)
                 return
@@ -320,8 +319,10 @@ class LedgerPath:
                 self._log.info("counter_correction_read_back", slug=fresh.key.slug, mode="ledger")
             summary.corrected += 1
             summary.counter_repairs += 1
-            summary.initialized += fresh.reason is Reason.MISSING
-            summary.versions_replaced += fresh.stored.version_unreadable
+            if fresh.reason is Reason.MISSING:
+                summary.initialized += 1
+            if fresh.stored.version_unreadable:
+                summary.versions_replaced += 1
             self._audit_counter(run_id, fresh, CorrectionOutcome.APPLIED)
             return
         summary.conflicts += 1

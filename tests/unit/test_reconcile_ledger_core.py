@@ -132,8 +132,8 @@ def test_a_key_repair_reads_back_as_written_only_with_its_own_entry() -> None:
     (suspect,) = key_suspects(EVENT, [ANN], {ANN.item: Entry(False, AT)}, 5.0)
     repair = confirm_key(suspect, Entry(False, AT), attendee_exists=True)
     assert repair is not None
-    assert key_repair_written(repair, Entry(True, AT))
-    assert not key_repair_written(repair, Entry(False, AT))  # never written
+    assert key_repair_written(repair.entry, Entry(True, AT))
+    assert not key_repair_written(repair.entry, Entry(False, AT))  # never written
     later = Position("s", f"{9:040d}")
-    assert not key_repair_written(repair, Entry(True, later))  # the handler moved it since
-    assert not key_repair_written(repair, None)
+    assert not key_repair_written(repair.entry, Entry(True, later))  # the handler moved it since
+    assert not key_repair_written(repair.entry, None)
