@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -36,6 +35,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from benchmarks.bare import BareRequests, peak_rss_mb, timed
+from reconciler.devtools.dynalite import Dynalite
 from reconciler.devtools.local_table import create_table
 from reconciler.kernel.aws import Clients, client_config
 from reconciler.kernel.logs import configure_logging
@@ -43,9 +44,7 @@ from reconciler.kernel.model import TableModel
 from reconciler.kernel.settings import TableSettings
 from reconciler.reconcile.bootstrap import build_reconciler
 from reconciler.reconcile.core import BrakePolicy
-from reconciler.reconcile.dynamo import EVENT_PAGE_SIZE
 from reconciler.reconcile.settings import RunSettings
-from tests.dynalite import Dynalite
 
 MODEL = TableModel()
 REPO = Path(__file__).resolve().parent.parent
@@ -127,27 +126,14 @@ def seed(ddb: Any, table: str, events: int, attendees: int, drift_percent: float
 # -- the two measured runs (each in its own child process) ------------------------------------
 
 
-def peak_rss_mb() -> float:
-    """Peak RSS of this process's own address space (``VmHWM``).
-
-    Not ``ru_maxrss``: Linux carries the pre-exec high-water mark of the forked parent into
-    it, so a child of a parent that just seeded a million items would report the parent's size.
-    """
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def measure_pass(endpoint: str, table: str, concurrency: int) -> dict[str, Any]:
+def measure_pass(
+    endpoint: str, table: str, concurrency: int, dry_run: bool = False
+) -> dict[str, Any]:
     configure_logging("json", "info", stream=open("/dev/null", "w"))  # noqa: SIM115
     clients = local_clients(endpoint)
     settings = RunSettings(
         table=TableSettings(table, MODEL),
+        dry_run=dry_run,
         settle_seconds=0.0,
         concurrency=concurrency,
         max_reads_per_second=0.0,
@@ -164,67 +150,21 @@ def measure_pass(endpoint: str, table: str, concurrency: int) -> dict[str, Any]:
 def measure_floor(
     endpoint: str, table: str, concurrency: int, events: int, drift_percent: float
 ) -> dict[str, Any]:
-    ddb = local_clients(endpoint).dynamodb()
-    requests = 0
-    units = 0.0
+    bare = BareRequests(local_clients(endpoint).dynamodb(), table)
 
-    def paged(**kwargs: Any) -> Iterator[dict[str, Any]]:
-        nonlocal requests, units
-        while True:
-            page = ddb.query(ReturnConsumedCapacity="TOTAL", **kwargs)
-            requests += 1
-            units += page["ConsumedCapacity"]["CapacityUnits"]
-            yield page
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    def reads() -> None:
+        with ThreadPoolExecutor(concurrency) as pool:
+            for _ in pool.map(bare.look, bare.listing()):
+                pass
+            second = [
+                (MODEL.event_partitions[i % len(MODEL.event_partitions)], event_sort_key(i))
+                for i in range(events)
+                if drifted(i, drift_percent)
+            ]
+            for _ in pool.map(bare.look, second):
+                pass
 
-    def listing() -> Iterator[tuple[str, str]]:
-        for partition in MODEL.event_partitions:
-            for page in paged(
-                TableName=table,
-                KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues={":pk": {"S": partition}},
-                ProjectionExpression="pk, sk",
-                Limit=EVENT_PAGE_SIZE,
-            ):
-                for item in page["Items"]:
-                    yield item["pk"]["S"], item["sk"]["S"]
-
-    def look(key: tuple[str, str]) -> None:
-        nonlocal requests, units
-        response = ddb.get_item(
-            TableName=table,
-            Key={"pk": {"S": key[0]}, "sk": {"S": key[1]}},
-            ConsistentRead=True,
-            ProjectionExpression="pk, attendeeCount, counterVersion",
-            ReturnConsumedCapacity="TOTAL",
-        )
-        requests += 1
-        units += response["ConsumedCapacity"]["CapacityUnits"]
-        event_slug = key[1].split("#", 1)[0]
-        for _ in paged(
-            TableName=table,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": f"{event_slug}#ATTENDEE"}},
-            Select="COUNT",
-            ConsistentRead=True,
-        ):
-            pass
-
-    start = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        for _ in pool.map(look, listing()):
-            pass
-        second = [
-            (MODEL.event_partitions[i % len(MODEL.event_partitions)], event_sort_key(i))
-            for i in range(events)
-            if drifted(i, drift_percent)
-        ]
-        for _ in pool.map(look, second):
-            pass
-    wall = time.perf_counter() - start
-    return {"wall": wall, "rss_mb": peak_rss_mb(), "requests": requests, "units": units}
+    return timed(bare, reads)
 
 
 def child(kind: str, args: argparse.Namespace, endpoint: str, table: str) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from reconciler.reconcile.reconciler import (
     SummaryCallback,
     WallClock,
 )
+from reconciler.reconcile.rotation_dynamo import DynamoRotation
 from reconciler.reconcile.settings import RunSettings
 from reconciler.reconcile.summary import PassSummary
 
@@ -105,6 +106,7 @@ def build_reconciler(
         ledger=ledger,
         key_audit=FanOutKeyAuditSink(*key_sinks),
         intents=file_sink,
+        rotation=DynamoRotation(clients.dynamodb(), tables.state_table, limiter),
     )
 
 

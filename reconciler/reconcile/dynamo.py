@@ -15,12 +15,10 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from reconciler.kernel.aws import aws_call
-from reconciler.kernel.errors import ReconcilerError
 from reconciler.kernel.event_lookup import DynamoEventLocator
 from reconciler.kernel.model import EventKey, ItemKind, TableModel, classify, integer_attribute
 from reconciler.reconcile.core import Correction, CounterKind, StoredCounter
-from reconciler.reconcile.io_tally import IoTally
+from reconciler.reconcile.metered import MeteredCalls, sort_key_bounds
 from reconciler.reconcile.ports import EventGroup
 from reconciler.reconcile.ratelimit import ReadRateLimiter
 from reconciler.reconcile.summary import AwsErrorKey, IoStats
@@ -141,7 +139,8 @@ class DynamoReconcileTable:
         self._limiter = limiter
         self._page_size = event_page_size
         self._optional_table = optional_table
-        self._io = IoTally()
+        self._calls = MeteredCalls(limiter)
+        self._io = self._calls.tally
         self._locator = DynamoEventLocator(client, table_name, model)
         self._hook_id = f"reconciler-errors-{id(self)}"
         client.meta.events.register(
@@ -190,27 +189,29 @@ class DynamoReconcileTable:
         return self._io.stats()
 
     def _read(self, operation: str, call: Any, **kwargs: Any) -> Any:
-        self._limiter.acquire(1.0)
-        try:
-            with aws_call(operation):
-                response = call(ReturnConsumedCapacity="TOTAL", **kwargs)
-        except ReconcilerError:
-            self._io.sent(operation)
-            raise
-        units = self._io.sent(operation, response)
-        self._limiter.charge(units - 1.0)
-        return response
+        return self._calls.call(operation, call, **kwargs)
 
     # -- EventSource -------------------------------------------------------------------------
 
-    def _partition_keys(self, partition: str) -> Iterator[EventKey]:
+    def _partition_items(
+        self, partition: str, start: str | None, stop: str | None
+    ) -> Iterator[tuple[EventKey, StoredCounter]]:
         model = self._model
+        values: dict[str, AttributeValue] = {":pk": {"S": partition}}
+        condition = "#pk = :pk" + sort_key_bounds(values, start, stop)
         kwargs: dict[str, Any] = {
             "TableName": self._table,
-            "KeyConditionExpression": "#pk = :pk",
-            "ExpressionAttributeNames": {"#pk": model.pk_attr, "#sk": model.sk_attr},
-            "ExpressionAttributeValues": {":pk": {"S": partition}},
-            "ProjectionExpression": "#pk, #sk",
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": {
+                "#pk": model.pk_attr,
+                "#sk": model.sk_attr,
+                "#count": model.counter_attr,
+                "#ver": model.version_attr,
+            },
+            "ExpressionAttributeValues": values,
+            # The counter comes along (a few bytes per event item): the rotating sweep chooses
+            # what to recount from it without another read.
+            "ProjectionExpression": "#pk, #sk, #count, #ver",
         }
         if self._page_size:
             kwargs["Limit"] = self._page_size
@@ -221,20 +222,21 @@ class DynamoReconcileTable:
                 ref = classify(partition, sort_key, model)
                 # Anything else in an event partition (no ``<slug>#`` sort key) is not ours.
                 if ref.kind is ItemKind.EVENT and isinstance(sort_key, str):
-                    yield EventKey(partition, sort_key)
+                    yield EventKey(partition, sort_key), stored_counter(dict(item), model)
             last = page.get("LastEvaluatedKey")
             if not last:
                 return
             kwargs["ExclusiveStartKey"] = last
 
-    def events(self) -> Iterator[EventGroup]:
+    def events(self, start: str | None = None, stop: str | None = None) -> Iterator[EventGroup]:
         # DynamoDB orders string sort keys by UTF-8 bytes, which is Python's code point order.
         merged = heapq.merge(
-            *(self._partition_keys(p) for p in self._model.event_partitions),
-            key=lambda key: key.sort_key,
+            *(self._partition_items(p, start, stop) for p in self._model.event_partitions),
+            key=lambda pair: pair[0].sort_key,
         )
-        for slug, keys in itertools.groupby(merged, key=lambda key: key.slug):
-            yield EventGroup(slug, tuple(keys))
+        for slug, pairs in itertools.groupby(merged, key=lambda pair: pair[0].slug):
+            items = tuple(pairs)
+            yield EventGroup(slug, tuple(key for key, _ in items), listed=items[0][1])
 
     def event(self, slug: str) -> EventGroup | None:
         self._limiter.acquire(1.0)
@@ -318,18 +320,14 @@ class DynamoReconcileTable:
                 raise ValueError("a present counter must carry its raw value")
             clauses.append("#count = :stored")
             values[":stored"] = parse_attribute(stored.raw)
-        try:
-            with aws_call("UpdateItem"):
-                response = self._client.update_item(
-                    TableName=self._table,
-                    Key=self._key(correction.key),
-                    UpdateExpression=update,
-                    ConditionExpression=" AND ".join(clauses),
-                    ExpressionAttributeNames=names,
-                    ExpressionAttributeValues=values,
-                    ReturnConsumedCapacity="TOTAL",
-                )
-        except ReconcilerError:
-            self._io.sent("UpdateItem")
-            raise
-        self._io.sent("UpdateItem", response, write=True)
+        self._calls.call(
+            "UpdateItem",
+            self._client.update_item,
+            write=True,
+            TableName=self._table,
+            Key=self._key(correction.key),
+            UpdateExpression=update,
+            ConditionExpression=" AND ".join(clauses),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )

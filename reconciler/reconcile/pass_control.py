@@ -15,9 +15,6 @@ from reconciler.kernel.errors import ReconcilerError
 from reconciler.reconcile.core import BrakePolicy, Shard
 from reconciler.reconcile.settings import DEFAULT_MAX_KEY_SUSPECTS, RunSettings
 
-SLEEP_SLICE_SECONDS = 1.0
-"""The settle wait sleeps in slices so ``should_stop`` is honoured within a second."""
-
 
 def _never() -> bool:
     return False
@@ -44,18 +41,6 @@ class PassControl:
         if self.should_stop():
             raise PassStoppedError
 
-    def wait_until(
-        self, due: float, clock: Callable[[], float], sleep: Callable[[float], None]
-    ) -> None:
-        """Sleep until the monotonic time ``due``, in slices of :data:`SLEEP_SLICE_SECONDS` so
-        that ``should_stop`` is honoured within a second."""
-        while True:
-            self.stop_if_asked()
-            remaining = due - clock()
-            if remaining <= 0:
-                return
-            sleep(min(remaining, SLEEP_SLICE_SECONDS))
-
 
 @dataclass(frozen=True, slots=True)
 class PassOptions:
@@ -68,6 +53,15 @@ class PassOptions:
     event: str | None = None
     shard: Shard | None = None
     max_key_suspects: int = DEFAULT_MAX_KEY_SUSPECTS
+    max_read_units: float | None = None
+    full_sweep_every: float | None = None
+
+    @property
+    def rotating(self) -> bool:
+        """Budgeted: changed events every pass, the rest in rotation (``rotation_core``)."""
+        return self.event is None and (
+            self.max_read_units is not None or self.full_sweep_every is not None
+        )
 
     @classmethod
     def from_settings(cls, settings: RunSettings) -> PassOptions:
@@ -79,6 +73,8 @@ class PassOptions:
             event=settings.event,
             shard=settings.shard,
             max_key_suspects=settings.max_key_suspects,
+            max_read_units=settings.max_read_units,
+            full_sweep_every=settings.full_sweep_every,
         )
 
 
@@ -88,6 +84,22 @@ class EventNotFoundError(ReconcilerError):
 
 class PassStoppedError(Exception):
     """Inside a pass only: ``should_stop`` said so (the pass ends early, it does not fail)."""
+
+
+SLEEP_SLICE_SECONDS = 1.0
+"""The settle wait sleeps in slices so ``should_stop`` is honoured within a second."""
+
+
+def wait_until(
+    due: float, control: PassControl, clock: Callable[[], float], sleep: Callable[[float], None]
+) -> None:
+    """Sleeps until the monotonic ``due``; raises :class:`PassStoppedError` when asked to stop."""
+    while True:
+        control.stop_if_asked()
+        remaining = due - clock()
+        if remaining <= 0:
+            return
+        sleep(min(remaining, SLEEP_SLICE_SECONDS))
 
 
 def new_run_id(now: datetime) -> str:

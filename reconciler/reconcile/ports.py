@@ -6,7 +6,7 @@ in memory. The service depends on these only, never on boto3.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -15,6 +15,7 @@ from reconciler.kernel.model import EventKey
 from reconciler.reconcile.audit import AuditSink
 from reconciler.reconcile.core import Correction, StoredCounter
 from reconciler.reconcile.ledger_core import AttendeeRef, KeyRepair
+from reconciler.reconcile.rotation_core import Cycle
 from reconciler.reconcile.summary import IoStats
 
 
@@ -24,6 +25,9 @@ class EventGroup:
 
     slug: str
     keys: tuple[EventKey, ...]
+    listed: StoredCounter | None = None
+    """The first item's counter as the listing read it (not consistent; the rotating sweep
+    only uses it to choose what to recount, never to decide a write)."""
 
     @property
     def ambiguous(self) -> bool:
@@ -31,8 +35,9 @@ class EventGroup:
 
 
 class EventSource(Protocol):
-    def events(self) -> Iterator[EventGroup]:
-        """Every event, grouped by slug, streamed page by page (never all in memory)."""
+    def events(self, start: str | None = None, stop: str | None = None) -> Iterator[EventGroup]:
+        """Every event, grouped by slug, streamed page by page (never all in memory), in sort
+        key order; ``start`` (inclusive) and ``stop`` (exclusive) bound the sort keys."""
         ...
 
     def event(self, slug: str) -> EventGroup | None:
@@ -101,6 +106,28 @@ class LedgerStore(Protocol):
     def stats(self) -> IoStats: ...
 
 
+class RotationStore(Protocol):
+    """Where the rotating sweep keeps its cycle and the counters it last found in sync (the
+    state table, so that replicas share them and restarts keep them)."""
+
+    def load_cycle(self, scope: str) -> Cycle: ...
+
+    def save_cycle(self, scope: str, cycle: Cycle) -> None:
+        """Conditioned on the revision before ``cycle``'s; :class:`ConflictError` when another
+        pass saved in between (that pass's cursor stands)."""
+        ...
+
+    def records(self, start: str | None, stop: str | None) -> Iterator[tuple[str, str]]:
+        """``(record key, fingerprint)`` in key order, ``start`` <= key < ``stop``."""
+        ...
+
+    def put_records(self, records: Sequence[tuple[str, str]]) -> None: ...
+
+    def delete_records(self, keys: Sequence[str]) -> None: ...
+
+    def stats(self) -> IoStats: ...
+
+
 __all__ = [
     "AuditSink",
     "CounterTable",
@@ -108,4 +135,5 @@ __all__ = [
     "EventSource",
     "IoStats",
     "LedgerStore",
+    "RotationStore",
 ]

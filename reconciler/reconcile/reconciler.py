@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import structlog
 
-from reconciler.kernel.errors import ConflictError, LeaseLostError, ReconcilerError
+from reconciler.kernel.errors import LeaseLostError, ReconcilerError
 from reconciler.kernel.logs import get_logger
 from reconciler.kernel.model import EventKey
 from reconciler.reconcile.audit import (
@@ -30,22 +29,24 @@ from reconciler.reconcile.audit import (
     intent_record,
     resolve_pending,
 )
+from reconciler.reconcile.classic import (
+    WriteResult,
+    tally_classic_look,
+    tally_write,
+    write_correction,
+)
 from reconciler.reconcile.core import (
     Correction,
     CorrectionOutcome,
-    FirstLook,
     Observation,
-    Reason,
     Recheck,
     WriteMode,
     confirm,
-    correction_reason,
-    first_look,
     in_shard,
     plan_corrections,
     recheck_due,
-    written,
 )
+from reconciler.reconcile.fanout import fan_out
 from reconciler.reconcile.ledger_pass import LedgerLook, LedgerPath, LedgerWork
 from reconciler.reconcile.pass_control import (
     EventNotFoundError,
@@ -54,8 +55,16 @@ from reconciler.reconcile.pass_control import (
     PassStoppedError,
     new_run_id,
     utc_now,
+    wait_until,
 )
-from reconciler.reconcile.ports import CounterTable, EventGroup, EventSource, LedgerStore
+from reconciler.reconcile.ports import (
+    CounterTable,
+    EventGroup,
+    EventSource,
+    LedgerStore,
+    RotationStore,
+)
+from reconciler.reconcile.rotation import RotatingSweep, in_sync
 from reconciler.reconcile.spool import SPOOL_IN_MEMORY, Spool, correction_spool, observation_spool
 from reconciler.reconcile.summary import IoStats, PassSummary, StopReason
 
@@ -74,6 +83,7 @@ class _PassState:
     suspects: Spool[Observation] = field(init=False)
     confirmed: Spool[Correction] = field(init=False)
     ledger: LedgerWork = field(default_factory=LedgerWork)
+    rotation: RotatingSweep | None = None
 
     def __post_init__(self) -> None:
         self.suspects = observation_spool(self.spool_limit)
@@ -101,8 +111,10 @@ class Reconciler:
         ledger: LedgerStore | None = None,
         key_audit: KeyAuditSink | None = None,
         intents: IntentLog | None = None,
+        rotation: RotationStore | None = None,
     ) -> None:
         self._spool_limit = spool_limit
+        self._rotation = rotation if options.rotating else None
         self._intents = intents
         self._events = events
         self._table = table
@@ -152,6 +164,14 @@ class Reconciler:
         state = _PassState(summary, control, run_id, self._spool_limit)
         started = self._clock()
         io_before = self._io()
+        if self._rotation is not None:
+            state.rotation = RotatingSweep(
+                self._events,
+                self._rotation,
+                options,
+                wall=lambda: self._wall().timestamp(),
+                spent=lambda: self._io().minus(io_before).read_units,
+            )
         if self._ledger is not None:
             self._ledger.store.start_pass()
         with structlog.contextvars.bound_contextvars(run_id=run_id):
@@ -186,7 +206,9 @@ class Reconciler:
 
     def _io(self) -> IoStats:
         stats = self._table.stats()
-        return stats if self._ledger is None else stats.plus(self._ledger.store.stats())
+        for store in (self._ledger.store if self._ledger else None, self._rotation):
+            stats = stats if store is None else stats.plus(store.stats())
+        return stats
 
     def _run(self, state: _PassState) -> None:
         self._resolve_intents(state)
@@ -212,13 +234,16 @@ class Reconciler:
 
     # -- sweep -------------------------------------------------------------------------------
 
-    def _groups(self) -> Iterator[EventGroup]:
+    def _groups(self, state: _PassState) -> Iterator[EventGroup]:
         options = self._options
         if options.event is not None:
             group = self._events.event(options.event)
             if group is None:
                 raise EventNotFoundError(f"no event item for slug {options.event!r}")
             yield group
+            return
+        if state.rotation is not None:
+            yield from state.rotation.groups()
             return
         for group in self._events.events():
             if in_shard(group.slug, options.shard):
@@ -239,107 +264,84 @@ class Reconciler:
 
     def _sweep(self, state: _PassState) -> None:
         summary = state.summary
-        limit = max(1, self._options.concurrency)
-        failure: BaseException | None = None
         stopped = False
-        with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="reconcile") as pool:
-            pending: set[Future[Observation | LedgerLook]] = set()
 
-            def drain(block_until_below: int) -> None:
-                nonlocal pending, failure
-                while len(pending) > block_until_below:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        error = future.exception()
-                        if error is not None:
-                            failure = failure or error
-                        else:
-                            self._first_look(state, future.result())
+        def keys() -> Iterator[EventKey]:
+            nonlocal stopped
+            for group in self._groups(state):
+                if state.control.should_stop():
+                    stopped = True
+                    return
+                summary.events_checked += 1
+                if group.ambiguous:
+                    if state.rotation is not None:
+                        state.rotation.looked(group.slug, None)
+                    summary.ambiguous += 1
+                    self._log.warning(
+                        "ambiguous_event",
+                        slug=group.slug,
+                        candidates=[f"{k.partition}/{k.sort_key}" for k in group.keys],
+                    )
+                    continue
+                yield group.keys[0]
 
-            groups = self._groups()
-            try:
-                for group in groups:
-                    if failure is not None:
-                        break
-                    if state.control.should_stop():
-                        stopped = True
-                        break
-                    summary.events_checked += 1
-                    if group.ambiguous:
-                        summary.ambiguous += 1
-                        self._log.warning(
-                            "ambiguous_event",
-                            slug=group.slug,
-                            candidates=[f"{k.partition}/{k.sort_key}" for k in group.keys],
-                        )
-                        continue
-                    # A bounded queue: never more than two events per worker waiting.
-                    drain(2 * limit - 1)
-                    pending.add(pool.submit(self._observe, group.keys[0]))
-            except BaseException:
-                for future in pending:
-                    future.cancel()
-                raise
-            drain(0)
-        if failure is not None:
-            raise failure
+        fan_out(
+            keys(),
+            self._observe,
+            lambda look: self._first_look(state, look),
+            limit=self._options.concurrency,
+            name="reconcile-sweep",
+        )
+        if state.rotation is not None:
+            summary.rotation = state.rotation.finish()
         if stopped:
             raise PassStoppedError
 
     def _first_look(self, state: _PassState, observation: Observation | LedgerLook) -> None:
+        if state.rotation is not None:
+            state.rotation.looked(observation.key.slug, in_sync(observation))
         if isinstance(observation, LedgerLook):
             if self._ledger is not None:
                 self._ledger.first_look(state.summary, observation, state.ledger)
             return
-        state.summary.classic_events += 1
-        look = first_look(observation)
-        state.summary.tally_first_look(look, observation)
-        key, stored = observation.key, observation.stored
-        if stored is not None and stored.version_unreadable:
-            self._log.warning(
-                "counter_version_unreadable",
-                slug=key.slug,
-                partition=key.partition,
-                sort_key=key.sort_key,
-            )
-        if look is not FirstLook.SUSPECT or stored is None:
-            return
-        state.suspects.append(observation)
-        reason = correction_reason(stored, observation.counted)
-        self._log.info(
-            "counter_suspect",
-            slug=key.slug,
-            reason=reason.value if reason else None,
-            stored=stored.value,
-            counted=observation.counted,
-            version=stored.version,
-        )
+        if tally_classic_look(state.summary, observation):
+            state.suspects.append(observation)
 
     # -- settle and recheck ------------------------------------------------------------------
 
-    def _wait_until(self, due: float, control: PassControl) -> None:
-        control.wait_until(due, self._clock, self._sleep)
-
     def _recheck(self, state: _PassState) -> None:
         summary = state.summary
-        # In the order the first looks were taken (nearly the order of ``at``); each recheck
-        # still waits for its own due time, so the order only affects how long the pass waits.
-        for first in state.suspects:
-            self._wait_until(recheck_due(first, self._options.settle_seconds), state.control)
-            second = self._observe_classic(first.key)
-            verdict, correction = confirm(first, second)
-            if verdict is Recheck.IN_FLUX or correction is None:
+        settle = self._options.settle_seconds
+
+        def due() -> Iterator[Observation]:
+            # The wait happens here, in the pass's own thread: suspects are in the order of
+            # their first looks, so each is handed to a worker as soon as its window is over.
+            for first in state.suspects:
+                wait_until(recheck_due(first, settle), state.control, self._clock, self._sleep)
+                yield first
+
+        def second_look(first: Observation) -> tuple[Observation, Correction | None]:
+            verdict, correction = confirm(first, self._observe_classic(first.key))
+            return first, None if verdict is Recheck.IN_FLUX else correction
+
+        def tally(result: tuple[Observation, Correction | None]) -> None:
+            first, correction = result
+            if correction is None:
                 summary.in_flux += 1
                 self._log.info("counter_in_flux", slug=first.key.slug)
-                continue
-            state.confirmed.append(correction)
+            else:
+                state.confirmed.append(correction)
+
+        fan_out(
+            due(), second_look, tally, limit=self._options.concurrency, name="reconcile-recheck"
+        )
         summary.confirmed = len(state.confirmed) + len(state.ledger.corrections)
         if self._ledger is not None:
             self._ledger.recheck(
                 summary,
                 state.ledger,
                 self._options.settle_seconds,
-                lambda due: self._wait_until(due, state.control),
+                lambda due: wait_until(due, state.control, self._clock, self._sleep),
             )
 
     # -- brake and apply ---------------------------------------------------------------------
@@ -358,30 +360,31 @@ class Reconciler:
             self._log.error("brake_tripped", reason=plan.brake.reason, planned=confirmed)
         elif plan.brake.overridden:
             self._log.warning("brake_overridden", reason=plan.brake.reason)
-        for correction in state.confirmed:
-            if plan.hold is not None:
+        if plan.hold is not None:
+            for correction in state.confirmed:
                 summary.planned += 1
                 self._audit_outcome(state, correction, plan.outcome)
-                continue
-            if state.control.should_stop():
-                raise PassStoppedError
-            state.control.before_write()
-            self._audit.write(intent_record(state.run_id, correction, self._now()))
-            try:
-                self._table.write_correction(correction)
-            except ConflictError:
-                if not written(correction, self._table.read_counter(correction.key)):
-                    summary.conflicts += 1
-                    self._audit_outcome(state, correction, CorrectionOutcome.CONFLICT)
-                    continue
-                summary.lost_responses += 1
-                self._log.info("counter_correction_read_back", slug=correction.key.slug)
-            summary.corrected += 1
-            if correction.reason is Reason.MISSING:
-                summary.initialized += 1
-            if correction.stored.version_unreadable:
-                summary.versions_replaced += 1
-            self._audit_outcome(state, correction, plan.outcome)
+        else:
+
+            def write(correction: Correction) -> tuple[Correction, WriteResult]:
+                return correction, write_correction(
+                    self._table,
+                    state.control,
+                    lambda c: self._audit.write(intent_record(state.run_id, c, self._now())),
+                    correction,
+                )
+
+            def tally(result: tuple[Correction, WriteResult]) -> None:
+                correction, outcome = result[0], tally_write(summary, *result)
+                self._audit_outcome(state, correction, outcome)
+
+            fan_out(
+                state.confirmed,
+                write,
+                tally,
+                limit=self._options.concurrency,
+                name="reconcile-write",
+            )
         if self._ledger is not None:
             self._ledger.apply(summary, state.ledger, plan, state.control, state.run_id)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from reconciler.kernel.settings import (
     Source,
     TableSettings,
     add_table_arguments,
+    parse_duration,
+    parse_number,
     parse_table_settings,
 )
 from reconciler.reconcile.core import BrakePolicy, Shard
@@ -58,6 +61,10 @@ class RunSettings:
     """When set, each pass's summary is published there for the CloudWatch alarms."""
     max_key_suspects: int = DEFAULT_MAX_KEY_SUSPECTS
     """The ledger path's cap on key suspects held by one pass (see ``--max-key-suspects``)."""
+    max_read_units: float | None = None
+    """Rotating sweep: no new rotation recount starts once a pass consumed this many units."""
+    full_sweep_every: float | None = None
+    """Rotating sweep: every event is recounted at least once per this many seconds."""
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -106,6 +113,18 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--shard", metavar="I/N", help="only events whose stable slug hash mod N is I"
     )
+    group.add_argument(
+        "--max-read-units",
+        metavar="N",
+        help="rotating sweep: start no rotation recount once a pass consumed N read units; "
+        "events whose counter changed are still checked every pass",
+    )
+    group.add_argument(
+        "--full-sweep-every",
+        metavar="DURATION",
+        help="rotating sweep: recount every event at least once per DURATION (e.g. 24h, 7d); "
+        "each pass takes its share of the period",
+    )
     group.add_argument("--audit-file", metavar="PATH", help="append audit records (JSON lines)")
     group.add_argument(
         "--max-key-suspects",
@@ -146,6 +165,10 @@ def parse_run_settings(source: Source) -> RunSettings:
     shard = parse_shard(str(shard_raw), shard_label) if shard_raw is not None else None
     if shard is not None and event is not None:
         raise ConfigError(shard_label, "cannot be combined with --event")
+    for flag in ("--max-read-units", "--full-sweep-every"):
+        label, raw = source.raw(flag)
+        if raw is not None and event is not None:
+            raise ConfigError(label, "cannot be combined with --event (one event is one recount)")
     audit_file = _audit_file(source)
     return RunSettings(
         table=table,
@@ -175,7 +198,27 @@ def parse_run_settings(source: Source) -> RunSettings:
         max_key_suspects=source.integer(
             "--max-key-suspects", DEFAULT_MAX_KEY_SUSPECTS, minimum=1, maximum=10_000_000
         ),
+        max_read_units=_optional_positive(
+            source, "--max-read-units", lambda raw, label: parse_number(raw, label, finite=True)
+        ),
+        full_sweep_every=_optional_positive(source, "--full-sweep-every", _duration),
     )
+
+
+def _duration(text: object, label: str) -> float:
+    return parse_duration(str(text), label)
+
+
+def _optional_positive(
+    source: Source, flag: str, parse: Callable[[object, str], float]
+) -> float | None:
+    label, raw = source.raw(flag)
+    if raw is None or str(raw).strip() == "":
+        return None
+    value = parse(raw, label)
+    if value <= 0:
+        raise ConfigError(label, f"must be greater than 0, got {raw!r}")
+    return value
 
 
 def _cloudwatch_namespace(source: Source) -> str | None:

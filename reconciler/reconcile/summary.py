@@ -24,6 +24,7 @@ from reconciler.reconcile.core import (
     drift_direction,
     reason_for,
 )
+from reconciler.reconcile.rotation_core import RotationReport
 
 
 class StopReason(enum.Enum):
@@ -164,6 +165,8 @@ class PassSummary:
     key_listings_skipped: int = 0
     """Ledger-mode events whose keys were not listed: counter, present entries and attendee
     items all agreed, so the counter was exact."""
+    rotation: RotationReport | None = None
+    """The rotating sweep's walk (``--max-read-units`` / ``--full-sweep-every``)."""
     io: IoStats = field(default_factory=IoStats)
     duration_seconds: float = 0.0
     stop: StopReason = StopReason.NONE
@@ -272,6 +275,7 @@ class PassSummary:
             "key_planned": self.key_planned,
             "key_suspects_deferred": self.key_suspects_deferred,
             "key_listings_skipped": self.key_listings_skipped,
+            "rotation": self.rotation.to_dict() if self.rotation is not None else None,
             "consumed_read_units": round(self.io.read_units, 3),
             "consumed_write_units": round(self.io.write_units, 3),
             "requests": dict(self.io.requests),

@@ -32,6 +32,7 @@ from reconciler.serve.metric_labels import (
     bounded_error,
     bounded_operation,
 )
+from reconciler.serve.rotation_metrics import RotationMetrics
 
 
 class ReconcilerMetrics:
@@ -219,6 +220,7 @@ class ReconcilerMetrics:
             "Unix time at which this process started serving.",
             registry=registry,
         )
+        self.rotation = RotationMetrics(registry)
         self.build_info = Info("reconciler_build", "Version of the reconciler.", registry=registry)
         self.build_info.info({"version": version})
         self._initialise_children()
@@ -295,6 +297,7 @@ class ReconcilerMetrics:
             self.invalid_events.labels(state=state).inc(max(count, 0))
         self.observe_aws_errors(summary.io.errors)
         self._observe_ledger(summary)
+        self.rotation.observe(summary.rotation)
 
         if outcome in (Outcome.SUCCESS, Outcome.BRAKE):
             self.events_in_drift.set(max(summary.drifted, 0))
@@ -318,6 +321,7 @@ class ReconcilerMetrics:
         the maximum across replicas, and a standby must not keep reporting stale drift."""
         for gauge in (self.events_in_drift, self.ambiguous_events, self.brake_tripped):
             gauge.set(0)
+        self.rotation.clear()
         self.drift_streak.set(0)
         self.corrections_paused.set(0)
 

@@ -99,9 +99,13 @@ class FakeReconcileTable:
                 self.errors[AwsErrorKey(operation, type(error).__name__)] += 1
             raise error
 
-    def events(self) -> Iterator[EventGroup]:
+    def events(self, start: str | None = None, stop: str | None = None) -> Iterator[EventGroup]:
         self._enter("ListEvents", "")
-        keys = sorted(self.events_by_key, key=lambda k: k.sort_key)
+        keys = [
+            k
+            for k in sorted(self.events_by_key, key=lambda k: k.sort_key)
+            if (start is None or k.sort_key >= start) and (stop is None or k.sort_key < stop)
+        ]
         groups: dict[str, list[EventKey]] = {}
         order: list[str] = []
         for key in keys:
@@ -111,7 +115,11 @@ class FakeReconcileTable:
             groups[key.slug].append(key)
         for slug in order:
             self.listed += len(groups[slug])
-            yield EventGroup(slug, tuple(groups[slug]))
+            first = groups[slug][0]
+            with self.lock:
+                event = self.events_by_key.get(first)
+                listed = stored_counter(event) if event is not None else None
+            yield EventGroup(slug, tuple(groups[slug]), listed=listed)
 
     def event(self, slug: str) -> EventGroup | None:
         self._enter("FindEvent", slug)

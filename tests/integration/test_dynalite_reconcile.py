@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.devtools.dynalite import Dynalite
 from reconciler.devtools.local_table import create_table
 from reconciler.kernel.aws import Clients, client_config
 from reconciler.kernel.errors import ConflictError
@@ -19,7 +20,6 @@ from reconciler.reconcile.core import BrakePolicy, Correction, Reason
 from reconciler.reconcile.dynamo import DynamoReconcileTable
 from reconciler.reconcile.ratelimit import ReadRateLimiter
 from reconciler.reconcile.settings import RunSettings
-from tests.dynalite import Dynalite
 from tests.fakes.reconcile import FakeClock
 
 pytestmark = pytest.mark.xdist_group("dynalite")

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from reconciler.cli import main
-from tests.dynalite import Dynalite
+from reconciler.devtools.dynalite import Dynalite
 
 pytestmark = pytest.mark.xdist_group("dynalite")
 

@@ -128,3 +128,23 @@ def test_an_audit_file_that_cannot_be_opened_is_rejected_before_the_pass(tmp_pat
     link.symlink_to(tmp_path / "gone" / "audit.jsonl")
     with pytest.raises(ConfigError, match=r"^--audit-file: cannot be opened"):
         parse(["--audit-file", str(link)])
+
+
+def test_the_rotating_sweep_takes_a_read_budget_and_a_period():
+    settings = parse(["--full-sweep-every", "7d"], {"RECONCILER_MAX_READ_UNITS": "5000"})
+    assert (settings.full_sweep_every, settings.max_read_units) == (7 * 86400.0, 5000.0)
+    assert parse([]).max_read_units is None
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        (["--event", "tech", "--max-read-units", "5"], "--max-read-units"),
+        (["--full-sweep-every", "0"], "--full-sweep-every"),
+        (["--max-read-units", "-1"], "--max-read-units"),
+        (["--full-sweep-every", "weekly"], "--full-sweep-every"),
+    ],
+)
+def test_a_bad_budget_or_period_is_refused_naming_the_flag(argv: list[str], flag: str):
+    with pytest.raises(ConfigError, match=flag):
+        parse(argv)

@@ -1,0 +1,128 @@
+"""The scenarios of the latency benchmark (``benchmarks.latency``), each run in a child process
+of its own so that its peak RSS is its own.
+
+Each returns the same shape: wall time, peak RSS, requests sent, read and write units consumed,
+and what it corrected (for a pass, from its summary; for the others, the writes that succeeded).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from benchmarks.bare import BareRequests, Key, timed
+from benchmarks.run import local_clients, measure_floor, measure_pass
+
+Result = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    label: str
+    table: str
+    """Which seeded table it runs on: ``reads`` (10 % drifted; nothing before ``naive`` writes
+    to it) or a fresh every-event-drifted one of its own."""
+    floor: str
+    """The scenario it is measured against."""
+
+
+SCENARIOS = (
+    Scenario(
+        "floor",
+        "floor: a bare Query COUNT + consistent GetItem per event, {c} threads",
+        "reads",
+        "floor",
+    ),
+    Scenario(
+        "dry_run",
+        "`reconciler run --once --dry-run`, {d:g}% of events drifted",
+        "reads",
+        "floor",
+    ),
+    Scenario(
+        "naive",
+        "a naive sequential cron recount (Query COUNT + unconditional write per event, 1 thread)",
+        "reads",
+        "floor",
+    ),
+    Scenario(
+        "writing",
+        "`reconciler run --once`, every event drifted, writing",
+        "writing",
+        "protocol",
+    ),
+    Scenario(
+        "protocol",
+        "protocol floor for that pass: two bare looks + one conditional write per event, "
+        "{c} threads",
+        "protocol",
+        "floor",
+    ),
+)
+"""In the order they run: the naive recount corrects the ``reads`` table, so it comes after
+the dry run there."""
+
+
+def read_floor(endpoint: str, table: str, concurrency: int) -> Result:
+    """The least a pass that finds nothing to correct costs: one look per event."""
+    return measure_floor(endpoint, table, concurrency, events=0, drift_percent=0.0)
+
+
+def reconcile_pass(endpoint: str, table: str, concurrency: int, dry_run: bool) -> Result:
+    """``run --once`` as the CLI builds it (settle 0, no read limit, the brake forced off)."""
+    measured = measure_pass(endpoint, table, concurrency, dry_run=dry_run)
+    summary = measured["summary"]
+    return {
+        "wall": measured["wall"],
+        "rss_mb": measured["rss_mb"],
+        "requests": sum(summary["requests"].values()),
+        "read_units": summary["consumed_read_units"],
+        "write_units": summary["consumed_write_units"],
+        "corrected": summary["planned"] if dry_run else summary["corrected"],
+    }
+
+
+def naive_recount(endpoint: str, table: str) -> Result:
+    """What a cron job would do: count each event and write the count, one at a time, with no
+    look at the counter and no condition (so it can overwrite the handler's work)."""
+    bare = BareRequests(local_clients(endpoint).dynamodb(), table)
+
+    def recount() -> None:
+        for key in bare.listing():
+            bare.blind_write(key, bare.count(key))
+
+    return timed(bare, recount)
+
+
+def protocol_floor(endpoint: str, table: str, concurrency: int) -> Result:
+    """The least a race-safe correction of every event costs: a look, a second look (after the
+    settle window, here 0), and a write conditioned on what the second look saw."""
+    bare = BareRequests(local_clients(endpoint).dynamodb(), table)
+
+    def correct(key: Key) -> None:
+        bare.look(key)
+        seen, counted = bare.look(key)
+        bare.conditional_write(key, seen, counted)
+
+    def run() -> None:
+        with ThreadPoolExecutor(concurrency) as pool:
+            for _ in pool.map(correct, bare.listing()):
+                pass
+
+    return timed(bare, run)
+
+
+def run_scenario(name: str, endpoint: str, table: str, concurrency: int) -> Result:
+    if name == "floor":
+        return read_floor(endpoint, table, concurrency)
+    if name == "dry_run":
+        return reconcile_pass(endpoint, table, concurrency, dry_run=True)
+    if name == "naive":
+        return naive_recount(endpoint, table)
+    if name == "writing":
+        return reconcile_pass(endpoint, table, concurrency, dry_run=False)
+    if name == "protocol":
+        return protocol_floor(endpoint, table, concurrency)
+    raise ValueError(f"no scenario {name!r}")
