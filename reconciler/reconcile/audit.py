@@ -18,16 +18,28 @@ import dataclasses
 import json
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, TypeVar
 
 import structlog
 
 from reconciler.kernel.errors import ReconcilerError
 from reconciler.kernel.model import EventKey
+from reconciler.reconcile.audit_keys import (
+    KEY_INTENT_LOG_EVENT,
+    KEY_LOG_EVENTS,
+    FanOutKeyAuditSink,
+    KeyAuditSink,
+    KeyRepairRecord,
+    as_intent,
+    key_intent_record,
+    key_repair_record,
+    resolve_key_intent,
+    settled,
+)
 from reconciler.reconcile.core import (
     Correction,
     CorrectionOutcome,
@@ -35,7 +47,6 @@ from reconciler.reconcile.core import (
     StoredCounter,
     written_value,
 )
-from reconciler.reconcile.ledger_core import KeyRepair
 
 
 class AuditWriteError(ReconcilerError):
@@ -83,56 +94,12 @@ class AuditSink(Protocol):
     def write(self, record: AuditRecord) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class KeyRepairRecord:
-    """One per-key repair of the ledger path: the item by its hash, never by its key."""
-
-    run_id: str
-    partition: str
-    sort_key: str
-    slug: str
-    item: str
-    """The ledger's name of the attendee item (``item_hash``); the e-mail is never recorded."""
-    direction: str
-    """``missing`` (entry written present, +1) or ``extra`` (written absent, -1)."""
-    delta: int
-    outcome: str
-    hold: str | None
-    time: str
-    kind: str = "key_repair"
-    """Tells these lines from the counter corrections' in a shared audit file."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-class KeyAuditSink(Protocol):
-    def write_key_repair(self, record: KeyRepairRecord) -> None: ...
-
-
-def key_repair_record(
-    run_id: str, repair: KeyRepair, outcome: CorrectionOutcome, time: str
-) -> KeyRepairRecord:
-    if outcome is CorrectionOutcome.IN_FLUX:
-        raise ValueError("an item in flux was never confirmed, so it has no repair to audit")
-    return KeyRepairRecord(
-        run_id=run_id,
-        partition=repair.event.partition,
-        sort_key=repair.event.sort_key,
-        slug=repair.event.slug,
-        item=repair.item,
-        direction=repair.direction.value,
-        delta=repair.delta,
-        outcome=outcome.value,
-        hold=outcome.value if outcome.held else None,
-        time=time,
-    )
+Paired = TypeVar("Paired", AuditRecord, KeyRepairRecord)
 
 
 def intent_record(run_id: str, correction: Correction, time: str) -> AuditRecord:
     """The line written before the write: the outcome is not known yet."""
-    record = audit_record(run_id, correction, CorrectionOutcome.APPLIED, time)
-    return dataclasses.replace(record, outcome=None, phase="intent")
+    return as_intent(audit_record(run_id, correction, CorrectionOutcome.APPLIED, time))
 
 
 def resolve_intent(
@@ -144,10 +111,7 @@ def resolve_intent(
     applied = intent.version_after is not None and written_value(
         intent.counted, intent.version_after, now
     )
-    outcome = CorrectionOutcome.APPLIED if applied else CorrectionOutcome.CONFLICT
-    return dataclasses.replace(
-        intent, outcome=outcome.value, phase="resolved", resolved_by=run_id, time=time
-    )
+    return settled(intent, applied, run_id, time)
 
 
 def audit_record(
@@ -185,15 +149,6 @@ LOG_EVENTS = {
 only ever find counters that were really rewritten (the record's ``outcome`` says the rest)."""
 
 
-KEY_LOG_EVENTS = {
-    CorrectionOutcome.APPLIED: "ledger_key_repaired",
-    CorrectionOutcome.CONFLICT: "ledger_key_repair_conflict",
-    CorrectionOutcome.DRY_RUN: "ledger_key_repair_planned",
-    CorrectionOutcome.PAUSED: "ledger_key_repair_planned",
-    CorrectionOutcome.BRAKED: "ledger_key_repair_planned",
-}
-
-
 class LogAuditSink:
     """Every record becomes a structured log line named by :data:`LOG_EVENTS`."""
 
@@ -210,6 +165,9 @@ class LogAuditSink:
         self._log.info(event, **record.to_dict())
 
     def write_key_repair(self, record: KeyRepairRecord) -> None:
+        if record.outcome is None:
+            self._log.info(KEY_INTENT_LOG_EVENT, **record.to_dict())
+            return
         self._log.info(KEY_LOG_EVENTS[CorrectionOutcome(record.outcome)], **record.to_dict())
 
 
@@ -227,20 +185,29 @@ class JsonLinesAuditSink:
         self._append(record.to_dict(), sync=record.phase == "intent")
 
     def write_key_repair(self, record: KeyRepairRecord) -> None:
-        self._append(record.to_dict())
+        self._append(record.to_dict(), sync=record.phase == "intent")
 
     def pending_intents(self, older_than: datetime) -> Iterator[AuditRecord]:
-        """Intents in the file with neither an outcome nor a resolution line, written before
-        ``older_than`` (a younger one may belong to a shard still between intent and outcome).
-        Streams the file; holds only the intents still open."""
-        open_intents: dict[tuple[str, str, str], AuditRecord] = {}
+        """Counter-correction intents with neither an outcome nor a resolution line, written
+        before ``older_than`` (a younger one may belong to a shard still between intent and
+        outcome). Streams the file; holds only the intents still open."""
+        return self._open_intents(_correction_line, older_than)
+
+    def pending_key_intents(self, older_than: datetime) -> Iterator[KeyRepairRecord]:
+        """The same for the ledger path's key repairs."""
+        return self._open_intents(_key_repair_line, older_than)
+
+    def _open_intents(
+        self, parse: Callable[[str], Paired | None], older_than: datetime
+    ) -> Iterator[Paired]:
+        open_intents: dict[tuple[str, ...], Paired] = {}
         with (
             self._lock,
             contextlib.suppress(FileNotFoundError),
             self._path.open(encoding="utf-8") as lines,
         ):
             for line in lines:
-                record = _correction_line(line)
+                record = parse(line)
                 if record is None:
                     continue
                 if record.phase == "intent":
@@ -273,21 +240,28 @@ class JsonLinesAuditSink:
                 self._file = None
 
 
-_RECORD_FIELDS = frozenset(field.name for field in dataclasses.fields(AuditRecord))
+def _line_of(cls: type[Paired], kind: str | None) -> Callable[[str], Paired | None]:
+    """A parser of the audit file's lines of one kind; ``None`` for the other kind's lines,
+    foreign or torn ones."""
+    names = frozenset(field.name for field in dataclasses.fields(cls))
+
+    def parse(line: str) -> Paired | None:
+        try:
+            fields = json.loads(line)
+        except ValueError:
+            return None
+        if not isinstance(fields, dict) or fields.get("kind") != kind:
+            return None
+        try:
+            return cls(**{k: v for k, v in fields.items() if k in names})
+        except TypeError:
+            return None
+
+    return parse
 
 
-def _correction_line(line: str) -> AuditRecord | None:
-    """A counter correction's line; ``None`` for key repairs, foreign or torn lines."""
-    try:
-        fields = json.loads(line)
-    except ValueError:
-        return None
-    if not isinstance(fields, dict) or fields.get("kind") is not None:
-        return None
-    try:
-        return AuditRecord(**{k: v for k, v in fields.items() if k in _RECORD_FIELDS})
-    except TypeError:
-        return None
+_correction_line = _line_of(AuditRecord, None)
+_key_repair_line = _line_of(KeyRepairRecord, "key_repair")
 
 
 def _written_before(time: str, limit: datetime) -> bool:
@@ -305,6 +279,8 @@ follow an intent within seconds (botocore's retries included), so an older one w
 class IntentLog(Protocol):
     def pending_intents(self, older_than: datetime) -> Iterator[AuditRecord]: ...
 
+    def pending_key_intents(self, older_than: datetime) -> Iterator[KeyRepairRecord]: ...
+
 
 def resolve_pending(
     intents: IntentLog,
@@ -317,12 +293,23 @@ def resolve_pending(
 ) -> int:
     """Reads back the item of every open intent older than :data:`INTENT_GRACE` and appends its
     ``resolved`` line; returns how many were resolved."""
-    resolved = 0
     time = now.astimezone(UTC).isoformat(timespec="milliseconds")
-    for intent in intents.pending_intents(now - INTENT_GRACE):
-        stop_if_asked()
+
+    def resolve(intent: AuditRecord) -> None:
         stored = read(EventKey(intent.partition, intent.sort_key))
         audit.write(resolve_intent(intent, stored, run_id, time))
+
+    return settle_each(intents.pending_intents(now - INTENT_GRACE), resolve, stop_if_asked)
+
+
+def settle_each(
+    pending: Iterable[Paired], resolve: Callable[[Paired], None], stop_if_asked: Callable[[], None]
+) -> int:
+    """Resolve every open intent (the pass may be stopped between two); how many were."""
+    resolved = 0
+    for intent in pending:
+        stop_if_asked()
+        resolve(intent)
         resolved += 1
     return resolved
 
@@ -336,10 +323,23 @@ class FanOutAuditSink:
             sink.write(record)
 
 
-class FanOutKeyAuditSink:
-    def __init__(self, *sinks: KeyAuditSink) -> None:
-        self._sinks = sinks
-
-    def write_key_repair(self, record: KeyRepairRecord) -> None:
-        for sink in self._sinks:
-            sink.write_key_repair(record)
+__all__ = [
+    "AuditRecord",
+    "AuditSink",
+    "AuditWriteError",
+    "FanOutAuditSink",
+    "FanOutKeyAuditSink",
+    "IntentLog",
+    "JsonLinesAuditSink",
+    "KeyAuditSink",
+    "KeyRepairRecord",
+    "LogAuditSink",
+    "audit_record",
+    "intent_record",
+    "key_intent_record",
+    "key_repair_record",
+    "resolve_intent",
+    "resolve_key_intent",
+    "resolve_pending",
+    "settle_each",
+]

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from reconciler.kernel.ledger import Entry, item_hash
 from reconciler.kernel.model import EventKey
-from reconciler.reconcile.core import Correction, StoredCounter, reason_for
+from reconciler.reconcile.core import Correction, StoredCounter, correction_reason
 
 
 class KeyDirection(enum.Enum):
@@ -128,7 +128,6 @@ class CounterLook(enum.Enum):
     IN_FLUX = "in_flux"
     """The counter changed while the entries were counted: measure again."""
     VANISHED = "vanished"
-    UNSUPPORTED = "unsupported"
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,18 +142,45 @@ class LedgerMeasure:
 
 def judge_measure(measure: LedgerMeasure) -> tuple[CounterLook, Correction | None]:
     """Exact when both reads saw the same counter: the ledger cannot change without the
-    version changing, so the count of entries belongs to that version."""
+    version changing, so the count of entries belongs to that version.
+
+    An unreadable ``counterVersion`` is a gap even when the count is right: the handler skips
+    such an event for good (it changes neither the counter nor an entry), so the count of the
+    entries is stable and the repair is the classic one, a ``SET`` of count and version
+    conditioned on the exact raw values read (reason ``invalid_version`` when only the version
+    is wrong)."""
     before, after = measure.before, measure.after
     if before is None or after is None:
         return CounterLook.VANISHED, None
     if before != after:
         return CounterLook.IN_FLUX, None
-    reason = reason_for(before, measure.present)
+    reason = correction_reason(before, measure.present)
     if reason is None:
         return CounterLook.IN_SYNC, None
-    if before.version_unreadable:
-        return CounterLook.UNSUPPORTED, None
     return CounterLook.GAP, Correction(measure.key, reason, before, measure.present)
+
+
+def needs_key_listing(look: CounterLook, present: int, attendees: int) -> bool:
+    """Whether an event's keys (entries and attendee items) must be listed and compared.
+
+    Not when the counter is exact and agrees with both counts (``IN_SYNC``: counter = present
+    entries, and present entries = attendee items): the counter is then the true count. Keys
+    that still disagree in pairs (a lost INSERT beside a lost REMOVE) are harmless while that
+    holds, because the counter only ever moves by the changes of entries: the first record of
+    such a key that moves the truth without moving the counter (or the reverse) makes the
+    attendee count differ from the present count, and that pass lists the keys and repairs
+    them all. Listing every event's keys on every pass would cost reads proportional to all
+    attendees of all events to find nothing.
+    """
+    return look is not CounterLook.IN_SYNC or present != attendees
+
+
+def key_repair_written(repaired: Entry, read: Entry | None) -> bool:
+    """Whether the entry read back is the one a repair writes (``repaired``: the same position
+    with ``present`` flipped). The handler always moves the position when it writes an entry,
+    so only that repair (its first attempt, whose response was lost) leaves exactly this
+    behind; the counter's ``ADD`` was in the same transaction, so it landed too."""
+    return read == repaired
 
 
 __all__ = [
@@ -166,5 +192,7 @@ __all__ = [
     "LedgerMeasure",
     "confirm_key",
     "judge_measure",
+    "key_repair_written",
     "key_suspects",
+    "needs_key_listing",
 ]

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from reconciler.kernel.errors import ReconcilerError
 from reconciler.reconcile.core import BrakePolicy, Shard
 from reconciler.reconcile.scan_core import SweepMode
-from reconciler.reconcile.settings import RunSettings
+from reconciler.reconcile.settings import DEFAULT_MAX_KEY_SUSPECTS, RunSettings
 
 
 def _never() -> bool:
@@ -55,6 +55,7 @@ class PassOptions:
     shard: Shard | None = None
     sweep: SweepMode = SweepMode.AUTO
     """Without a scan adapter (the in-memory fakes) every sweep is a query sweep."""
+    max_key_suspects: int = DEFAULT_MAX_KEY_SUSPECTS
     max_read_units: float | None = None
     full_sweep_every: float | None = None
 
@@ -74,6 +75,7 @@ class PassOptions:
             dry_run=settings.dry_run,
             event=settings.event,
             shard=settings.shard,
+            max_key_suspects=settings.max_key_suspects,
             max_read_units=settings.max_read_units,
             full_sweep_every=settings.full_sweep_every,
             sweep=settings.sweep,

@@ -133,7 +133,15 @@ class Reconciler:
         if ledger is not None:
             if key_audit is None:
                 raise ValueError("the ledger path needs an audit sink for its key repairs")
-            self._ledger = LedgerPath(ledger, table, key_audit, clock, self._now)
+            self._ledger = LedgerPath(
+                ledger,
+                table,
+                audit=audit,
+                key_audit=key_audit,
+                clock=clock,
+                now=self._now,
+                max_key_suspects=options.max_key_suspects,
+            )
 
     def close(self) -> None:
         for hook in self._on_close:
@@ -221,6 +229,10 @@ class Reconciler:
                 now=self._wall(),
                 stop_if_asked=state.control.stop_if_asked,
             )
+            if self._ledger is not None:
+                state.summary.intents_resolved += self._ledger.resolve_intents(
+                    self._intents, state.run_id, self._wall(), state.control.stop_if_asked
+                )
 
     # -- sweep -------------------------------------------------------------------------------
 
@@ -369,14 +381,7 @@ class Reconciler:
                 name="reconcile-write",
             )
         if self._ledger is not None:
-            self._ledger.apply(
-                summary,
-                state.ledger,
-                plan,
-                state.control,
-                audit=lambda correction, outcome: self._audit_outcome(state, correction, outcome),
-                run_id=state.run_id,
-            )
+            self._ledger.apply(summary, state.ledger, plan, state.control, state.run_id)
 
     def _audit_outcome(
         self, state: _PassState, correction: Correction, outcome: CorrectionOutcome

@@ -33,6 +33,8 @@ DEFAULT_MAX_CORRECTIONS = 100
 DEFAULT_MAX_CORRECTION_RATIO = 0.5
 DEFAULT_BRAKE_MIN_EVENTS = 20
 DEFAULT_AWS_MAX_ATTEMPTS = 8
+DEFAULT_MAX_KEY_SUSPECTS = 10_000
+"""Key suspects a pass holds in memory (each an attendee's key); the rest wait for the next."""
 
 DEFAULT_BRAKE = BrakePolicy(
     DEFAULT_MAX_CORRECTIONS, DEFAULT_MAX_CORRECTION_RATIO, DEFAULT_BRAKE_MIN_EVENTS
@@ -58,6 +60,8 @@ class RunSettings:
     """Passed to botocore as ``retries.max_attempts``: retries after the first attempt."""
     cloudwatch_namespace: str | None = None
     """When set, each pass's summary is published there for the CloudWatch alarms."""
+    max_key_suspects: int = DEFAULT_MAX_KEY_SUSPECTS
+    """The ledger path's cap on key suspects held by one pass (see ``--max-key-suspects``)."""
     max_read_units: float | None = None
     """Rotating sweep: no new rotation recount starts once a pass consumed this many units."""
     full_sweep_every: float | None = None
@@ -132,6 +136,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--audit-file", metavar="PATH", help="append audit records (JSON lines)")
     group.add_argument(
+        "--max-key-suspects",
+        metavar="N",
+        help="ledger mode: key suspects one pass holds for their second look; more are "
+        f"deferred to the next pass and counted ({DEFAULT_MAX_KEY_SUSPECTS})",
+    )
+    group.add_argument(
         "--cloudwatch-namespace",
         metavar="NS",
         help="publish each pass's summary to this CloudWatch namespace (PutMetricData), "
@@ -197,6 +207,9 @@ def parse_run_settings(source: Source) -> RunSettings:
             "--aws-max-attempts", DEFAULT_AWS_MAX_ATTEMPTS, minimum=0, maximum=20
         ),
         cloudwatch_namespace=_cloudwatch_namespace(source),
+        max_key_suspects=source.integer(
+            "--max-key-suspects", DEFAULT_MAX_KEY_SUSPECTS, minimum=1, maximum=10_000_000
+        ),
         max_read_units=_optional_positive(
             source, "--max-read-units", lambda raw, label: parse_number(raw, label, finite=True)
         ),

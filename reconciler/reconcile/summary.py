@@ -117,7 +117,7 @@ class PassSummary:
     """Event items deleted between the listing and the first look."""
     unsupported: int = 0
     """Events whose ``counterVersion`` was not an integer at the first look (the handler skips
-    them): the classic pass replaces it once confirmed, the ledger path leaves it."""
+    them): both paths replace it once confirmed (``versions_replaced``)."""
     versions_replaced: int = 0
     """Corrections that replaced an unreadable ``counterVersion`` (also in ``corrected``)."""
     intents_resolved: int = 0
@@ -159,6 +159,12 @@ class PassSummary:
     """Key repairs whose transaction was cancelled (re-checked by the next pass)."""
     key_planned: int = 0
     """Confirmed key repairs not written, for the reason in ``hold``."""
+    key_suspects_deferred: int = 0
+    """Key suspects beyond ``--max-key-suspects`` not held by this pass (found again by the
+    next one if they still disagree); included in ``key_suspects``."""
+    key_listings_skipped: int = 0
+    """Ledger-mode events whose keys were not listed: counter, present entries and attendee
+    items all agreed, so the counter was exact."""
     rotation: RotationReport | None = None
     """The rotating sweep's walk (``--max-read-units`` / ``--full-sweep-every``)."""
     sweep: str | None = None
@@ -271,6 +277,8 @@ class PassSummary:
             "key_repairs_extra": self.key_repairs_extra,
             "key_conflicts": self.key_conflicts,
             "key_planned": self.key_planned,
+            "key_suspects_deferred": self.key_suspects_deferred,
+            "key_listings_skipped": self.key_listings_skipped,
             "rotation": self.rotation.to_dict() if self.rotation is not None else None,
             "sweep": self.sweep,
             "scanned_in_sync": self.scanned_in_sync,

@@ -1,7 +1,8 @@
-"""The label values of ``reconciler serve``'s metrics, each clamped to a small fixed set.
+"""The label values of ``reconciler serve``'s metrics, each from a small fixed set.
 
-Kept apart from :mod:`reconciler.serve.metrics` (which declares the metrics) so that the sets
-alert rules match on are read in one place: never a value per event, never an error message.
+Kept apart from :mod:`reconciler.serve.metrics` (which declares the metrics) so the sets that
+bound every label, and the clamps that map anything else to ``other``, read as one list: no
+label value can come from an event, an attendee or an error message.
 """
 
 from __future__ import annotations

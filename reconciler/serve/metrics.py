@@ -16,6 +16,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from reconciler.reconcile.summary import AwsErrorKey, PassSummary
 from reconciler.serve.metric_labels import (
+    AWS_ERROR_CODES,
+    AWS_OPERATIONS,
     CHECK_MODES,
     CORRECTION_OUTCOMES,
     COUNTER_STATES,
@@ -23,11 +25,14 @@ from reconciler.serve.metric_labels import (
     KEY_DIRECTIONS,
     LAG_GATE_RESULTS,
     LEASE_TRANSITIONS,
+    OTHER,
     RUN_DURATION_BUCKETS,
     SWEEPS,
     Outcome,
     SkipReason,
+    bounded_code,
     bounded_error,
+    bounded_operation,
 )
 from reconciler.serve.rotation_metrics import RotationMetrics
 
@@ -123,6 +128,16 @@ class ReconcilerMetrics:
         self.key_conflicts = Counter(
             "reconciler_key_conflicts",
             "Key repairs whose transaction was cancelled (re-checked by the next pass).",
+            registry=registry,
+        )
+        self.key_suspects_deferred = Counter(
+            "reconciler_key_suspects_deferred",
+            "Key suspects beyond --max-key-suspects left to the next pass (not held).",
+            registry=registry,
+        )
+        self.key_listings_skipped = Counter(
+            "reconciler_key_listings_skipped",
+            "Ledger-mode events whose keys were not listed: counter, entries and attendees agreed.",
             registry=registry,
         )
         self.events_in_drift = Gauge(
@@ -313,6 +328,8 @@ class ReconcilerMetrics:
         self.key_repairs.labels(direction="extra").inc(max(summary.key_repairs_extra, 0))
         self.keys_in_flux.inc(max(summary.keys_in_flux, 0))
         self.key_conflicts.inc(max(summary.key_conflicts, 0))
+        self.key_suspects_deferred.inc(max(summary.key_suspects_deferred, 0))
+        self.key_listings_skipped.inc(max(summary.key_listings_skipped, 0))
 
     def clear_pass_gauges(self) -> None:
         """Forget the last pass's findings when another replica takes over: alert rules take
@@ -358,9 +375,21 @@ class ReconcilerMetrics:
 
 
 __all__ = [
+    "AWS_ERROR_CODES",
+    "AWS_OPERATIONS",
+    "CHECK_MODES",
     "CORRECTION_OUTCOMES",
+    "COUNTER_STATES",
+    "DRIFT_DIRECTIONS",
+    "KEY_DIRECTIONS",
+    "LAG_GATE_RESULTS",
+    "LEASE_TRANSITIONS",
+    "OTHER",
+    "RUN_DURATION_BUCKETS",
     "Outcome",
     "ReconcilerMetrics",
     "SkipReason",
+    "bounded_code",
     "bounded_error",
+    "bounded_operation",
 ]

@@ -11,7 +11,7 @@ batch holding its earlier ones is done (or dropped). Re-deliveries keep no order
 The handler's steps mirror reconciler.handler.batch (group, read, fold, commit, retry on
 conflict, the partial batch response) and the mapping's mirror reconciler.devtools.pump.mapping;
 the decisions are the real pure ones: ``plan_event``, ``counter_change``, ``group_by_slug``,
-``key_suspects``, ``confirm_key`` and ``judge_measure``.
+``needs_key_listing``, ``key_suspects``, ``confirm_key`` and ``judge_measure``.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from reconciler.reconcile.ledger_core import (
     confirm_key,
     judge_measure,
     key_suspects,
+    needs_key_listing,
 )
 from reconciler.reconcile.ledger_pass import MEASURE_ATTEMPTS, WRITE_ATTEMPTS
 from tests.fakes.ledger_fuzz_world import World
@@ -273,9 +274,14 @@ class Schedule:
         corrections: list[Correction] = []
         suspects: list[KeySuspect] = []
         for slug, counter in world.counters.items():
-            _, correction, _ = yield from self.measure(slug)
+            look, correction, measure = yield from self.measure(slug)
             if correction is not None:
                 corrections.append(correction)
+            attendees = len(world.attendees(slug))  # the Select=COUNT query
+            yield
+            if not needs_key_listing(look, measure.present, attendees):
+                world.seen["key listing skipped"] += 1
+                continue
             entries = world.ledger_of(slug)
             yield
             suspects.extend(key_suspects(counter.key, world.attendees(slug), entries, 0.0))

@@ -251,6 +251,8 @@ class RecordingAuditSink:
     records: list[AuditRecord] = field(default_factory=list)
     """Outcome and resolution lines, in order (what happened to each correction)."""
     key_records: list[KeyRepairRecord] = field(default_factory=list)
+    """Key repairs' outcome and resolution lines."""
+    key_intents: list[KeyRepairRecord] = field(default_factory=list)
     intents: list[AuditRecord] = field(default_factory=list)
     """Intent lines, written before each write."""
     order: list[str] = field(default_factory=list)
@@ -261,7 +263,8 @@ class RecordingAuditSink:
         (self.intents if record.phase == "intent" else self.records).append(record)
 
     def write_key_repair(self, record: KeyRepairRecord) -> None:
-        self.key_records.append(record)
+        self.order.append(f"key_{record.phase}")
+        (self.key_intents if record.phase == "intent" else self.key_records).append(record)
 
 
 @dataclass

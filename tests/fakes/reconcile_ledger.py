@@ -24,6 +24,16 @@ def attendee(slug: str, address: str) -> AttendeeRef:
     return AttendeeRef(f"{slug}#ATTENDEE", address)
 
 
+def lose_response(*operations: str) -> Callable[[str], None]:
+    """An ``after_write`` for which each of ``operations`` lands but reports a conflict."""
+
+    def refuse_the_retry(operation: str) -> None:
+        if operation in operations:
+            raise ConflictError(f"{operation}: condition failed (the retry of a landed write)")
+
+    return refuse_the_retry
+
+
 @dataclass
 class FakeLedger:
     table: FakeReconcileTable
@@ -34,6 +44,11 @@ class FakeLedger:
     requests: Counter[str] = field(default_factory=Counter)
     key_writes: list[KeyRepair] = field(default_factory=list)
     sequence: int = 0
+    after_write: Callable[[str], None] | None = None
+    """Runs with the operation (``AddToCounter``, ``RepairKey``) right after its write landed:
+    raising :class:`ConflictError` plays a lost response whose retry botocore's own condition
+    refused (see :func:`lose_response`), another exception a process killed before it heard
+    back."""
 
     # -- the world -----------------------------------------------------------------------------
 
@@ -126,6 +141,7 @@ class FakeLedger:
                 raise ConflictError("UpdateItem: condition failed")
             event.count = correction.counted
             event.version = (event.version or 0) + 1
+        self._landed("AddToCounter")
 
     def repair_key(self, repair: KeyRepair) -> None:
         self._enter("RepairKey")
@@ -144,6 +160,11 @@ class FakeLedger:
             event.count = count + repair.delta
             event.version = (event.version or 0) + 1
             self.key_writes.append(repair)
+        self._landed("RepairKey")
+
+    def _landed(self, operation: str) -> None:
+        if self.after_write is not None:
+            self.after_write(operation)
 
     def stats(self) -> IoStats:
         return IoStats(requests=dict(self.requests))

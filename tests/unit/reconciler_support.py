@@ -6,14 +6,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from reconciler.reconcile.audit import FanOutAuditSink, FanOutKeyAuditSink, JsonLinesAuditSink
 from reconciler.reconcile.core import BrakePolicy, Shard
+from reconciler.reconcile.pass_control import PassControl
 from reconciler.reconcile.reconciler import PassOptions, Reconciler
 from reconciler.reconcile.scan_core import SweepMode
+from reconciler.reconcile.settings import DEFAULT_MAX_KEY_SUSPECTS
 from reconciler.reconcile.spool import SPOOL_IN_MEMORY
+from reconciler.reconcile.summary import PassSummary
 from tests.fakes.reconcile import FakeClock, FakeReconcileTable, RecordingAuditSink
+from tests.fakes.reconcile_ledger import FakeLedger
 
 NO_BRAKE = BrakePolicy(max_corrections=1000, max_ratio=1.0, min_events_for_ratio=1000)
 SETTLE = 120.0
+WALL = datetime(2024, 10, 27, 9, 30, tzinfo=UTC)
 
 
 def build(
@@ -44,3 +50,43 @@ def build(
         scan=None if sweep is None else table,
     )
     return reconciler, audit, clock
+
+
+def ledger_world() -> FakeLedger:
+    return FakeLedger(FakeReconcileTable())
+
+
+def run_ledger(
+    ledger: FakeLedger,
+    *,
+    control: PassControl | None = None,
+    brake: BrakePolicy = NO_BRAKE,
+    dry_run: bool = False,
+    clock: FakeClock | None = None,
+    max_key_suspects: int = DEFAULT_MAX_KEY_SUSPECTS,
+    audit_file: JsonLinesAuditSink | None = None,
+    audit: RecordingAuditSink | None = None,
+    wall: datetime = WALL,
+    sweep: SweepMode = SweepMode.QUERY,
+) -> tuple[PassSummary, RecordingAuditSink]:
+    """One pass in ledger mode over ``ledger`` (and the classic path for its other events);
+    with ``audit_file``, its records go there too and its open intents are resolved first."""
+    clock = clock or FakeClock()
+    audit = audit or RecordingAuditSink()
+    files = () if audit_file is None else (audit_file,)
+    reconciler = Reconciler(
+        events=ledger.table,
+        table=ledger.table,
+        audit=FanOutAuditSink(audit, *files),
+        options=PassOptions(
+            SETTLE, 2, brake, dry_run, sweep=sweep, max_key_suspects=max_key_suspects
+        ),
+        clock=clock,
+        sleep=clock.sleep,
+        wall=lambda: wall,
+        ledger=ledger,
+        key_audit=FanOutKeyAuditSink(audit, *files),
+        intents=audit_file,
+        scan=ledger.table,
+    )
+    return reconciler.run_pass(control), audit

@@ -48,6 +48,7 @@ def test_the_schedules_reach_every_case_they_claim() -> None:
         "handler conflict",
         "key repair",
         "key repair refused",
+        "key listing skipped",
         "partial retry",
         "record applied after a repair of its key",
         "whole retry",

@@ -13,7 +13,9 @@ from reconciler.reconcile.ledger_core import (
     LedgerMeasure,
     confirm_key,
     judge_measure,
+    key_repair_written,
     key_suspects,
+    needs_key_listing,
 )
 
 EVENT = EventKey("EVENT", "fest#2024-11-20#conference")
@@ -108,6 +110,30 @@ def test_a_counter_equal_to_its_ledger_is_in_sync_and_a_deleted_event_vanished()
     assert judge_measure(LedgerMeasure(EVENT, counter(3, 4), 3, None))[0] is CounterLook.VANISHED
 
 
-def test_an_unreadable_version_is_never_repaired() -> None:
-    stored = StoredCounter(CounterKind.NUMBER, value=9, raw='{"N":"9"}', version_unreadable=True)
-    assert judge_measure(LedgerMeasure(EVENT, stored, 3, stored))[0] is CounterLook.UNSUPPORTED
+def test_an_unreadable_version_is_a_gap_even_when_the_count_is_right() -> None:
+    stored = StoredCounter(
+        CounterKind.NUMBER, 3, '{"N":"3"}', version_unreadable=True, version_raw='{"S":"v7"}'
+    )
+    look, correction = judge_measure(LedgerMeasure(EVENT, stored, 3, stored))
+    assert look is CounterLook.GAP
+    assert correction is not None
+    assert correction.reason is Reason.INVALID_VERSION
+    assert correction.version_after == 1
+
+
+def test_keys_are_listed_unless_counter_present_entries_and_attendees_all_agree() -> None:
+    assert not needs_key_listing(CounterLook.IN_SYNC, present=5, attendees=5)
+    assert needs_key_listing(CounterLook.IN_SYNC, present=5, attendees=6)
+    assert needs_key_listing(CounterLook.GAP, present=5, attendees=5)
+    assert needs_key_listing(CounterLook.IN_FLUX, present=5, attendees=5)
+
+
+def test_a_key_repair_reads_back_as_written_only_with_its_own_entry() -> None:
+    (suspect,) = key_suspects(EVENT, [ANN], {ANN.item: Entry(False, AT)}, 5.0)
+    repair = confirm_key(suspect, Entry(False, AT), attendee_exists=True)
+    assert repair is not None
+    assert key_repair_written(repair.entry, Entry(True, AT))
+    assert not key_repair_written(repair.entry, Entry(False, AT))  # never written
+    later = Position("s", f"{9:040d}")
+    assert not key_repair_written(repair.entry, Entry(True, later))  # the handler moved it since
+    assert not key_repair_written(repair.entry, None)

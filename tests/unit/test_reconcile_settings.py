@@ -10,8 +10,10 @@ import pytest
 from reconciler.kernel.errors import ConfigError
 from reconciler.kernel.settings import Source
 from reconciler.reconcile.core import Shard
+from reconciler.reconcile.pass_control import PassOptions
 from reconciler.reconcile.scan_core import SweepMode
 from reconciler.reconcile.settings import (
+    DEFAULT_MAX_KEY_SUSPECTS,
     DEFAULT_SETTLE_SECONDS,
     add_run_arguments,
     parse_run_settings,
@@ -33,6 +35,13 @@ def test_defaults_follow_the_issue():
     assert settings.event is None
     assert settings.brake.force is False
     assert settings.table.table_name == "t"
+
+
+def test_the_cap_on_key_suspects_defaults_to_ten_thousand_and_reaches_the_pass():
+    assert parse([]).max_key_suspects == DEFAULT_MAX_KEY_SUSPECTS == 10_000
+    assert parse([], {"RECONCILER_MAX_KEY_SUSPECTS": "50"}).max_key_suspects == 50
+    settings = parse(["--max-key-suspects", "200"])
+    assert PassOptions.from_settings(settings).max_key_suspects == 200
 
 
 def test_flags_win_over_the_environment():
@@ -89,6 +98,7 @@ def test_a_bad_shard_from_the_environment_names_the_variable():
         (["--aws-max-attempts=-1"], "--aws-max-attempts"),
         (["--event", "tech", "--shard", "0/2"], "--shard"),
         (["--audit-file", "/no/such/dir/audit.jsonl"], "--audit-file"),
+        (["--max-key-suspects", "0"], "--max-key-suspects"),
     ],
 )
 def test_invalid_settings_name_the_setting(argv: list[str], setting: str):

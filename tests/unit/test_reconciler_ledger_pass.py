@@ -3,47 +3,14 @@ the ledger, lost records per key, and every control a classic write respects hol
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from reconciler.kernel.errors import LeaseLostError
 from reconciler.reconcile.core import BrakePolicy
-from reconciler.reconcile.pass_control import PassControl, PassOptions
-from reconciler.reconcile.reconciler import Reconciler
+from reconciler.reconcile.pass_control import PassControl
 from reconciler.reconcile.scan_core import SweepMode
-from reconciler.reconcile.summary import PassSummary, StopReason
-from tests.fakes.reconcile import FakeClock, FakeReconcileTable, RecordingAuditSink
-from tests.fakes.reconcile_ledger import FakeLedger
-from tests.unit.reconciler_support import NO_BRAKE, SETTLE
-
-
-def run(
-    ledger: FakeLedger,
-    *,
-    control: PassControl | None = None,
-    brake: BrakePolicy = NO_BRAKE,
-    dry_run: bool = False,
-    clock: FakeClock | None = None,
-    sweep: SweepMode = SweepMode.QUERY,
-) -> tuple[PassSummary, RecordingAuditSink]:
-    clock = clock or FakeClock()
-    audit = RecordingAuditSink()
-    reconciler = Reconciler(
-        events=ledger.table,
-        table=ledger.table,
-        audit=audit,
-        options=PassOptions(SETTLE, 2, brake, dry_run, sweep=sweep),
-        clock=clock,
-        sleep=clock.sleep,
-        wall=lambda: datetime(2024, 10, 27, 9, 30, tzinfo=UTC),
-        ledger=ledger,
-        key_audit=audit,
-        scan=ledger.table,
-    )
-    return reconciler.run_pass(control), audit
-
-
-def world() -> FakeLedger:
-    return FakeLedger(FakeReconcileTable())
+from reconciler.reconcile.summary import StopReason
+from tests.fakes.reconcile import FakeClock
+from tests.unit.reconciler_support import ledger_world as world
+from tests.unit.reconciler_support import run_ledger as run
 
 
 def test_a_counter_off_its_exact_ledger_is_set_to_the_ledgers_count() -> None:
@@ -84,16 +51,21 @@ def test_lost_records_are_repaired_per_key_and_the_count_ends_exact() -> None:
     ledger = world()
     key = ledger.ledger_event("fest", 3)
     ledger.register("fest", "late@example.com")  # INSERT lost
+    ledger.register("fest", "later@example.com")  # INSERT lost
     ledger.unregister("fest", "fest-0@example.com")  # REMOVE lost
 
     summary, audit = run(ledger)
 
-    assert summary.key_suspects == 2
-    assert summary.key_repairs_missing == 1
+    assert summary.key_suspects == 3
+    assert summary.key_repairs_missing == 2
     assert summary.key_repairs_extra == 1
-    assert ledger.table.count_of(key) == 3 == ledger.table.attendees["fest"]
+    assert ledger.table.count_of(key) == 4 == ledger.table.attendees["fest"]
     assert ledger.entry("fest", "late@example.com").present  # type: ignore[union-attr]
-    assert sorted(record.direction for record in audit.key_records) == ["extra", "missing"]
+    assert sorted(record.direction for record in audit.key_records) == [
+        "extra",
+        "missing",
+        "missing",
+    ]
     assert all("@" not in str(record.to_dict()) for record in audit.key_records)
 
 
