@@ -12,8 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from reconciler.kernel.aws import aws_call
-from reconciler.kernel.errors import AwsError, ConflictError, ReconcilerError
+from reconciler.kernel.errors import AwsError, ConflictError
 from reconciler.kernel.ledger import (
     Entry,
     LedgerModel,
@@ -25,8 +24,8 @@ from reconciler.kernel.ledger import (
 from reconciler.kernel.model import EventKey, TableModel
 from reconciler.reconcile.core import Correction, CounterKind
 from reconciler.reconcile.dynamo import parse_attribute
-from reconciler.reconcile.io_tally import IoTally
 from reconciler.reconcile.ledger_core import AttendeeRef, KeyRepair
+from reconciler.reconcile.metered import MeteredCalls
 from reconciler.reconcile.ratelimit import ReadRateLimiter
 from reconciler.reconcile.summary import IoStats
 
@@ -57,9 +56,9 @@ class DynamoLedger:
         self._model = model
         self._state = state_table
         self._ledger = ledger or LedgerModel()
-        self._limiter = limiter
         self._now = clock
-        self._io = IoTally()
+        self._calls = MeteredCalls(limiter)
+        self._io = self._calls.tally
         self._state_missing = False
 
     # -- bookkeeping -------------------------------------------------------------------------
@@ -68,28 +67,10 @@ class DynamoLedger:
         return self._io.stats()
 
     def _call(self, operation: str, call: Any, *, write: bool = False, **kwargs: Any) -> Any:
-        if not write:
-            self._limiter.acquire(1.0)
-        try:
-            with aws_call(operation):
-                response = call(ReturnConsumedCapacity="TOTAL", **kwargs)
-        except ReconcilerError:
-            # Failed attempts are counted by the table adapter's hook on the shared client.
-            self._io.sent(operation)
-            raise
-        units = self._io.sent(operation, response, write=write)
-        if not write:
-            self._limiter.charge(units - 1.0)
-        return response
+        return self._calls.call(operation, call, write=write, **kwargs)
 
     def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        while True:
-            page = self._call("Query", self._client.query, ConsistentRead=True, **kwargs)
-            yield page
-            last = page.get("LastEvaluatedKey")
-            if not last:
-                return
-            kwargs["ExclusiveStartKey"] = last
+        return self._calls.query(self._client.query, ConsistentRead=True, **kwargs)
 
     # -- reads -------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ class MeteredCalls:
         self._limiter = limiter
         self.tally = IoTally()
         self._io = self.tally
+        """Failed attempts are counted by the table adapter's hook on the shared client."""
 
     def stats(self) -> IoStats:
         return self._io.stats()
@@ -34,7 +35,6 @@ class MeteredCalls:
             with aws_call(operation):
                 response = call(ReturnConsumedCapacity="TOTAL", **kwargs)
         except ReconcilerError:
-            # Failed attempts are counted by the table adapter's hook on the shared client.
             self._io.sent(operation)
             raise
         units = self._io.sent(operation, response, write=write)
