@@ -44,6 +44,7 @@ from reconciler.kernel.model import TableModel
 from reconciler.kernel.settings import TableSettings
 from reconciler.reconcile.bootstrap import build_reconciler
 from reconciler.reconcile.core import BrakePolicy
+from reconciler.reconcile.scan_core import SweepMode
 from reconciler.reconcile.settings import RunSettings
 
 MODEL = TableModel()
@@ -127,8 +128,14 @@ def seed(ddb: Any, table: str, events: int, attendees: int, drift_percent: float
 
 
 def measure_pass(
-    endpoint: str, table: str, concurrency: int, dry_run: bool = False
+    endpoint: str,
+    table: str,
+    concurrency: int,
+    dry_run: bool = False,
+    sweep: SweepMode = SweepMode.QUERY,
 ) -> dict[str, Any]:
+    """One pass as ``run --once`` builds it; the query sweep unless told, so that the pass is
+    compared with a floor that sends the same kind of requests."""
     configure_logging("json", "info", stream=open("/dev/null", "w"))  # noqa: SIM115
     clients = local_clients(endpoint)
     settings = RunSettings(
@@ -138,6 +145,7 @@ def measure_pass(
         concurrency=concurrency,
         max_reads_per_second=0.0,
         brake=BrakePolicy(10**9, 1.0, 10**9, force=True),
+        sweep=sweep,
     )
     reconciler = build_reconciler(settings, clients)
     start = time.perf_counter()

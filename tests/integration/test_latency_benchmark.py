@@ -43,6 +43,7 @@ def test_the_latency_benchmark_reports_every_scenario_and_keeps_the_pages_prose(
     assert corrected_by_scenario(printed) == {
         "floor": 0,
         "dry_run": 2,
+        "dry_run_scan": 2,
         "naive": 20,
         "writing": 20,
         "protocol": 20,
