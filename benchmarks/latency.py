@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.bare import MODEL, BareRequests
+from benchmarks.handler import item_size
 from benchmarks.run import REPO, event_sort_key, local_clients, seed
-from benchmarks.scenarios import SCENARIOS, Result, Scenario, run_scenario
+from benchmarks.scenarios import ALL_SCENARIOS, SCENARIOS, Result, Scenario, run_scenario
 from reconciler.devtools.dynalite import TOOLS, Dynalite
 from reconciler.devtools.local_table import create_table
 
@@ -100,19 +101,43 @@ def measure(args: argparse.Namespace) -> tuple[dict[str, Result], dict[str, floa
         ddb = local_clients(server.endpoint).dynamodb()
         started = time.perf_counter()
         drifts = {"reads": args.drift_percent, "writing": 100.0, "protocol": 100.0}
-        with ThreadPoolExecutor(len(drifts)) as pool:
+        small = argparse.Namespace(events=args.small_events, attendees=args.small_attendees)
+        with ThreadPoolExecutor(len(drifts) + 1) as pool:
             futures = {name: pool.submit(seeded_table, ddb, args, d) for name, d in drifts.items()}
+            if args.small_events:
+                futures["small"] = pool.submit(seeded_table, ddb, small, args.drift_percent)
             tables = {name: future.result() for name, future in futures.items()}
         log(f"seeded {len(tables)} tables in {time.perf_counter() - started:.1f} s")
         delayed = round_trip_ms(server.endpoint, tables["reads"])
         log(f"round trip {delayed:.1f} ms ({undelayed:.1f} ms without the delay)")
         results: dict[str, Result] = {}
-        for scenario in SCENARIOS:
+        for scenario in scenarios(args):
             results[scenario.name] = child(
                 scenario, server.endpoint, tables[scenario.table], args.concurrency
             )
             log(f"  {scenario.name}: {results[scenario.name]['wall']:.2f} s")
-    return results, {"delayed": delayed, "undelayed": undelayed}
+        figures = {"delayed": delayed, "undelayed": undelayed}
+        if "small" in tables:
+            figures["small_minimum"] = minimum_read_units(server.endpoint, tables["small"])
+    return results, figures
+
+
+def scenarios(args: argparse.Namespace) -> tuple[Scenario, ...]:
+    return ALL_SCENARIOS if args.small_events else SCENARIOS
+
+
+def minimum_read_units(endpoint: str, table: str) -> float:
+    """The least any read of the whole table can consume: the sum of its item sizes over 4 KB,
+    halved for eventually consistent reads (what a scan sweep is held to)."""
+    ddb = local_clients(endpoint).dynamodb()
+    total = 0
+    kwargs: dict[str, Any] = {"TableName": table}
+    while True:
+        page = ddb.scan(**kwargs)
+        total += sum(item_size(item) for item in page.get("Items", []))
+        if not page.get("LastEvaluatedKey"):
+            return total / 4096 / 2
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def machine() -> str:
@@ -155,16 +180,23 @@ def table_markdown(
         "|---|---|---|---|---|---|---|---|---|",
     ]
     read_floor = results["floor"]["wall"]
-    for scenario in SCENARIOS:
+    for scenario in scenarios(args):
         result = results[scenario.name]
-        label = scenario.label.format(c=args.concurrency, d=args.drift_percent)
+        label = scenario_label(scenario, args)
         own = result["wall"] / results[scenario.floor]["wall"]
         own_text = f"{own:.2f}{TIMES}"
-        if scenario.floor != "floor":
+        if scenario.floor == "protocol":
             own_text = f"**{own_text}** (protocol floor)"
+        elif scenario.floor == "small_query" and scenario.name != "small_query":
+            own_text = f"**{own_text}** (query sweep)"
+        versus_read_floor = (
+            "\N{EN DASH}"
+            if scenario.table == "small"
+            else f"{result['wall'] / read_floor:.2f}{TIMES}"
+        )
         lines.append(
             f"| {label} | {result['wall']:.2f} | {own_text} "
-            f"| {result['wall'] / read_floor:.2f}{TIMES} | {result['requests']:,} "
+            f"| {versus_read_floor} | {result['requests']:,} "
             f"| {result['read_units']:,.1f} | {result['write_units']:,.1f} "
             f"| {result['rss_mb']:.0f} | {result['corrected']:,} |"
         )
@@ -176,7 +208,27 @@ def table_markdown(
         f"{round_trip['delayed']:.1f} ms, {round_trip['undelayed']:.1f} ms without the delay); "
         f"one run each; {machine()}.",
     ]
+    if "small_minimum" in round_trip:
+        minimum = round_trip["small_minimum"]
+        consumed = results["small_scan"]["read_units"]
+        lines += [
+            "",
+            f"Many small events: {args.small_events:,} events {TIMES} {args.small_attendees} "
+            f"attendees; the table-size minimum (item sizes / 4 KB, halved for eventually "
+            f"consistent reads) is {minimum:,.1f} read units, and the scan sweep consumed "
+            f"{consumed:,.1f} ({consumed / minimum:.3f}{TIMES}).",
+        ]
     return "\n".join(lines)
+
+
+def scenario_label(scenario: Scenario, args: argparse.Namespace) -> str:
+    return scenario.label.format(
+        c=args.concurrency,
+        d=args.drift_percent,
+        e=args.small_events,
+        a=args.small_attendees,
+        x=TIMES,
+    )
 
 
 def write_markdown(path: Path, table: str) -> None:
@@ -203,13 +255,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--drift-percent", type=float, default=10.0)
     parser.add_argument(
+        "--small-events",
+        type=int,
+        default=20000,
+        help="events of the many-small-events table for the scan sweep (0 skips it)",
+    )
+    parser.add_argument("--small-attendees", type=int, default=3)
+    parser.add_argument(
         "--markdown",
         type=Path,
         nargs="?",
         const=DOCS_PAGE,
         help=f"also write the table into this page (default {DOCS_PAGE.relative_to(REPO)})",
     )
-    parser.add_argument("--child", choices=[s.name for s in SCENARIOS], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=[s.name for s in ALL_SCENARIOS], help=argparse.SUPPRESS)
     parser.add_argument("--endpoint", help=argparse.SUPPRESS)
     parser.add_argument("--table", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
