@@ -105,7 +105,9 @@ def measure(args: argparse.Namespace) -> tuple[dict[str, Result], dict[str, floa
         with ThreadPoolExecutor(len(drifts) + 1) as pool:
             futures = {name: pool.submit(seeded_table, ddb, args, d) for name, d in drifts.items()}
             if args.small_events:
-                futures["small"] = pool.submit(seeded_table, ddb, small, args.drift_percent)
+                # In sync: the scan sweep's read units are then the scan's alone, to compare
+                # with the table-size minimum (the drifted case is the dry_run_scan row).
+                futures["small"] = pool.submit(seeded_table, ddb, small, 0.0)
             tables = {name: future.result() for name, future in futures.items()}
         log(f"seeded {len(tables)} tables in {time.perf_counter() - started:.1f} s")
         delayed = round_trip_ms(server.endpoint, tables["reads"])
