@@ -22,11 +22,11 @@ class MeteredCalls:
     def __init__(self, limiter: ReadRateLimiter) -> None:
         self._limiter = limiter
         self.tally = IoTally()
-        self._io = self.tally
-        """Failed attempts are counted by the table adapter's hook on the shared client."""
+        """Requests and units. Failed attempts (by code) are counted by the table adapter's
+        hook on the client the adapters share, not here."""
 
     def stats(self) -> IoStats:
-        return self._io.stats()
+        return self.tally.stats()
 
     def call(self, operation: str, call: Any, *, write: bool = False, **kwargs: Any) -> Any:
         if not write:
@@ -35,9 +35,9 @@ class MeteredCalls:
             with aws_call(operation):
                 response = call(ReturnConsumedCapacity="TOTAL", **kwargs)
         except ReconcilerError:
-            self._io.sent(operation)
+            self.tally.sent(operation)
             raise
-        units = self._io.sent(operation, response, write=write)
+        units = self.tally.sent(operation, response, write=write)
         if not write:
             self._limiter.charge(units - 1.0)
         return response

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from benchmarks.handler import item_size
 from reconciler.devtools.dynalite import Dynalite
 from reconciler.devtools.local_table import create_table
 from reconciler.kernel.aws import Clients, client_config
@@ -225,23 +226,6 @@ def test_the_read_limit_paces_reads_by_consumed_capacity(ddb: Any, table: str) -
     waited = sum(clock.slept)
     assert consumed > 100
     assert waited == pytest.approx((consumed / 2 - 50 + 1) / 50, rel=0.2)
-
-
-def item_size(item: dict[str, Any]) -> int:
-    """An item's size as DynamoDB bills it: each attribute's name plus its value (strings in
-    UTF-8 bytes, numbers about one byte per two significant digits plus one)."""
-    size = 0
-    for name, value in item.items():
-        ((kind, inner),) = value.items()
-        if kind == "S":
-            size += len(inner.encode("utf-8"))
-        elif kind == "N":
-            digits = inner.lstrip("-").replace(".", "").strip("0") or "0"
-            size += 1 + (len(digits) + 1) // 2
-        else:
-            raise AssertionError(f"no size rule for {kind}")
-        size += len(name.encode("utf-8"))
-    return size
 
 
 def scan_settings(table: str, **overrides: Any) -> RunSettings:
