@@ -11,12 +11,13 @@ import pytest
 
 from reconciler.kernel.aws import Clients
 from tests.integration.migration_world import TOO_HIGH, Migration
+from tests.integration.serial_moto import aws  # noqa: F401 - one request at a time
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def world(clients: Clients, aws: str) -> Migration:
+def world(clients: Clients, aws: str) -> Migration:  # noqa: F811 - the serial moto
     return Migration(clients, f"registrations-{uuid.uuid4().hex[:8]}", aws, events=6)
 
 

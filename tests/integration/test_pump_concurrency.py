@@ -7,31 +7,16 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import requests
 
-from reconciler.devtools.demo.local_moto import local_aws
 from reconciler.devtools.pump.faults import FaultPlan
 from reconciler.handler.entry import lambda_function
 from reconciler.kernel.model import pad_sequence
 from tests.integration.pump_support import TECH, WORKSHOP, pump, registrations
+from tests.integration.serial_moto import aws  # noqa: F401 - one request at a time
 from tests.integration.traffic import Table
-
-
-@pytest.fixture
-def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """This module's moto answers one request at a time (the demo's server; it shares the
-    process's moto state). Its concurrent lanes make concurrent ``TransactWriteItems`` on one
-    counter, and moto restores a whole table copy when one of them is cancelled, undoing the
-    other lanes' writes meanwhile (DynamoDB has no such artefact). The lanes still interleave
-    freely between requests, which is what these tests are about."""
-    requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10).raise_for_status()
-    with local_aws() as endpoint:
-        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-        yield endpoint
 
 
 @pytest.fixture
@@ -136,7 +121,8 @@ def test_concurrent_lanes_with_duplicated_batches_still_count_each_change_once(
 
 
 def test_pump_cli_takes_a_parallelization_factor_and_a_split_hot_key(
-    aws: str, capsys: pytest.CaptureFixture[str]
+    aws: str,  # noqa: F811 - the serial moto
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     from reconciler.cli import main
     from reconciler.kernel.aws import Clients

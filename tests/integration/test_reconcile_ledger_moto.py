@@ -17,6 +17,7 @@ from reconciler.reconcile.bootstrap import build_reconciler
 from tests.fakes.reconcile import FakeClock, RecordingAuditSink
 from tests.integration.ledger_world import EVENT, SLUG, LedgerWorld, email
 from tests.integration.reconcile_pass import run_pass, settings_for
+from tests.integration.serial_moto import aws  # noqa: F401 - one request at a time
 
 CLASSIC = EventKey("EVENT", "classic-day#2024-11-21#workshop")
 
