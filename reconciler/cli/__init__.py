@@ -2,6 +2,7 @@
 
 Exit codes (:class:`reconciler.cli.exit_codes.ExitCode`): 0 success, 1 failure, 2 bad usage or
 configuration, 3 the brake tripped, 4 a pass stopped before it completed (signal or deadline).
+Every parser is a :class:`reconciler.cli.parser.CommandParser`, so conventions hold everywhere.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from reconciler import __version__
+import shtab
+
 from reconciler.cli.exit_codes import ExitCode
+from reconciler.cli.parser import CommandParser
 from reconciler.kernel.errors import ConfigError
 
 COMMANDS: tuple[str, ...] = (
@@ -32,11 +35,11 @@ read once here. Each command module is its own composition root."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="reconciler",
         description="Keeps DynamoDB attendeeCount counters exact beside the live stream handler.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    shtab.add_argument_to(parser, ["--print-completion"], help="print a shell completion script")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         module = importlib.import_module(f"reconciler.cli.{name}")
@@ -46,7 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # Reported by the command they were given to, with its usage, not the top level's.
+        args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     environment = dict(os.environ if env is None else env)
     try:
         code: int = args.handler(args, environment)

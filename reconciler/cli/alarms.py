@@ -41,7 +41,6 @@ def register(subparsers: Any) -> None:
             help=help_text,
             description=help_text,
             epilog=alarm_keys_help(),
-            formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         add_alarm_arguments(action)
         add_log_arguments(action)

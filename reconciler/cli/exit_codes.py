@@ -1,7 +1,7 @@
 """The exit codes of every ``reconciler`` command, in one enum.
 
 Scripts and schedulers branch on these, so they are a public interface: a command never
-returns a bare integer.
+returns a bare integer. :data:`MEANINGS` is what every command's ``--help`` prints.
 """
 
 from __future__ import annotations
@@ -12,13 +12,17 @@ import enum
 class ExitCode(enum.IntEnum):
     OK = 0
     FAILURE = 1
-    """The command ran and found or hit a problem (a failed pass, a failed check, ...)."""
     USAGE = 2
-    """Bad usage or configuration, reported before any AWS call."""
     BRAKE = 3
-    """``run``: the blast-radius brake tripped; corrections were planned, none written."""
     STOPPED = 4
-    """``run``: stopped before the pass completed (SIGTERM, SIGINT or ``--deadline``), at a safe
-    point between events; the summary says what was done (``stopped_early``, ``stopped_by``)."""
     INTERRUPTED = 130
-    """Ctrl-C (128 + SIGINT), as shells report it."""
+
+
+MEANINGS: dict[ExitCode, str] = {
+    ExitCode.OK: "success",
+    ExitCode.FAILURE: "the command ran and hit a problem (a failed pass or check)",
+    ExitCode.USAGE: "bad usage or configuration, reported before any AWS call",
+    ExitCode.BRAKE: "run: the brake tripped; corrections were planned, none written",
+    ExitCode.STOPPED: "run: stopped at a safe point (SIGTERM, SIGINT or --deadline)",
+    ExitCode.INTERRUPTED: "Ctrl-C (128 + SIGINT), as shells report it",
+}
