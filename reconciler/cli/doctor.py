@@ -21,7 +21,7 @@ from reconciler.kernel.aws import Clients, session_from_env
 from reconciler.kernel.logs import configure_logging, get_logger
 from reconciler.kernel.settings import Source, add_log_arguments, parse_log_settings
 
-_MARK = {"pass": "PASS", "warn": "WARN", "fail": "FAIL"}
+_MARK = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "skip": "SKIP"}
 
 
 def register(subparsers: Any) -> None:
@@ -114,6 +114,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO | None = N
         checks=len(results),
         failed=sum(r.status == "fail" for r in results),
         warned=sum(r.status == "warn" for r in results),
+        skipped=sum(r.status == "skip" for r in results),
     )
     return ExitCode.FAILURE if failed(results) else ExitCode.OK
 
@@ -126,12 +127,13 @@ def render(results: list[CheckResult], out: TextIO, *, as_json: bool) -> None:
     width = max(len(r.name) for r in results)
     for result in results:
         print(f"{_MARK[result.status]}  {result.name:<{width}}  {result.detail}", file=out)
-        if result.status != "pass" and result.fix:
+        if result.status in ("warn", "fail") and result.fix:
             print(f"{'':<{width + 8}}fix: {result.fix}", file=out)
-    counts = {s: sum(r.status == s for r in results) for s in ("pass", "warn", "fail")}
+    counts = {s: sum(r.status == s for r in results) for s in ("pass", "warn", "fail", "skip")}
     verdict = "FAILED" if counts["fail"] else "OK"
+    warnings = "warning" if counts["warn"] == 1 else "warnings"
     print(
-        f"doctor: {verdict} ({counts['pass']} passed, {counts['warn']} warnings, "
-        f"{counts['fail']} failed)",
+        f"doctor: {verdict} ({counts['pass']} passed, {counts['warn']} {warnings}, "
+        f"{counts['fail']} failed, {counts['skip']} skipped)",
         file=out,
     )

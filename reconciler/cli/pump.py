@@ -30,7 +30,7 @@ from reconciler.devtools.pump import (
 )
 from reconciler.handler.entry import HandlerSettings, parse_handler_settings
 from reconciler.kernel import deployment_spec as spec
-from reconciler.kernel.aws import Clients, client_config
+from reconciler.kernel.aws import Clients, client_config, session_from_env
 from reconciler.kernel.errors import ConfigError, ReconcilerError
 from reconciler.kernel.logs import configure_logging
 from reconciler.kernel.settings import (
@@ -164,7 +164,9 @@ def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         # botocore's debug log prints GetRecords bodies: attendee images, i.e. personal data.
         logging.getLogger("botocore").setLevel(logging.WARNING)
 
-    clients = Clients(config=client_config(max_attempts=4), endpoint_url=endpoint)
+    clients = Clients(
+        session=session_from_env(env), config=client_config(max_attempts=4), endpoint_url=endpoint
+    )
     table_name = handler_settings.table.table_name
     try:
         if source.boolean("--create-table", False):

@@ -53,11 +53,11 @@ def test_the_deployed_chain_passes_every_link() -> None:
     assert "output ReplayQueueUrl" in checks["replay-queue"].detail
 
 
-def test_a_mapping_without_a_destination_breaks_every_link_and_says_batches_vanish() -> None:
+def test_a_mapping_without_a_destination_fails_once_and_skips_the_links_after_it() -> None:
     facts = replace(
         GREEN, mappings=(replace(MAPPING, on_failure_destination=None),), on_failure_queues=()
     )
-    assert statuses(facts) == dict.fromkeys(CHAIN, "fail")
+    assert statuses(facts) == {**dict.fromkeys(CHAIN, "skip"), "on-failure-queue": "fail"}
     check = chain(facts)["on-failure-queue"]
     assert "no on-failure destination" in check.detail
     assert "cdk deploy StatelessStack" in check.fix
@@ -73,9 +73,9 @@ def test_a_destination_that_is_not_an_sqs_queue_fails_as_the_replay_reads_only_s
     assert "not an SQS queue" in check.detail
 
 
-def test_a_deleted_queue_fails_and_so_does_each_later_link() -> None:
+def test_a_deleted_queue_fails_and_each_later_link_is_skipped() -> None:
     facts = with_queue(exists=False, url=None)
-    assert statuses(facts) == dict.fromkeys(CHAIN, "fail")
+    assert statuses(facts) == {**dict.fromkeys(CHAIN, "skip"), "on-failure-queue": "fail"}
     assert "does not exist" in chain(facts)["on-failure-queue"].detail
 
 

@@ -34,6 +34,22 @@ from reconciler.doctor.facts import Facts
 
 __all__ = ["CheckResult", "Expectations", "Status", "evaluate", "failed"]
 
+PREREQUISITES: dict[str, tuple[str, ...]] = {
+    "stream-enabled": ("table-exists",),
+    "mapping-exists": ("handler-exists", "stream-enabled"),
+    "mapping-enabled": ("mapping-exists",),
+    "mapping-stream": ("mapping-exists",),
+    "mapping-settings": ("mapping-exists",),
+    "handler-role-permissions": ("handler-exists",),
+    "handler-log-group": ("handler-exists",),
+    "on-failure-queue": ("mapping-exists",),
+    "on-failure-send": ("on-failure-queue",),
+    "replay-queue": ("on-failure-queue",),
+    "replay-permissions": ("on-failure-queue",),
+}
+"""A check whose prerequisite did not pass says SKIP, not FAIL: one missing table is one
+failure with one fix, not ten failures of one cause. Prerequisites come earlier in the list."""
+
 
 def failed(results: list[CheckResult]) -> bool:
     return any(r.status == "fail" for r in results)
@@ -57,4 +73,23 @@ def evaluate(facts: Facts, expected: Expectations) -> list[CheckResult]:
     ]
     if facts.alarms is not None:
         results.extend(alarm_checks(facts))
-    return results
+    return _skip_dependents(results)
+
+
+def _skip_dependents(results: list[CheckResult]) -> list[CheckResult]:
+    status: dict[str, str] = {}
+    kept: list[CheckResult] = []
+    for result in results:
+        blocked = [
+            name
+            for name in PREREQUISITES.get(result.name, ())
+            if status.get(name, "pass") in ("fail", "skip")
+        ]
+        outcome = (
+            CheckResult(result.name, "skip", f"skipped: {blocked[0]} did not pass")
+            if blocked
+            else result
+        )
+        status[outcome.name] = outcome.status
+        kept.append(outcome)
+    return kept

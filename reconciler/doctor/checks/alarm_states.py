@@ -56,6 +56,11 @@ def alarm_checks(facts: Facts) -> list[CheckResult]:
                 f"follow the runbook: {runbooks}",
             )
         )
+    elif missing:
+        # Nothing missing can be firing: "no alarm is in ALARM" would be a PASS of nothing.
+        results.append(
+            CheckResult("alarms-not-in-alarm", "skip", "skipped: alarms-exist did not pass")
+        )
     else:
         waiting = sum(1 for n in alarms.expected if alarms.states.get(n) == "INSUFFICIENT_DATA")
         note = f" ({waiting} still waiting for data)" if waiting else ""

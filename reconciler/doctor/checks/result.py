@@ -8,7 +8,7 @@ from typing import Any, Literal
 from reconciler.kernel import deployment_spec as deployed
 from reconciler.kernel.ledger import LedgerModel
 
-Status = Literal["pass", "warn", "fail"]
+Status = Literal["pass", "warn", "fail", "skip"]
 
 
 @dataclass(frozen=True, slots=True)
