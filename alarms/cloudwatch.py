@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sts import STSClient
 
 DELETE_BATCH = 100
 """``DeleteAlarms`` accepts at most 100 names per call."""
@@ -128,8 +129,9 @@ class CloudWatchAlarms:
 class SnsTopics:
     """Finds, creates and verifies the notification topic and its subscriptions."""
 
-    def __init__(self, sns: SNSClient) -> None:
+    def __init__(self, sns: SNSClient, sts: STSClient) -> None:
         self._sns = sns
+        self._sts = sts
 
     def find(self, name: str) -> str | None:
         with aws_call("ListTopics"):
@@ -154,6 +156,13 @@ class SnsTopics:
                 raise TopicNotFoundError(arn) from None
             raise
         return arn
+
+    def arn_for(self, name: str) -> str:
+        """Topics live in the caller's account and the client's region."""
+        with aws_call("GetCallerIdentity"):
+            caller = self._sts.get_caller_identity()["Arn"]
+        partition = caller.split(":")[1]
+        return f"arn:{partition}:sns:{self._sns.meta.region_name}:{caller.split(':')[4]}:{name}"
 
     def subscribe(self, arn: str, protocol: str, endpoints: Sequence[str]) -> int:
         """Subscribe endpoints not yet subscribed; returns how many were added."""

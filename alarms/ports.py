@@ -16,18 +16,6 @@ class FunctionInfo:
     arn: str
     timeout_seconds: int
 
-    @property
-    def partition(self) -> str:
-        return self.arn.split(":")[1]
-
-    @property
-    def region(self) -> str:
-        return self.arn.split(":")[3]
-
-    @property
-    def account(self) -> str:
-        return self.arn.split(":")[4]
-
 
 class AlarmStore(Protocol):
     def list_alarms(self, prefix: str) -> list[ExistingAlarm]: ...
@@ -43,6 +31,10 @@ class TopicStore(Protocol):
     def ensure(self, name: str) -> str: ...
 
     def verify(self, arn: str) -> str: ...
+
+    def arn_for(self, name: str) -> str:
+        """The ARN ``CreateTopic`` would give a topic of this name, for a plan before it exists."""
+        ...
 
     def subscribe(self, arn: str, protocol: str, endpoints: Sequence[str]) -> int: ...
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from alarms.config import AlarmSettings
 from alarms.errors import ForeignAlarmError, QueueNotFoundError
 from alarms.plan import AlarmPlan, plan
-from alarms.ports import AlarmStore, FunctionDirectory, FunctionInfo, QueueDirectory, TopicStore
+from alarms.ports import AlarmStore, FunctionDirectory, QueueDirectory, TopicStore
 from alarms.render import AlarmDefinition, render
 from alarms.spec import build_specs
 
@@ -36,11 +36,14 @@ class Outcome:
 
 def prepare(settings: AlarmSettings, ports: AlarmPorts, *, create_topic: bool = False) -> Outcome:
     """Everything ``plan`` shows; with ``create_topic`` the topic is made to exist first."""
-    function = ports.functions.describe(settings.function_name)
-    timeout = settings.function_timeout_seconds or function.timeout_seconds
+    # A given timeout makes the deployed function unnecessary: plan works before StatelessStack.
+    timeout = (
+        settings.function_timeout_seconds
+        or ports.functions.describe(settings.function_name).timeout_seconds
+    )
     if settings.on_failure_queue and not ports.queues.exists(settings.on_failure_queue):
         raise QueueNotFoundError(settings.on_failure_queue)
-    topic_arn, topic_exists = _topic(settings, ports, function, create=create_topic)
+    topic_arn, topic_exists = _topic(settings, ports, create=create_topic)
     desired = render(
         build_specs(settings.spec_parameters(timeout)),
         prefix=settings.prefix,
@@ -89,9 +92,7 @@ def destroy(settings: AlarmSettings, ports: AlarmPorts) -> AlarmPlan:
     return result
 
 
-def _topic(
-    settings: AlarmSettings, ports: AlarmPorts, function: FunctionInfo, *, create: bool
-) -> tuple[str, bool]:
+def _topic(settings: AlarmSettings, ports: AlarmPorts, *, create: bool) -> tuple[str, bool]:
     if settings.topic_arn:
         return ports.topics.verify(settings.topic_arn), True
     name = settings.topic_name or f"{settings.prefix}-alarms"
@@ -100,5 +101,4 @@ def _topic(
     found = ports.topics.find(name)
     if found:
         return found, True
-    # Not created yet: CreateTopic will give it this ARN, in the function's account and region.
-    return f"arn:{function.partition}:sns:{function.region}:{function.account}:{name}", False
+    return ports.topics.arn_for(name), False

@@ -16,7 +16,9 @@ from alarms.cloudwatch import CloudWatchAlarms, LambdaFunctions, SnsTopics, SqsQ
 from alarms.config import add_alarm_arguments, alarm_keys_help, load_alarm_settings
 from alarms.plan import AlarmPlan
 from alarms.service import AlarmPorts, Outcome, apply, destroy, prepare
+from alarms.spec import build_specs
 from reconciler.cli.exit_codes import ExitCode
+from reconciler.kernel import deployment_spec as deployed
 from reconciler.kernel.aws import Clients, session_from_env
 from reconciler.kernel.errors import ConfigError, ReconcilerError
 from reconciler.kernel.logs import configure_logging, get_logger
@@ -53,12 +55,19 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO | None = N
     source = Source(args, env)
     logs = parse_log_settings(source)
     settings = load_alarm_settings(source)
+    # Every setting is checked before the first AWS call; only a threshold measured against
+    # the function's own timeout waits for it, when --function-timeout is not given.
+    build_specs(
+        settings.spec_parameters(
+            settings.function_timeout_seconds or deployed.HANDLER_TIMEOUT_SECONDS
+        )
+    )
     configure_logging(logs.format, logs.level)
     log = get_logger("reconciler.alarms")
     clients = Clients(session=session_from_env(env))  # no region: exit 2 with one line, as `run`
     ports = AlarmPorts(
         alarms=CloudWatchAlarms(clients.cloudwatch()),
-        topics=SnsTopics(clients.sns()),
+        topics=SnsTopics(clients.sns(), clients.sts()),
         functions=LambdaFunctions(clients.lambda_()),
         queues=SqsQueues(clients.sqs()),
     )

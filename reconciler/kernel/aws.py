@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sts import STSClient
 
 
 def client_config(max_attempts: int = 8, connect_timeout: float = 5.0) -> Config:
@@ -126,6 +127,9 @@ class Clients:
 
     def logs(self) -> CloudWatchLogsClient:
         return self._client("logs")  # type: ignore[no-any-return]
+
+    def sts(self) -> STSClient:
+        return self._client("sts")  # type: ignore[no-any-return]
 
 
 _THROTTLE_CODES = frozenset(

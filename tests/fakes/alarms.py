@@ -44,6 +44,9 @@ class FakeTopics:
     def verify(self, arn: str) -> str:
         return arn
 
+    def arn_for(self, name: str) -> str:
+        return self._arn(name)
+
     def subscribe(self, arn: str, protocol: str, endpoints: Sequence[str]) -> int:
         new = {(arn, protocol, e) for e in endpoints} - self.subscriptions
         self.subscriptions |= new

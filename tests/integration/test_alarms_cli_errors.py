@@ -4,6 +4,7 @@ with one line naming it."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -71,3 +72,28 @@ def test_no_aws_region_exits_2_with_one_line(
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert "AWS_REGION" in err
+
+
+def test_plan_with_a_given_timeout_needs_no_deployed_function(
+    clients: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN no handler function at all (StatelessStack not deployed yet)
+    code, out, err = alarms_cli(capsys, "plan", "--json", "--function-timeout", "60")
+
+    assert code == 0, err
+    assert len(json.loads(out)["create"]) >= 6
+    assert described(clients) == {}
+
+
+def test_a_bad_setting_is_refused_before_any_aws_call(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An endpoint nothing listens on: any AWS call would fail with "unreachable", not exit 2.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    code, _, err = alarms_cli(
+        capsys, "plan", "--function-timeout", "60", "--period", "handler-errors=45"
+    )
+
+    assert code == 2
+    assert "must be 10, 20, 30 or a multiple of 60, got 45" in err
+    assert "unreachable" not in err
