@@ -27,7 +27,7 @@ from reconciler.kernel.settings import Source, add_log_arguments, parse_log_sett
 from reconciler.reconcile.bootstrap import build_reconciler
 from reconciler.reconcile.pass_control import PassControl
 from reconciler.reconcile.settings import add_run_arguments, parse_run_settings
-from reconciler.reconcile.summary import PassSummary, StopReason
+from reconciler.reconcile.summary import NO_EVENTS_HINT, PassOutcome, PassSummary, StopReason
 
 
 def register(subparsers: Any) -> None:
@@ -133,6 +133,8 @@ def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         print(f"reconciler run: failed: {summary.error}", file=sys.stderr)
     elif summary.brake_tripped:
         print(f"reconciler run: brake tripped: {summary.brake.reason}", file=sys.stderr)
+    elif summary.outcome is PassOutcome.EMPTY:
+        print(f"reconciler run: warning: no event found; check {NO_EVENTS_HINT}", file=sys.stderr)
     print(json.dumps(summary.to_dict(), sort_keys=True), flush=True)
     return exit_code(summary)
 

@@ -25,6 +25,7 @@ from reconciler.kernel.logs import configure_logging, get_logger
 from reconciler.kernel.settings import Source, add_log_arguments, parse_log_settings
 from reconciler.reconcile.settings import add_run_arguments, parse_run_settings
 from reconciler.serve.app import ServeApp, build_app
+from reconciler.serve.http import PortUnavailableError
 from reconciler.serve.settings import add_serve_arguments, parse_serve_settings
 
 log = get_logger(__name__)
@@ -72,7 +73,7 @@ def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         app = build_app(run, settings, clients, CollectorRegistry())
         install_signal_handlers(app)
         app.start()
-    except OSError as exc:  # the port is taken, or the audit file vanished since the check
+    except (OSError, PortUnavailableError) as exc:  # the port is taken, the audit file vanished
         print(f"reconciler serve: cannot start: {exc}", file=sys.stderr)
         return ExitCode.FAILURE
     except ValueError as exc:  # botocore refuses a malformed endpoint URL when creating a client

@@ -26,6 +26,7 @@ from reconciler.kernel.errors import (
     ConfigError,
     ConflictError,
     EndpointUnreachableError,
+    TableNotFoundError,
     ThrottledError,
 )
 
@@ -143,7 +144,7 @@ _THROTTLE_CODES = frozenset(
 )
 
 
-def translate_error(operation: str, exc: Exception) -> Exception:
+def translate_error(operation: str, exc: Exception, table: str | None = None) -> Exception:
     """Map a botocore exception onto our hierarchy; returns the exception to raise.
 
     ``ConditionalCheckFailedException`` becomes :class:`ConflictError` (with the old item when
@@ -162,6 +163,8 @@ def translate_error(operation: str, exc: Exception) -> Exception:
             return ThrottledError(f"{operation} throttled after retries: {code}")
         if code == "TransactionCanceledException":
             return _cancelled(operation, exc.response, message)
+        if code == "ResourceNotFoundException" and table:
+            return TableNotFoundError(operation, table)
         return AwsError(operation, code, message)
     if isinstance(exc, BotoConnectionError | HTTPClientError):
         # Refused, timed out, or closed mid-request after the client's own retries.
@@ -198,14 +201,15 @@ def _cancelled(operation: str, response: Any, message: str) -> Exception:
 
 
 @contextmanager
-def aws_call(operation: str) -> Iterator[None]:
+def aws_call(operation: str, table: str | None = None) -> Iterator[None]:
     """Run AWS calls with every botocore failure raised as ours, named after ``operation``.
 
     The one translation of botocore errors: adapters wrap their calls in it, so no component
     above them ever sees a botocore type, and every failure reaches a pass, a batch or a command
-    as a :class:`ReconcilerError` it already handles.
+    as a :class:`ReconcilerError` it already handles. ``table``, when the call is on one,
+    names it in a not-found error.
     """
     try:
         yield
     except (ClientError, BotoCoreError) as exc:
-        raise translate_error(operation, exc) from exc
+        raise translate_error(operation, exc, table) from exc

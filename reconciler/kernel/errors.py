@@ -51,6 +51,21 @@ class AwsError(ReconcilerError):
         self.code = code
 
 
+class TableNotFoundError(AwsError):
+    """DynamoDB's ResourceNotFoundException names no table; this one does, and says where to
+    look, because the usual cause is a setting (the name, the region), not an outage."""
+
+    def __init__(self, operation: str, table: str) -> None:
+        ReconcilerError.__init__(
+            self,
+            f"table {table} not found in this account and region ({operation}); check "
+            "--table-name / TABLE_NAME, --state-table and AWS_REGION",
+        )
+        self.operation = operation
+        self.code = "ResourceNotFoundException"
+        self.table = table
+
+
 class EndpointUnreachableError(ReconcilerError):
     """The AWS endpoint could not be reached at all (DNS, refused connection, timeout)."""
 

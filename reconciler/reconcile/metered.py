@@ -32,7 +32,7 @@ class MeteredCalls:
         if not write:
             self._limiter.acquire(1.0)
         try:
-            with aws_call(operation):
+            with aws_call(operation, table=kwargs.get("TableName")):
                 response = call(ReturnConsumedCapacity="TOTAL", **kwargs)
         except ReconcilerError:
             self.tally.sent(operation)

@@ -65,7 +65,13 @@ from reconciler.reconcile.ports import (
 from reconciler.reconcile.rotation import RotatingSweep, in_sync
 from reconciler.reconcile.scan_core import ScannedEvent
 from reconciler.reconcile.spool import SPOOL_IN_MEMORY, Spool, correction_spool, observation_spool
-from reconciler.reconcile.summary import IoStats, PassSummary, StopReason
+from reconciler.reconcile.summary import (
+    NO_EVENTS_HINT,
+    IoStats,
+    PassOutcome,
+    PassSummary,
+    StopReason,
+)
 from reconciler.reconcile.sweep import sweep_groups
 
 Clock = Callable[[], float]
@@ -202,6 +208,8 @@ class Reconciler:
                 state.close()
             log = self._log.error if summary.failed else self._log.info
             log("pass_finished", summary=summary.to_dict())
+            if summary.outcome is PassOutcome.EMPTY:
+                self._log.warning("pass_found_no_events", check=NO_EVENTS_HINT)
         for callback in self.on_summary:
             callback(summary)
         return summary

@@ -78,7 +78,7 @@ class DynamoTableScan:
         return None  # the lease item, items of other shapes: not ours, as in the query sweep
 
     def describe(self) -> tuple[int, int]:
-        with aws_call("DescribeTable"):
+        with aws_call("DescribeTable", table=self._table):
             table = self._client.describe_table(TableName=self._table)["Table"]
         self._reads.tally.sent("DescribeTable")
         return int(table.get("ItemCount", 0)), int(table.get("TableSizeBytes", 0))

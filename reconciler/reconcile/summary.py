@@ -37,6 +37,23 @@ class StopReason(enum.Enum):
     """``before_write`` found the lease gone: aborted before the next write (also ``failed``)."""
 
 
+class PassOutcome(enum.StrEnum):
+    """How a pass ended, in one word: ``run``'s summary and ``reconciler_runs_total{outcome}``."""
+
+    SUCCESS = "success"
+    EMPTY = "empty"
+    """Complete, and no event was found: usually a setting (the table, the event partitions,
+    the shard), so it is reported, never passed as an unremarkable success."""
+    FAILURE = "failure"
+    BRAKE = "brake"
+    ABORTED = "aborted"
+    """Stopped early on purpose (signal, deadline, shutdown, lost lease): neither."""
+
+
+NO_EVENTS_HINT = "--table-name / TABLE_NAME, --event-partitions, --shard and AWS_REGION"
+"""What to check when a pass finds no event at all."""
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class AwsErrorKey:
     """An AWS error as the metrics label it; a pair, so no operation or code is ever re-parsed
@@ -223,6 +240,18 @@ class PassSummary:
                 self.drift_under += 1
                 self.drift_attendees_under += direction.magnitude
 
+    @property
+    def outcome(self) -> PassOutcome:
+        """An aborted pass outranks its failure (a lost lease is not an unhealthy pass), a
+        tripped brake outranks success."""
+        if self.stop is not StopReason.NONE:
+            return PassOutcome.ABORTED
+        if self.failed:
+            return PassOutcome.FAILURE
+        if self.brake_tripped:
+            return PassOutcome.BRAKE
+        return PassOutcome.EMPTY if self.events_checked == 0 else PassOutcome.SUCCESS
+
     def correction_outcomes(self) -> dict[CorrectionOutcome, int]:
         """Every outcome, zero included; held corrections under their hold's outcome."""
         counts = dict.fromkeys(CorrectionOutcome, 0)
@@ -291,5 +320,6 @@ class PassSummary:
             "stopped_by": self.stopped_by,
             "aborted": self.stop.value if self.stop is StopReason.LEASE_LOST else None,
             "failed": self.failed,
+            "outcome": self.outcome.value,
             "error": self.error,
         }

@@ -18,6 +18,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
+from reconciler.kernel.errors import ReconcilerError
 from reconciler.kernel.logs import get_logger
 
 log = get_logger(__name__)
@@ -67,6 +68,13 @@ class _Handler(BaseHTTPRequestHandler):
         """Scrapes every few seconds would drown the pass logs; errors still surface."""
 
 
+class PortUnavailableError(ReconcilerError):
+    """The one error a second replica on one host meets: it names the port and its setting."""
+
+    def __init__(self, host: str, port: int, reason: str) -> None:
+        super().__init__(f"cannot listen on {host}:{port}: {reason} (--port / RECONCILER_PORT)")
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -88,7 +96,10 @@ class HttpServer:
     def __init__(
         self, registry: CollectorRegistry, readiness: ReadinessProbe, *, host: str, port: int
     ) -> None:
-        self._server = _Server((host, port), registry, readiness)
+        try:
+            self._server = _Server((host, port), registry, readiness)
+        except OSError as exc:
+            raise PortUnavailableError(host, port, exc.strerror or str(exc)) from exc
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="http", kwargs={"poll_interval": 0.2}
         )

@@ -65,28 +65,11 @@ class Streaks:
     drift: int = 0
 
 
-def was_aborted(summary: PassSummary) -> bool:
-    """Stopped on purpose (shutdown, lost lease): says nothing about the health of the pass."""
-    return summary.stop is not StopReason.NONE
-
-
-def classify_outcome(summary: PassSummary) -> Outcome:
-    """An aborted pass outranks its failure (a lost lease is not an unhealthy pass), a tripped
-    brake outranks success."""
-    if was_aborted(summary):
-        return Outcome.ABORTED
-    if summary.failed:
-        return Outcome.FAILURE
-    if summary.brake_tripped:
-        return Outcome.BRAKE
-    return Outcome.SUCCESS
-
-
 def next_streaks(streaks: Streaks, outcome: Outcome, summary: PassSummary) -> Streaks:
     """Failures count up until a pass does not fail; drift counts complete passes that found
     drift and is left alone by passes that did not complete (they prove nothing)."""
     failures = streaks.failures + 1 if outcome is Outcome.FAILURE else 0
-    if outcome in (Outcome.SUCCESS, Outcome.BRAKE):
+    if outcome in (Outcome.SUCCESS, Outcome.EMPTY, Outcome.BRAKE):
         drift = streaks.drift + 1 if summary.drifted > 0 else 0
     else:
         drift = streaks.drift
@@ -238,7 +221,7 @@ class PassJob:
                 self._metrics.observe_aws_error(labels)
         duration = self._monotonic() - started
         finished_at = self._clock()
-        outcome = classify_outcome(summary)
+        outcome = summary.outcome
         self._streaks = next_streaks(self._streaks, outcome, summary)
         self._metrics.observe_pass(
             summary,

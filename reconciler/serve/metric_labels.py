@@ -12,17 +12,10 @@ import enum
 from reconciler.reconcile.core import CorrectionOutcome
 from reconciler.reconcile.ledger_core import KeyDirection
 from reconciler.reconcile.scan_core import SweepMode
-from reconciler.reconcile.summary import AwsErrorKey
+from reconciler.reconcile.summary import AwsErrorKey, PassOutcome
 
-
-class Outcome(enum.StrEnum):
-    """How one scheduled pass ended; the value of ``reconciler_runs_total{outcome}``."""
-
-    SUCCESS = "success"
-    FAILURE = "failure"
-    BRAKE = "brake"
-    ABORTED = "aborted"
-    """Stopped early on purpose (shutdown, lost lease): neither a success nor a failure."""
+Outcome = PassOutcome
+"""How one scheduled pass ended: the values of ``reconciler_runs_total{outcome}``."""
 
 
 class SkipReason(enum.StrEnum):

@@ -44,7 +44,7 @@ class ReconcilerMetrics:
         self.registry = registry
         self.runs = Counter(
             "reconciler_runs",
-            "Scheduled passes by outcome (success, failure, brake, aborted).",
+            "Scheduled passes by outcome (success, empty, failure, brake, aborted).",
             ["outcome"],
             registry=registry,
         )
@@ -291,7 +291,7 @@ class ReconcilerMetrics:
         self.run_duration.observe(max(duration, 0.0))
         self.last_run.set(finished_at)
         self.consecutive_failures.set(consecutive_failures)
-        if outcome is Outcome.SUCCESS:
+        if outcome in (Outcome.SUCCESS, Outcome.EMPTY):
             self.last_success.set(finished_at)
 
         self.events_checked.inc(max(summary.events_checked, 0))
@@ -311,7 +311,7 @@ class ReconcilerMetrics:
         self._observe_ledger(summary)
         self.rotation.observe(summary.rotation)
 
-        if outcome in (Outcome.SUCCESS, Outcome.BRAKE):
+        if outcome in (Outcome.SUCCESS, Outcome.EMPTY, Outcome.BRAKE):
             self.events_in_drift.set(max(summary.drifted, 0))
             self.ambiguous_events.set(max(summary.ambiguous, 0))
             self.brake_tripped.set(1 if summary.brake_tripped else 0)

@@ -15,6 +15,7 @@ from reconciler.kernel.errors import (
     ConflictError,
     EndpointUnreachableError,
     ReconcilerError,
+    TableNotFoundError,
     ThrottledError,
 )
 
@@ -41,6 +42,13 @@ def test_other_service_errors_keep_operation_and_code_for_metrics():
     error = translate_error("Query", client_error("ResourceNotFoundException"))
     assert isinstance(error, AwsError)
     assert (error.operation, error.code) == ("Query", "ResourceNotFoundException")
+
+
+def test_a_missing_table_is_named_and_still_counted_under_its_aws_code():
+    error = translate_error("Query", client_error("ResourceNotFoundException"), "registrations")
+    assert isinstance(error, TableNotFoundError)
+    assert (error.operation, error.code) == ("Query", "ResourceNotFoundException")
+    assert str(error).startswith("table registrations not found in this account and region")
 
 
 def test_an_unreachable_endpoint_is_reported_as_such():

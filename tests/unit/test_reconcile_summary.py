@@ -23,7 +23,6 @@ from reconciler.reconcile.core import (
 from reconciler.reconcile.publisher import summary_datums
 from reconciler.reconcile.reconciler import PassControl, PassOptions, Reconciler
 from reconciler.reconcile.summary import AwsErrorKey, IoStats, PassSummary, StopReason
-from reconciler.serve.job import classify_outcome
 from reconciler.serve.metrics import CORRECTION_OUTCOMES, ReconcilerMetrics
 from tests.fakes.reconcile import FakeClock, FakeReconcileTable, RecordingAuditSink
 
@@ -141,7 +140,7 @@ def test_a_held_pass_publishes_its_hold_beside_the_planned_count():
 def test_stopping_early_or_losing_the_lease_aborts_the_scheduled_run():
     for stop in (StopReason.STOPPED_EARLY, StopReason.LEASE_LOST):
         assert PassSummary(run_id="r", stop=stop).stopped_on_purpose is True
-        assert classify_outcome(PassSummary(run_id="r", stop=stop)).value == "aborted"
+        assert PassSummary(run_id="r", stop=stop).outcome.value == "aborted"
     assert PassSummary(run_id="r").stopped_on_purpose is False
 
 
@@ -254,7 +253,7 @@ def test_a_held_correction_is_audited_with_the_word_its_metric_label_uses(how: s
         summary,
         1.0,
         finished_at=1.0,
-        outcome=classify_outcome(summary),
+        outcome=summary.outcome,
         consecutive_failures=0,
         drift_streak=1,
     )

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 from reconciler.kernel.errors import AwsError, ThrottledError
 from reconciler.reconcile.core import BrakeDecision
 from reconciler.reconcile.summary import PassSummary, StopReason
-from reconciler.serve.job import PassJob, Streaks, classify_outcome, next_streaks
+from reconciler.serve.job import PassJob, Streaks, next_streaks
 from reconciler.serve.lag_gate import LagDecision
 from reconciler.serve.metrics import Outcome, ReconcilerMetrics
 from tests.fakes.serve import FakeLagGate, FakeLeadership, FakePassRunner, ManualClock
@@ -213,9 +213,9 @@ def test_each_pass_gets_its_own_run_id(metrics, stop):
 
 def test_a_brake_outranks_success_and_a_lost_lease_outranks_failure():
     braked = PassSummary(run_id="b", brake=BrakeDecision(tripped=True))
-    assert classify_outcome(braked) is Outcome.BRAKE
+    assert braked.outcome is Outcome.BRAKE
     lost = PassSummary(run_id="l", failed=True, stop=StopReason.LEASE_LOST)
-    assert classify_outcome(lost) is Outcome.ABORTED
+    assert lost.outcome is Outcome.ABORTED
 
 
 def test_drift_streak_counts_complete_passes_with_drift_and_ignores_aborted_ones():
