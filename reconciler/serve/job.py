@@ -27,6 +27,7 @@ from reconciler.reconcile.reconciler import PassControl, new_run_id
 from reconciler.reconcile.summary import AwsErrorKey, PassSummary, StopReason
 from reconciler.serve.lag_gate import LagDecision
 from reconciler.serve.metrics import Outcome, ReconcilerMetrics, SkipReason
+from reconciler.serve.status import StatusHistory
 
 log = get_logger(__name__)
 
@@ -109,7 +110,8 @@ def _run_id() -> str:
 
 
 class PassJob:
-    """Callable run by the scheduler; holds the failure and drift streaks between runs."""
+    """Callable run by the scheduler; holds the failure and drift streaks between runs, and
+    the status page's :attr:`history`."""
 
     def __init__(
         self,
@@ -122,6 +124,7 @@ class PassJob:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         run_ids: Callable[[], str] = _run_id,
+        history: StatusHistory | None = None,
     ) -> None:
         self._runner = runner
         self._metrics = metrics
@@ -131,6 +134,7 @@ class PassJob:
         self._clock = clock
         self._monotonic = monotonic
         self._run_ids = run_ids
+        self.history = history if history is not None else StatusHistory()
         self._streaks = Streaks()
         self._idle = threading.Event()
         self._idle.set()
@@ -248,6 +252,7 @@ class PassJob:
             consecutive_failures=self._streaks.failures,
             drift_streak=self._streaks.drift,
         )
+        self.history.record(summary, outcome, finished_at=finished_at, duration=duration)
         level = log.info if outcome is Outcome.SUCCESS else log.warning
         level(
             "scheduled_pass_finished",

@@ -280,3 +280,26 @@ def test_a_slow_renewal_does_not_delay_the_next_heartbeat_by_its_own_duration():
     delay = lease.tick()
     # THEN the next renewal is due a heartbeat after this one was sent, not after it returned
     assert delay == pytest.approx(HEARTBEAT - 1.5)
+
+
+def test_the_holder_is_the_owner_last_seen_holding_the_lease(store):
+    a = Replica(store, "a", 0.0)
+    b = Replica(store, "b", 0.0)
+    assert b.lease.holder is None  # not looked yet
+    a.lease.tick()
+    b.lease.tick()
+    assert (a.lease.holder, b.lease.holder) == ("a", "a")
+    a.lease.release()
+    b.clock.advance(HEARTBEAT)
+    b.lease.tick()
+    assert (a.lease.holder, b.lease.holder) == (None, "b")
+
+
+def test_a_leader_taken_over_names_the_new_holder(store):
+    a = Replica(store, "a", 0.0)
+    a.lease.tick()
+    store.record = LeaseRecord("b", "b-v0", LEASE)
+    a.clock.advance(HEARTBEAT)
+    a.lease.tick()
+    assert not a.lease.is_held()
+    assert a.lease.holder == "b"
