@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import json
 import os
 import select
@@ -78,8 +79,12 @@ class Chromium:
         self._from_browser, from_browser = os.pipe()
 
         def on_fds_3_and_4() -> None:
-            os.dup2(to_browser, 3)
-            os.dup2(from_browser, 4)
+            # Via copies above 9: either pipe may itself sit on 3 or 4 (a fresh interpreter's
+            # first pipes do), and dup2 onto itself would keep its close-on-exec flag.
+            reading = fcntl.fcntl(to_browser, fcntl.F_DUPFD, 10)
+            writing = fcntl.fcntl(from_browser, fcntl.F_DUPFD, 10)
+            os.dup2(reading, 3)
+            os.dup2(writing, 4)
 
         self.process = subprocess.Popen(
             [

@@ -26,8 +26,10 @@ pytestmark = pytest.mark.slow
 
 SCREENSHOT = Path(__file__).parents[2] / "docs" / "img" / "status-page.png"
 WIDTH, HEIGHT = 800, 1180
-MOST_PIXELS_DIFFERING = 0.01
-"""A new Chromium release moves anti-aliased text by a pixel; a changed page moves far more."""
+MOST_PIXELS_DIFFERING = 0.002
+"""Of 944,000 pixels: the leader card reading "standby" instead of "this replica" differs in
+4,200 (0.44%), one pass fewer in 3.4%, a changed word or digit in 18 to 180. Coarse on purpose:
+anti-aliasing moves between Chromium releases; the words and numbers are asserted as text."""
 
 PASSES_PLOTTED = "document.querySelectorAll('svg.chart g.pass').length"
 CHART_WIDTH = "document.querySelector('svg.chart').getBoundingClientRect().width"
@@ -57,7 +59,9 @@ def lines(text: str) -> list[str]:
     return [" ".join(line.split()) for line in text.splitlines() if line.strip()]
 
 
-def test_a_person_sees_the_leader_the_passes_the_corrections_and_one_point_per_pass(browser):
+def test_a_person_sees_the_leader_the_passes_the_corrections_and_one_point_per_pass(
+    browser, tmp_path
+):
     # GIVEN twelve passes of a leading replica served on the real HTTP port
     http = serving(render_status(sample_snapshot()))
     try:
@@ -84,20 +88,21 @@ def test_a_person_sees_the_leader_the_passes_the_corrections_and_one_point_per_p
     assert plotted == len(SAMPLE_PASSES)
     assert chart_width > 600
     # AND the screenshot is the one the docs show
-    assert_matches_committed_screenshot(browser, png)
+    assert_matches_committed_screenshot(browser, png, tmp_path / SCREENSHOT.name)
 
 
-def assert_matches_committed_screenshot(browser: Chromium, png: bytes) -> None:
+def assert_matches_committed_screenshot(browser: Chromium, png: bytes, actual: Path) -> None:
     if os.environ.get("UPDATE_SCREENSHOTS") == "1" or not SCREENSHOT.exists():
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         SCREENSHOT.write_bytes(png)
         if os.environ.get("UPDATE_SCREENSHOTS") != "1":
             pytest.fail(f"{SCREENSHOT} was missing: written now, commit it")
     difference = browser.compare_pngs(SCREENSHOT.read_bytes(), png)
-    assert difference.one == difference.other == [WIDTH, HEIGHT]
+    actual.write_bytes(png)
+    assert difference.one == difference.other == [WIDTH, HEIGHT], actual
     assert difference.fraction <= MOST_PIXELS_DIFFERING, (
-        f"{difference.differing} pixels differ from {SCREENSHOT.name}; if the page changed "
-        "on purpose, rerun with UPDATE_SCREENSHOTS=1 and commit the picture"
+        f"{difference.differing} pixels differ from {SCREENSHOT.name} (this run's: {actual}); "
+        "if the page changed on purpose, rerun with UPDATE_SCREENSHOTS=1 and commit the picture"
     )
 
 
