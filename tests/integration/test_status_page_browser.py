@@ -22,7 +22,8 @@ from tests.fakes.status import BRAKE_REASON, SAMPLE_PASSES, FakeLease, sample_sn
 from tests.integration.chromium import Chromium
 from tests.integration.serve_support import ServeProcess, seed, wait_for
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("chromium")]
+"""One worker, so one browser serves the whole module."""
 
 SCREENSHOT = Path(__file__).parents[2] / "docs" / "img" / "status-page.png"
 WIDTH, HEIGHT = 800, 1180
@@ -160,6 +161,7 @@ def test_a_real_serve_shows_its_correction_and_the_standby_names_the_leader(
     row = next(line for line in lines(leader_text) if " success " in line)
     assert row.split()[-4:] == ["3", "1", "0", "1"]
     assert seeded.drifted[0] in lines(leader_text)[-1]
+    assert "@" not in leader_text  # the attendees' (synthetic) e-mails never reach the page
     assert plotted == 1
     # AND the standby names the replica holding the lease
     assert "lease held by replica-a; this replica is replica-b" in standby_text
