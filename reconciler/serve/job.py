@@ -124,7 +124,6 @@ class PassJob:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         run_ids: Callable[[], str] = _run_id,
-        history: StatusHistory | None = None,
     ) -> None:
         self._runner = runner
         self._metrics = metrics
@@ -134,7 +133,7 @@ class PassJob:
         self._clock = clock
         self._monotonic = monotonic
         self._run_ids = run_ids
-        self.history = history if history is not None else StatusHistory()
+        self.history = StatusHistory()
         self._streaks = Streaks()
         self._idle = threading.Event()
         self._idle.set()
