@@ -95,7 +95,7 @@ def tally_write(
         get_logger("reconciler.reconcile").info(
             "counter_correction_read_back", slug=correction.key.slug
         )
-    summary.corrected += 1
+    summary.note_corrected(correction.key.slug)
     if correction.reason is Reason.MISSING:
         summary.initialized += 1
     if correction.stored.version_unreadable:

@@ -317,7 +317,7 @@ class LedgerPath:
                     continue
                 summary.lost_responses += 1
                 self._log.info("counter_correction_read_back", slug=fresh.key.slug, mode="ledger")
-            summary.corrected += 1
+            summary.note_corrected(fresh.key.slug)
             summary.counter_repairs += 1
             if fresh.reason is Reason.MISSING:
                 summary.initialized += 1

@@ -113,6 +113,10 @@ def _add(one: Mapping[K, int], other: Mapping[K, int]) -> dict[K, int]:
 
 NOT_BRAKED = BrakeDecision(tripped=False)
 
+CORRECTED_SLUGS_KEPT = 20
+"""How many corrected slugs a summary remembers: enough for the status page's list, and a
+pass that corrects a whole table still holds a few hundred bytes, not one string per event."""
+
 
 @dataclass(slots=True)
 class PassSummary:
@@ -188,6 +192,9 @@ class PassSummary:
     """``query`` or ``scan``: how this pass found its events (``None`` if it failed first)."""
     scanned_in_sync: int = 0
     """Events the scan sweep found in sync without another read (also in ``in_sync``)."""
+    corrected_slugs: list[str] = field(default_factory=list)
+    """The slugs of the last :data:`CORRECTED_SLUGS_KEPT` corrected counters, oldest first,
+    for ``serve``'s status page; not in :meth:`to_dict` (the counts are)."""
     io: IoStats = field(default_factory=IoStats)
     duration_seconds: float = 0.0
     stop: StopReason = StopReason.NONE
@@ -195,6 +202,12 @@ class PassSummary:
     """What stopped a ``run`` early: ``SIGTERM``, ``SIGINT`` or ``deadline``."""
     failed: bool = False
     error: str | None = None
+
+    def note_corrected(self, slug: str) -> None:
+        """Count one applied counter correction and remember its slug (bounded)."""
+        self.corrected += 1
+        self.corrected_slugs.append(slug)
+        del self.corrected_slugs[:-CORRECTED_SLUGS_KEPT]
 
     @property
     def brake_tripped(self) -> bool:

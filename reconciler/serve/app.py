@@ -32,6 +32,7 @@ from reconciler.serve.metrics import ReconcilerMetrics
 from reconciler.serve.replay import replaying
 from reconciler.serve.scheduler import PassScheduler
 from reconciler.serve.settings import LeaseSettings, ServeSettings
+from reconciler.serve.status_page import render_status
 
 if TYPE_CHECKING:
     from reconciler.kernel.aws import Clients
@@ -88,7 +89,11 @@ class ServeApp:
         self.scheduler = PassScheduler(self.job, settings.schedule, metrics)
         self._keeper = LeaseKeeper(lease) if lease is not None else None
         self.http = HttpServer(
-            metrics.registry, self.readiness, host=settings.host, port=settings.port
+            metrics.registry,
+            self.readiness,
+            host=settings.host,
+            port=settings.port,
+            status_page=self.status_page,
         )
         self._started = False
         self._finished: bool | None = None
@@ -112,6 +117,15 @@ class ServeApp:
                 "pass_in_progress": self.job.running,
             },
         )
+
+    def status_page(self) -> str:
+        snapshot = self.job.history.snapshot(
+            now=self._clock(),
+            version=__version__,
+            lease=self._keeper.lease if self._keeper is not None else None,
+            pass_in_progress=self.job.running,
+        )
+        return render_status(snapshot)
 
     def start(self) -> None:
         """Open the port, try the lease once, start scheduling.

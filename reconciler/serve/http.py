@@ -1,4 +1,5 @@
-"""One small HTTP port for Prometheus and the orchestrator: /metrics, /healthz, /readyz.
+"""One small HTTP port for Prometheus, the orchestrator and people: /metrics, /healthz,
+/readyz, and the status page on / when one is given.
 
 A stdlib ``ThreadingHTTPServer`` is enough for a handful of scrapes and probes a minute and
 keeps the dependency surface at prometheus-client itself. Probes answer JSON so a human
@@ -31,6 +32,8 @@ class Readiness:
 
 
 ReadinessProbe = Callable[[], Readiness]
+StatusPage = Callable[[], str]
+"""Renders the whole HTML page on each request (it is small, and people reload it rarely)."""
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -46,8 +49,14 @@ class _Handler(BaseHTTPRequestHandler):
             readiness = self.server.readiness()
             body = {"ready": readiness.ready, **readiness.detail}
             self._json(200 if readiness.ready else 503, body)
+        elif path == "/" and self.server.status_page is not None:
+            page = self.server.status_page().encode()
+            self._send(200, "text/html; charset=utf-8", page)
         else:
-            self._json(404, {"error": "not found", "paths": ["/metrics", "/healthz", "/readyz"]})
+            paths = ["/metrics", "/healthz", "/readyz"]
+            if self.server.status_page is not None:
+                paths.insert(0, "/")
+            self._json(404, {"error": "not found", "paths": paths})
 
     def _metrics(self) -> None:
         encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
@@ -79,25 +88,36 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(
-        self, address: tuple[str, int], registry: CollectorRegistry, readiness: ReadinessProbe
+        self,
+        address: tuple[str, int],
+        registry: CollectorRegistry,
+        readiness: ReadinessProbe,
+        status_page: StatusPage | None,
     ) -> None:
         super().__init__(address, _Handler)
         self.registry = registry
         self.readiness = readiness
+        self.status_page = status_page
 
 
 class HttpServer:
-    """Serves the three paths on ``host:port`` (port 0 picks a free one) from a daemon thread.
+    """Serves the paths on ``host:port`` (port 0 picks a free one) from a daemon thread.
 
     The port is bound on construction, so a port in use fails before anything else starts;
     the defaults live in :class:`~reconciler.serve.settings.ServeSettings`.
     """
 
     def __init__(
-        self, registry: CollectorRegistry, readiness: ReadinessProbe, *, host: str, port: int
+        self,
+        registry: CollectorRegistry,
+        readiness: ReadinessProbe,
+        *,
+        host: str,
+        port: int,
+        status_page: StatusPage | None = None,
     ) -> None:
         try:
-            self._server = _Server((host, port), registry, readiness)
+            self._server = _Server((host, port), registry, readiness, status_page)
         except OSError as exc:
             raise PortUnavailableError(host, port, exc.strerror or str(exc)) from exc
         self._thread = threading.Thread(

@@ -27,6 +27,7 @@ from reconciler.reconcile.reconciler import PassControl, new_run_id
 from reconciler.reconcile.summary import AwsErrorKey, PassSummary, StopReason
 from reconciler.serve.lag_gate import LagDecision
 from reconciler.serve.metrics import Outcome, ReconcilerMetrics, SkipReason
+from reconciler.serve.status import StatusHistory
 
 log = get_logger(__name__)
 
@@ -92,7 +93,8 @@ def _run_id() -> str:
 
 
 class PassJob:
-    """Callable run by the scheduler; holds the failure and drift streaks between runs."""
+    """Callable run by the scheduler; holds the failure and drift streaks between runs, and
+    the status page's :attr:`history`."""
 
     def __init__(
         self,
@@ -114,6 +116,7 @@ class PassJob:
         self._clock = clock
         self._monotonic = monotonic
         self._run_ids = run_ids
+        self.history = StatusHistory()
         self._streaks = Streaks()
         self._idle = threading.Event()
         self._idle.set()
@@ -231,6 +234,7 @@ class PassJob:
             consecutive_failures=self._streaks.failures,
             drift_streak=self._streaks.drift,
         )
+        self.history.record(summary, outcome, finished_at=finished_at, duration=duration)
         level = log.info if outcome is Outcome.SUCCESS else log.warning
         level(
             "scheduled_pass_finished",

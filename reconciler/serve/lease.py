@@ -83,12 +83,19 @@ class LeaderLease:
         self._valid_until = 0.0
         self._observed: tuple[str, float] | None = None
         """(version, monotonic time first seen) of another owner's record."""
+        self._holder: str | None = None
 
     # --- what the pass asks -------------------------------------------------------------------
 
     def is_held(self) -> bool:
         # One attribute read, so the pass thread never waits behind a slow renewal.
         return self._monotonic() < self._valid_until
+
+    @property
+    def holder(self) -> str | None:
+        """Who held the lease when this replica last looked (itself while it holds it); None
+        when the item was free or has not been read yet. For the status page, not decisions."""
+        return self.owner if self.is_held() else self._holder
 
     def ensure_held(self) -> None:
         if not self.is_held():
@@ -118,6 +125,7 @@ class LeaderLease:
         if not self._held:
             return
         self._held = False
+        self._holder = None
         self._valid_until = 0.0
         try:
             self._store.delete(self._version)
@@ -139,9 +147,11 @@ class LeaderLease:
         if current is not None and self._is_ours(current) and self._write(expected=current.version):
             return
         self._lose("taken_over")
+        self._holder = None if current is None or current.owner == self.owner else current.owner
 
     def _try_acquire(self) -> float:
         current = self._store.read()
+        self._holder = None if current is None else current.owner
         if current is None:
             self._write(expected=None)
             return self.heartbeat_seconds
@@ -208,6 +218,7 @@ class LeaderLease:
 
     def _lose(self, reason: str) -> None:
         self._held = False
+        self._holder = None
         self._valid_until = 0.0
         self._on_transition("lost")
         log.warning("lease_lost", owner=self.owner, reason=reason)

@@ -179,6 +179,7 @@ def test_a_leader_that_was_taken_over_learns_it_at_its_next_heartbeat(store):
     a.lease.tick()
     assert not a.lease.is_held()
     assert a.transitions == ["acquired", "lost"]
+    assert a.lease.holder == "b"  # what its status page names
 
 
 def test_a_renewal_whose_response_was_lost_is_adopted_not_reported_as_lost(store):
@@ -280,3 +281,16 @@ def test_a_slow_renewal_does_not_delay_the_next_heartbeat_by_its_own_duration():
     delay = lease.tick()
     # THEN the next renewal is due a heartbeat after this one was sent, not after it returned
     assert delay == pytest.approx(HEARTBEAT - 1.5)
+
+
+def test_the_holder_is_the_owner_last_seen_holding_the_lease(store):
+    a = Replica(store, "a", 0.0)
+    b = Replica(store, "b", 0.0)
+    assert b.lease.holder is None  # not looked yet
+    a.lease.tick()
+    b.lease.tick()
+    assert (a.lease.holder, b.lease.holder) == ("a", "a")
+    a.lease.release()
+    b.clock.advance(HEARTBEAT)
+    b.lease.tick()
+    assert (a.lease.holder, b.lease.holder) == (None, "b")
