@@ -69,13 +69,16 @@ def write_correction(
     control: PassControl,
     write_intent: Callable[[Correction], None],
     correction: Correction,
+    write: Callable[[Correction], None] | None = None,
 ) -> WriteResult:
-    """The stop and lease checks, the audit's intent, the conditional write, a read-back."""
+    """The stop and lease checks, the audit's intent, the conditional write, a read-back.
+
+    ``write`` replaces the table's ``SET`` (the ledger path ``ADD``s its measured gap)."""
     control.stop_if_asked()
     control.before_write()
     write_intent(correction)
     try:
-        table.write_correction(correction)
+        (write or table.write_correction)(correction)
     except ConflictError:
         if written(correction, table.read_counter(correction.key)):
             return WriteResult.READ_BACK
