@@ -68,6 +68,7 @@ def run_ledger(
     audit: RecordingAuditSink | None = None,
     wall: datetime = WALL,
     sweep: SweepMode = SweepMode.QUERY,
+    concurrency: int = 2,
 ) -> tuple[PassSummary, RecordingAuditSink]:
     """One pass in ledger mode over ``ledger`` (and the classic path for its other events);
     with ``audit_file``, its records go there too and its open intents are resolved first."""
@@ -79,7 +80,7 @@ def run_ledger(
         table=ledger.table,
         audit=FanOutAuditSink(audit, *files),
         options=PassOptions(
-            SETTLE, 2, brake, dry_run, sweep=sweep, max_key_suspects=max_key_suspects
+            SETTLE, concurrency, brake, dry_run, sweep=sweep, max_key_suspects=max_key_suspects
         ),
         clock=clock,
         sleep=clock.sleep,
