@@ -69,6 +69,7 @@ def run_ledger(
     wall: datetime = WALL,
     sweep: SweepMode = SweepMode.QUERY,
     concurrency: int = 2,
+    spool_limit: int = SPOOL_IN_MEMORY,
 ) -> tuple[PassSummary, RecordingAuditSink]:
     """One pass in ledger mode over ``ledger`` (and the classic path for its other events);
     with ``audit_file``, its records go there too and its open intents are resolved first."""
@@ -89,5 +90,6 @@ def run_ledger(
         key_audit=FanOutKeyAuditSink(audit, *files),
         intents=audit_file,
         scan=ledger.table,
+        spool_limit=spool_limit,
     )
     return reconciler.run_pass(control), audit

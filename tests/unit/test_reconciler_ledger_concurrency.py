@@ -217,6 +217,21 @@ def test_a_stop_between_two_writes_of_one_event_leaves_the_rest_for_the_next_pas
     assert ledger.table.count_of(key) == 4
 
 
+def test_a_pass_whose_counter_gaps_outgrow_the_spools_memory_still_repairs_every_one() -> None:
+    ledger = world()
+    keys = [ledger.ledger_event(f"fest-{i:02d}", 2) for i in range(30)]
+    for key in keys:
+        ledger.table.events_by_key[key].count = 7
+    ledger.register("fest-03", "late@example.com")
+
+    summary, _ = run(ledger, concurrency=4, spool_limit=5)
+
+    assert summary.failed is False, summary.error
+    assert summary.counter_repairs == 30
+    assert summary.key_repairs_missing == 1
+    assert [ledger.table.count_of(key) for key in keys] == [2] * 3 + [3] + [2] * 26
+
+
 def test_counter_gaps_wait_in_the_spool_and_each_event_comes_back_as_one_unit() -> None:
     # GIVEN more counter gaps than the spool keeps in memory, key repairs for one of those
     # events and for one event without a gap
