@@ -86,18 +86,27 @@ def write_correction(
     return WriteResult.WRITTEN
 
 
+def write_outcome(
+    summary: PassSummary, result: WriteResult, slug: str, read_back_event: str
+) -> CorrectionOutcome:
+    """What any conditional write's result means for its audit line; a lost response (the
+    write landed, botocore's retry was refused) is counted and logged as read back."""
+    if result is WriteResult.REFUSED:
+        return CorrectionOutcome.CONFLICT
+    if result is WriteResult.READ_BACK:
+        summary.lost_responses += 1
+        get_logger("reconciler.reconcile").info(read_back_event, slug=slug)
+    return CorrectionOutcome.APPLIED
+
+
 def tally_write(
     summary: PassSummary, correction: Correction, result: WriteResult
 ) -> CorrectionOutcome:
     """Counts one write's result; returns the outcome its audit line records."""
-    if result is WriteResult.REFUSED:
+    outcome = write_outcome(summary, result, correction.key.slug, "counter_correction_read_back")
+    if outcome is CorrectionOutcome.CONFLICT:
         summary.conflicts += 1
-        return CorrectionOutcome.CONFLICT
-    if result is WriteResult.READ_BACK:
-        summary.lost_responses += 1
-        get_logger("reconciler.reconcile").info(
-            "counter_correction_read_back", slug=correction.key.slug
-        )
+        return outcome
     summary.corrected += 1
     if correction.reason is Reason.MISSING:
         summary.initialized += 1
@@ -106,4 +115,10 @@ def tally_write(
     return CorrectionOutcome.APPLIED
 
 
-__all__ = ["WriteResult", "tally_classic_look", "tally_write", "write_correction"]
+__all__ = [
+    "WriteResult",
+    "tally_classic_look",
+    "tally_write",
+    "write_correction",
+    "write_outcome",
+]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from reconciler.kernel.logs import get_logger
 from reconciler.kernel.model import EventKey
-from reconciler.reconcile.classic import WriteResult, tally_write
+from reconciler.reconcile.classic import WriteResult, tally_write, write_outcome
 from reconciler.reconcile.core import Correction, CorrectionOutcome, FirstLook, Observation
 from reconciler.reconcile.ledger_core import (
     CounterLook,
@@ -198,12 +198,10 @@ def tally_counter_repair(
 def tally_key_repair(
     summary: PassSummary, repair: KeyRepair, result: WriteResult
 ) -> CorrectionOutcome:
-    if result is WriteResult.REFUSED:
+    outcome = write_outcome(summary, result, repair.event.slug, "ledger_key_repair_read_back")
+    if outcome is CorrectionOutcome.CONFLICT:
         summary.key_conflicts += 1
-        return CorrectionOutcome.CONFLICT
-    if result is WriteResult.READ_BACK:
-        summary.lost_responses += 1
-        _log.info("ledger_key_repair_read_back", slug=repair.event.slug)
+        return outcome
     if repair.direction is KeyDirection.MISSING:
         summary.key_repairs_missing += 1
     else:

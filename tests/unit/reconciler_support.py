@@ -5,6 +5,7 @@ brake, the options."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Protocol
 
 from reconciler.reconcile.audit import FanOutAuditSink, FanOutKeyAuditSink, JsonLinesAuditSink
 from reconciler.reconcile.core import BrakePolicy, Shard
@@ -93,3 +94,33 @@ def run_ledger(
         spool_limit=spool_limit,
     )
     return reconciler.run_pass(control), audit
+
+
+Script = list[tuple[tuple[object, ...], bool]]
+"""Steps of a property test's world and whether the next one is chained to it."""
+
+
+class Playable(Protocol):
+    """A property test's world: its script's steps run at every port call of a pass."""
+
+    script: Script
+
+    def step(self) -> None: ...
+
+    def quiesce(self) -> None: ...
+
+    def exact(self) -> bool: ...
+
+    def run_pass(self) -> None: ...
+
+
+def play(system: Playable, script: Script) -> None:
+    """Every step of ``script``, then no more traffic, then at most two passes to end exact."""
+    system.script = list(script)
+    while system.script:
+        system.step()
+    system.quiesce()
+    for _ in range(2):
+        if system.exact():
+            break
+        system.run_pass()

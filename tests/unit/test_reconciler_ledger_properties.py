@@ -26,6 +26,7 @@ from reconciler.reconcile.reconciler import PassOptions, Reconciler
 from reconciler.reconcile.scan_core import SweepMode
 from tests.fakes.reconcile import FakeClock, FakeReconcileTable, RecordingAuditSink
 from tests.fakes.reconcile_ledger import FakeLedger
+from tests.unit.reconciler_support import play
 
 MAX_LATENCY = 10.0
 SETTLE = 15.0
@@ -238,14 +239,7 @@ def test_concurrent_ledger_passes_end_exact_and_never_count_an_attendee_twice(
     initial: list[tuple[int, int]], script: list[tuple[tuple[object, ...], bool]]
 ) -> None:
     system = build(initial)
-    system.script = list(script)
-    while system.script:
-        system.step()
-    system.quiesce()
-    for _ in range(2):
-        if system.exact():
-            break
-        system.run_pass()
+    play(system, script)
     assert system.double_counts == []
     assert system.exact(), (
         {s: len(m) for s, m in system.members.items()},
