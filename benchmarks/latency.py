@@ -7,16 +7,18 @@ delay added to every request, standing in for the in-region round trip to Dynamo
 
 On loopback a request costs little more than the emulator's work, so anything a pass does one
 request at a time is hidden (``benchmarks.run`` measures that case). Here one dynalite, holding
-every request ``--delay-ms``, serves three tables seeded alike (events over both event
+every request ``--delay-ms``, serves four tables seeded alike (events over both event
 partitions, ``--attendees`` each): ``reads`` with ``--drift-percent`` of the counters off by
-one, and two with every counter off by one. Each scenario (``benchmarks.scenarios``) runs once,
-in a child process of its own, and is compared with its floor: the same requests issued by a
+one, and three with every counter off by one, one of them backfilled so that its pass takes the
+ledger path. Each scenario (``benchmarks.scenarios``) runs once, in a child process of its own,
+and is compared with its floor: the same requests issued by a
 bare loop at the same concurrency, with no logic at all. Not part of ``make test``.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import platform
@@ -32,10 +34,14 @@ from typing import Any
 
 from benchmarks.bare import MODEL, BareRequests
 from benchmarks.handler import item_size
-from benchmarks.run import REPO, event_sort_key, local_clients, seed
+from benchmarks.run import REPO, event_sort_key, local_clients, seed, slug
 from benchmarks.scenarios import ALL_SCENARIOS, SCENARIOS, Result, Scenario, run_scenario
 from reconciler.devtools.dynalite import TOOLS, Dynalite
-from reconciler.devtools.local_table import create_table
+from reconciler.devtools.local_table import create_state_table, create_table
+from reconciler.kernel.ledger import default_state_table
+from reconciler.kernel.logs import configure_logging
+from reconciler.reconcile.backfill import Backfill, BackfillOptions
+from reconciler.reconcile.backfill_dynamo import DynamoAttendeeHashes, DynamoLedgerClaims
 
 DOCS_PAGE = REPO / "docs" / "benchmarks.md"
 START = "<!-- latency-table:start -->"
@@ -70,6 +76,24 @@ def seeded_table(ddb: Any, args: argparse.Namespace, drift_percent: float) -> st
     return table
 
 
+def backfilled(endpoint: str, table: str, events: int, concurrency: int) -> str:
+    """What ``reconciler init --backfill`` does (settle 0): every attendee item gets its ledger
+    entry and every event its ``backfilledAt``, so the passes take the ledger path here."""
+    configure_logging("json", "warning", stream=io.StringIO())
+    ddb = local_clients(endpoint).dynamodb()
+    state = default_state_table(table)
+    create_state_table(ddb, state, ttl=False)
+    run = Backfill(
+        DynamoAttendeeHashes(ddb, table, MODEL),
+        DynamoLedgerClaims(ddb, state),
+        BackfillOptions(settle_seconds=0.0, concurrency=concurrency),
+    )
+    summary = run.run(slug(i) for i in range(events))
+    if summary.failed:
+        raise SystemExit(f"backfill of {table} failed: {summary.error}")
+    return table
+
+
 def child(scenario: Scenario, endpoint: str, table: str, concurrency: int) -> Result:
     command = [
         sys.executable,
@@ -100,7 +124,7 @@ def measure(args: argparse.Namespace) -> tuple[dict[str, Result], dict[str, floa
     with Dynalite(delay_ms=args.delay_ms) as server:
         ddb = local_clients(server.endpoint).dynamodb()
         started = time.perf_counter()
-        drifts = {"reads": args.drift_percent, "writing": 100.0, "protocol": 100.0}
+        drifts = {"reads": args.drift_percent, "writing": 100.0, "protocol": 100.0, "ledger": 100.0}
         small = argparse.Namespace(events=args.small_events, attendees=args.small_attendees)
         with ThreadPoolExecutor(len(drifts) + 1) as pool:
             futures = {name: pool.submit(seeded_table, ddb, args, d) for name, d in drifts.items()}
@@ -109,6 +133,9 @@ def measure(args: argparse.Namespace) -> tuple[dict[str, Result], dict[str, floa
                 # with the table-size minimum (the drifted case is the dry_run_scan row).
                 futures["small"] = pool.submit(seeded_table, ddb, small, 0.0)
             tables = {name: future.result() for name, future in futures.items()}
+        tables["ledger"] = backfilled(
+            server.endpoint, tables["ledger"], args.events, args.concurrency
+        )
         log(f"seeded {len(tables)} tables in {time.perf_counter() - started:.1f} s")
         delayed = round_trip_ms(server.endpoint, tables["reads"])
         log(f"round trip {delayed:.1f} ms ({undelayed:.1f} ms without the delay)")

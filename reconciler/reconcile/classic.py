@@ -69,13 +69,16 @@ def write_correction(
     control: PassControl,
     write_intent: Callable[[Correction], None],
     correction: Correction,
+    write: Callable[[Correction], None] | None = None,
 ) -> WriteResult:
-    """The stop and lease checks, the audit's intent, the conditional write, a read-back."""
+    """The stop and lease checks, the audit's intent, the conditional write, a read-back.
+
+    ``write`` replaces the table's ``SET`` (the ledger path ``ADD``s its measured gap)."""
     control.stop_if_asked()
     control.before_write()
     write_intent(correction)
     try:
-        table.write_correction(correction)
+        (write or table.write_correction)(correction)
     except ConflictError:
         if written(correction, table.read_counter(correction.key)):
             return WriteResult.READ_BACK
@@ -83,18 +86,27 @@ def write_correction(
     return WriteResult.WRITTEN
 
 
+def write_outcome(
+    summary: PassSummary, result: WriteResult, slug: str, read_back_event: str
+) -> CorrectionOutcome:
+    """What any conditional write's result means for its audit line; a lost response (the
+    write landed, botocore's retry was refused) is counted and logged as read back."""
+    if result is WriteResult.REFUSED:
+        return CorrectionOutcome.CONFLICT
+    if result is WriteResult.READ_BACK:
+        summary.lost_responses += 1
+        get_logger("reconciler.reconcile").info(read_back_event, slug=slug)
+    return CorrectionOutcome.APPLIED
+
+
 def tally_write(
     summary: PassSummary, correction: Correction, result: WriteResult
 ) -> CorrectionOutcome:
     """Counts one write's result; returns the outcome its audit line records."""
-    if result is WriteResult.REFUSED:
+    outcome = write_outcome(summary, result, correction.key.slug, "counter_correction_read_back")
+    if outcome is CorrectionOutcome.CONFLICT:
         summary.conflicts += 1
-        return CorrectionOutcome.CONFLICT
-    if result is WriteResult.READ_BACK:
-        summary.lost_responses += 1
-        get_logger("reconciler.reconcile").info(
-            "counter_correction_read_back", slug=correction.key.slug
-        )
+        return outcome
     summary.note_corrected(correction.key.slug)
     if correction.reason is Reason.MISSING:
         summary.initialized += 1
@@ -103,4 +115,10 @@ def tally_write(
     return CorrectionOutcome.APPLIED
 
 
-__all__ = ["WriteResult", "tally_classic_look", "tally_write", "write_correction"]
+__all__ = [
+    "WriteResult",
+    "tally_classic_look",
+    "tally_write",
+    "write_correction",
+    "write_outcome",
+]

@@ -9,7 +9,9 @@ only ever touched by one thread.
 At most two items per worker are in flight, so memory does not grow with the input. The
 first error stops the submission of new items and cancels those not started; work already
 running finishes (an event in progress is finished, as ``should_stop`` promises), its results
-are still collected, and then the error is raised.
+are still collected, and then the error is raised. A work item that did part of its work
+before failing (the ledger path's writes of one event) returns its error inside its result
+(``error_of``): its finished part is still handed to ``on_result``, then it fails the same way.
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ class _SkippedError(ReconcilerError):
     """An item not started because an earlier one failed; never leaves :func:`fan_out`."""
 
 
+def _no_error(_: object) -> None:
+    return None
+
+
 def fan_out(
     items: Iterable[T],
     work: Callable[[T], R],
@@ -36,6 +42,7 @@ def fan_out(
     *,
     limit: int,
     name: str,
+    error_of: Callable[[R], BaseException | None] = _no_error,
 ) -> None:
     """Runs ``work`` over ``items`` on ``limit`` threads; see the module docstring."""
     workers = max(1, limit)
@@ -49,13 +56,22 @@ def fan_out(
         if failed.is_set():
             raise _SkippedError
         try:
-            return work(item)
+            result = work(item)
         except BaseException:
             failed.set()
             raise
+        if error_of(result) is not None:
+            failed.set()
+        return result
+
+    def fail(error: BaseException) -> None:
+        nonlocal failure
+        failure = failure or error
+        for queued in pending:
+            queued.cancel()  # only those not started yet: no new work after this
 
     def collect(until_below: int) -> None:
-        nonlocal pending, failure
+        nonlocal pending
         while len(pending) > until_below:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
@@ -65,11 +81,13 @@ def fan_out(
                 if isinstance(error, _SkippedError):
                     continue
                 if error is not None:
-                    failure = failure or error
-                    for queued in pending:
-                        queued.cancel()  # only those not started yet: no new work after this
-                else:
-                    on_result(future.result())
+                    fail(error)
+                    continue
+                result = future.result()
+                on_result(result)
+                error = error_of(result)
+                if error is not None:
+                    fail(error)
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name) as pool:
         try:

@@ -11,6 +11,12 @@ The imperative shell around :mod:`reconciler.reconcile.ledger_core`, called by t
 - apply: a counter gap is measured again and written at once (a count takes milliseconds, so
   a hot event still has quiet moments), each confirmed key repair is one transaction.
 
+Recheck and apply run ``--concurrency`` events at once (:func:`fan_out`, so through the same
+read-rate limiter as every other read), but one event's second looks, and one event's writes,
+run one after another in one worker: its counter repair and its key repairs all write its
+counter item, and side by side they would refuse or cancel each other. Workers hand back
+values; :mod:`reconciler.reconcile.ledger_tally` counts them in the pass's own thread.
+
 Every write honours what a classic write honours: ``should_stop``, ``before_write`` (the
 lease), dry run, the lag gate's pause, the brake (which counts these repairs) and the audit,
 written ahead (an intent before the write, the outcome after it). A write refused by its
@@ -20,12 +26,10 @@ whose first attempt landed and whose response was lost.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 from reconciler.kernel.errors import ConflictError
-from reconciler.kernel.logs import get_logger
 from reconciler.kernel.model import EventKey
 from reconciler.reconcile.audit import (
     INTENT_GRACE,
@@ -40,18 +44,11 @@ from reconciler.reconcile.audit import (
     resolve_key_intent,
     settle_each,
 )
-from reconciler.reconcile.core import (
-    Correction,
-    CorrectionOutcome,
-    FirstLook,
-    Observation,
-    Plan,
-    Reason,
-    written,
-)
+from reconciler.reconcile.classic import WriteResult, write_correction
+from reconciler.reconcile.core import Correction, CorrectionOutcome, Plan
+from reconciler.reconcile.fanout import fan_out
 from reconciler.reconcile.ledger_core import (
     CounterLook,
-    KeyDirection,
     KeyRepair,
     KeySuspect,
     LedgerMeasure,
@@ -60,6 +57,18 @@ from reconciler.reconcile.ledger_core import (
     key_repair_written,
     key_suspects,
     needs_key_listing,
+)
+from reconciler.reconcile.ledger_tally import (
+    CounterRepaired,
+    EventApplied,
+    EventRepairs,
+    KeysRechecked,
+    LedgerLook,
+    LedgerWork,
+    tally_counter_repair,
+    tally_key_repair,
+    tally_ledger_look,
+    tally_rechecked,
 )
 from reconciler.reconcile.pass_control import PassControl
 from reconciler.reconcile.ports import CounterTable, LedgerStore
@@ -71,37 +80,6 @@ MEASURE_ATTEMPTS = 8
 each takes a few milliseconds, so a counter that moved during one is usually quiet the next."""
 WRITE_ATTEMPTS = 3
 """A counter repair refused because a record landed after its measurement is measured again."""
-
-
-@dataclass(frozen=True, slots=True)
-class LedgerLook:
-    """The first look at one event in ledger mode."""
-
-    key: EventKey
-    counter: CounterLook
-    measure: LedgerMeasure
-    correction: Correction | None
-    suspects: tuple[KeySuspect, ...]
-    at: float
-    listed: bool = True
-    """Whether the event's keys were listed (see :func:`needs_key_listing`)."""
-    unheld: int = 0
-    """Suspects found beyond the pass's cap, counted but not kept."""
-
-
-@dataclass
-class LedgerWork:
-    """What the ledger path found in one pass (all in memory: suspects hold attendee keys)."""
-
-    corrections: list[Correction] = field(default_factory=list)
-    suspects: list[KeySuspect] = field(default_factory=list)
-    repairs: list[KeyRepair] = field(default_factory=list)
-
-    @property
-    def confirmed(self) -> int:
-        """What the brake counts: counter repairs and key repairs alike."""
-        return len(self.corrections) + len(self.repairs)
-
 
 Wait = Callable[[float], None]
 
@@ -117,6 +95,7 @@ class LedgerPath:
         clock: Callable[[], float],
         now: Callable[[], str],
         max_key_suspects: int = DEFAULT_MAX_KEY_SUSPECTS,
+        concurrency: int = 1,
     ) -> None:
         self.store = store
         self._table = table
@@ -125,7 +104,7 @@ class LedgerPath:
         self._clock = clock
         self._now = now
         self._max_key_suspects = max_key_suspects
-        self._log = get_logger("reconciler.reconcile.ledger")
+        self._concurrency = concurrency
 
     # -- intents left open by a killed run -----------------------------------------------------
 
@@ -181,99 +160,94 @@ class LedgerPath:
         return LedgerLook(key, look, measure, correction, tuple(held), at, unheld=unheld)
 
     def first_look(self, summary: PassSummary, look: LedgerLook, work: LedgerWork) -> None:
-        summary.ledger_events += 1
-        slug = look.key.slug
-        if look.counter is CounterLook.IN_SYNC:
-            summary.in_sync += 1
-        elif look.counter is CounterLook.VANISHED:
-            summary.vanished += 1
-        elif look.counter is CounterLook.IN_FLUX:
-            summary.in_flux += 1
-            self._log.info("counter_in_flux", slug=slug, mode="ledger")
-        elif look.correction is not None:
-            stored = look.correction.stored
-            observation = Observation(look.key, stored, look.measure.present, look.at)
-            summary.tally_first_look(FirstLook.SUSPECT, observation)
-            work.corrections.append(look.correction)
-            if stored.version_unreadable:
-                self._log.warning("counter_version_unreadable", slug=slug, mode="ledger")
-            self._log.info(
-                "counter_off_ledger",
-                slug=slug,
-                stored=stored.value,
-                present=look.measure.present,
-                version=stored.version,
-                reason=look.correction.reason.value,
-            )
-        if not look.listed and look.counter is not CounterLook.VANISHED:
-            summary.key_listings_skipped += 1
-        self._hold_suspects(summary, look, work)
-
-    def _hold_suspects(self, summary: PassSummary, look: LedgerLook, work: LedgerWork) -> None:
-        """At most ``max_key_suspects`` per pass; the rest wait for a later pass, which finds
-        them again if they still disagree (a repaired key no longer does, so a backlog drains
-        by up to the cap per pass)."""
-        room = max(0, self._max_key_suspects - len(work.suspects))
-        held = look.suspects[:room]
-        deferred = len(look.suspects) - len(held) + look.unheld
-        summary.key_suspects += len(look.suspects) + look.unheld
-        work.suspects.extend(held)
-        if held:
-            self._log.info("ledger_key_suspects", slug=look.key.slug, suspects=len(held))
-        if deferred:
-            summary.key_suspects_deferred += deferred
-            self._log.warning(
-                "ledger_key_suspects_deferred",
-                slug=look.key.slug,
-                deferred=deferred,
-                max_key_suspects=self._max_key_suspects,
-            )
+        tally_ledger_look(summary, look, work, self._max_key_suspects)
 
     # -- recheck -------------------------------------------------------------------------------
 
     def recheck(self, summary: PassSummary, work: LedgerWork, settle: float, wait: Wait) -> None:
-        listed: tuple[str, frozenset[str]] | None = None
-        for suspect in work.suspects:
-            wait(suspect.at + settle)
-            slug = suspect.event.slug
-            entry = self.store.read_entry(slug, suspect.item)
+        """The events' second looks side by side; an event's own suspects one after another."""
+
+        def due() -> Iterator[tuple[KeySuspect, ...]]:
+            # The wait happens here, in the pass's own thread, as the classic path's does.
+            for suspects in work.suspects:
+                wait(max(suspect.at for suspect in suspects) + settle)
+                yield suspects
+
+        fan_out(
+            due(),
+            self._second_looks,
+            lambda result: tally_rechecked(summary, work, result),
+            limit=self._concurrency,
+            name="reconcile-ledger-recheck",
+        )
+        work.suspects.clear()
+
+    def _second_looks(self, suspects: tuple[KeySuspect, ...]) -> KeysRechecked:
+        event = suspects[0].event
+        listed: frozenset[str] | None = None
+        repairs: list[KeyRepair] = []
+        for suspect in suspects:
+            entry = self.store.read_entry(event.slug, suspect.item)
             if suspect.attendee is not None:
                 exists = self.store.attendee_exists(suspect.attendee)
             else:
                 # An extra entry has no key to read by: the event's attendees are listed
                 # again (once per event), after its entry was read.
-                if listed is None or listed[0] != slug:
-                    listed = (slug, frozenset(a.item for a in self.store.attendees(slug)))
-                exists = suspect.item in listed[1]
+                if listed is None:
+                    listed = frozenset(a.item for a in self.store.attendees(event.slug))
+                exists = suspect.item in listed
             repair = confirm_key(suspect, entry, exists)
-            if repair is None:
-                summary.keys_in_flux += 1
-                continue
-            work.repairs.append(repair)
-        summary.key_repairs_confirmed = len(work.repairs)
-        work.suspects.clear()
+            if repair is not None:
+                repairs.append(repair)
+        return KeysRechecked(event, tuple(repairs), len(suspects) - len(repairs))
 
     # -- apply ---------------------------------------------------------------------------------
 
     def apply(
         self, summary: PassSummary, work: LedgerWork, plan: Plan, control: PassControl, run_id: str
     ) -> None:
-        for correction in work.corrections:
-            if plan.hold is not None:
-                summary.planned += 1
-                self._audit_counter(run_id, correction, plan.outcome)
-                continue
-            self._repair_counter(summary, correction, control, run_id)
-        for repair in work.repairs:
-            if plan.hold is not None:
-                summary.key_planned += 1
-                self._audit_key(run_id, repair, plan.outcome)
-                continue
-            self._repair_key(summary, repair, control, run_id)
+        """The events' writes side by side; an event's own writes one after another."""
+        if plan.hold is not None:
+            for event in work.events():
+                if event.correction is not None:
+                    summary.planned += 1
+                    self._audit_counter(run_id, event.correction, plan.outcome)
+                for repair in event.repairs:
+                    summary.key_planned += 1
+                    self._audit_key(run_id, repair, plan.outcome)
+            return
 
-    def _repair_key(
-        self, summary: PassSummary, repair: KeyRepair, control: PassControl, run_id: str
-    ) -> None:
+        def tally(applied: EventApplied) -> None:
+            if applied.counter is not None:
+                outcome = tally_counter_repair(summary, applied.counter)
+                if outcome is not None:
+                    self._audit_counter(run_id, applied.counter.correction, outcome)
+            for repair, result in applied.keys:
+                self._audit_key(run_id, repair, tally_key_repair(summary, repair, result))
+
+        fan_out(
+            work.events(),
+            lambda event: self._repair_event(event, control, run_id),
+            tally,
+            limit=self._concurrency,
+            name="reconcile-ledger-write",
+            error_of=lambda applied: applied.error,
+        )
+
+    def _repair_event(self, event: EventRepairs, control: PassControl, run_id: str) -> EventApplied:
+        """In a worker thread: touches the tables, the control and the intent lines only."""
+        counter: CounterRepaired | None = None
+        keys: list[tuple[KeyRepair, WriteResult]] = []
+        try:
+            if event.correction is not None:
+                counter = self._repair_counter(event.correction, control, run_id)
+            for repair in event.repairs:
+                keys.append((repair, self._repair_key(repair, control, run_id)))
+        except Exception as exc:  # noqa: BLE001 - raised by fan_out once what was done is counted
+            return EventApplied(event.key, counter, tuple(keys), exc)
+        return EventApplied(event.key, counter, tuple(keys))
+
+    def _repair_key(self, repair: KeyRepair, control: PassControl, run_id: str) -> WriteResult:
         control.stop_if_asked()
         control.before_write()
         self._key_audit.write_key_repair(key_intent_record(run_id, repair, self._now()))
@@ -281,21 +255,13 @@ class LedgerPath:
             self.store.repair_key(repair)
         except ConflictError:
             read = self.store.read_entry(repair.event.slug, repair.item)
-            if not key_repair_written(repair.entry, read):
-                summary.key_conflicts += 1
-                self._audit_key(run_id, repair, CorrectionOutcome.CONFLICT)
-                return
-            summary.lost_responses += 1
-            self._log.info("ledger_key_repair_read_back", slug=repair.event.slug)
-        if repair.direction is KeyDirection.MISSING:
-            summary.key_repairs_missing += 1
-        else:
-            summary.key_repairs_extra += 1
-        self._audit_key(run_id, repair, CorrectionOutcome.APPLIED)
+            landed = key_repair_written(repair.entry, read)
+            return WriteResult.READ_BACK if landed else WriteResult.REFUSED
+        return WriteResult.WRITTEN
 
     def _repair_counter(
-        self, summary: PassSummary, first: Correction, control: PassControl, run_id: str
-    ) -> None:
+        self, first: Correction, control: PassControl, run_id: str
+    ) -> CounterRepaired:
         refused: Correction | None = None
         for _ in range(WRITE_ATTEMPTS):
             control.stop_if_asked()
@@ -303,30 +269,18 @@ class LedgerPath:
             if look is not CounterLook.GAP or fresh is None:
                 if refused is not None:
                     break  # its intent needs an outcome: the refusal is the conflict
-                # Repaired meanwhile, or too hot right now: the next pass measures again.
-                summary.in_flux += 1
-                self._log.info("counter_in_flux", slug=first.key.slug, mode="ledger")
-                return
-            control.before_write()
-            self._audit.write(intent_record(run_id, fresh, self._now()))
-            try:
-                self._write_counter(fresh)
-            except ConflictError:
-                if not written(fresh, self._table.read_counter(fresh.key)):
-                    refused = fresh
-                    continue
-                summary.lost_responses += 1
-                self._log.info("counter_correction_read_back", slug=fresh.key.slug, mode="ledger")
-            summary.note_corrected(fresh.key.slug)
-            summary.counter_repairs += 1
-            if fresh.reason is Reason.MISSING:
-                summary.initialized += 1
-            if fresh.stored.version_unreadable:
-                summary.versions_replaced += 1
-            self._audit_counter(run_id, fresh, CorrectionOutcome.APPLIED)
-            return
-        summary.conflicts += 1
-        self._audit_counter(run_id, refused or first, CorrectionOutcome.CONFLICT)
+                return CounterRepaired(first, None)
+            result = write_correction(
+                self._table,
+                control,
+                lambda c: self._audit.write(intent_record(run_id, c, self._now())),
+                fresh,
+                write=self._write_counter,
+            )
+            if result is not WriteResult.REFUSED:
+                return CounterRepaired(fresh, result)
+            refused = fresh
+        return CounterRepaired(refused or first, WriteResult.REFUSED)
 
     def _write_counter(self, correction: Correction) -> None:
         """An ``ADD`` of the gap keeps a number's type; a counter or version that is no number
@@ -344,3 +298,6 @@ class LedgerPath:
 
     def _audit_key(self, run_id: str, repair: KeyRepair, outcome: CorrectionOutcome) -> None:
         self._key_audit.write_key_repair(key_repair_record(run_id, repair, outcome, self._now()))
+
+
+__all__ = ["MEASURE_ATTEMPTS", "WRITE_ATTEMPTS", "LedgerPath"]

@@ -46,7 +46,8 @@ from reconciler.reconcile.core import (
     recheck_due,
 )
 from reconciler.reconcile.fanout import fan_out
-from reconciler.reconcile.ledger_pass import LedgerLook, LedgerPath, LedgerWork
+from reconciler.reconcile.ledger_pass import LedgerPath
+from reconciler.reconcile.ledger_tally import LedgerLook, LedgerWork
 from reconciler.reconcile.pass_control import (
     PassControl,
     PassOptions,
@@ -88,16 +89,18 @@ class _PassState:
     spool_limit: int = SPOOL_IN_MEMORY
     suspects: Spool[Observation] = field(init=False)
     confirmed: Spool[Correction] = field(init=False)
-    ledger: LedgerWork = field(default_factory=LedgerWork)
+    ledger: LedgerWork = field(init=False)
     rotation: RotatingSweep | None = None
 
     def __post_init__(self) -> None:
         self.suspects = observation_spool(self.spool_limit)
         self.confirmed = correction_spool(self.spool_limit)
+        self.ledger = LedgerWork(self.spool_limit)
 
     def close(self) -> None:
         self.suspects.close()
         self.confirmed.close()
+        self.ledger.close()
 
 
 class Reconciler:
@@ -147,6 +150,7 @@ class Reconciler:
                 clock=clock,
                 now=self._now,
                 max_key_suspects=options.max_key_suspects,
+                concurrency=options.concurrency,
             )
 
     def close(self) -> None:

@@ -36,7 +36,7 @@ from reconciler.reconcile.core import (
     in_shard,
 )
 from reconciler.reconcile.ledger_core import CounterLook
-from reconciler.reconcile.ledger_pass import LedgerLook
+from reconciler.reconcile.ledger_tally import LedgerLook
 from reconciler.reconcile.pass_control import PassOptions
 from reconciler.reconcile.ports import EventGroup, EventSource, RotationStore
 from reconciler.reconcile.rotation_core import (

@@ -268,34 +268,52 @@ class Schedule:
         return look, correction, measure
 
     def reconcile(self) -> Task:
-        """One pass in ledger mode: sweep, recheck a settle window later, apply."""
+        """One pass in ledger mode: sweep, then a settle window later the second looks, then
+        the writes. The second looks and the writes of different events run side by side (the
+        pass's ``--concurrency`` workers); one event's run in order, counter repair first."""
         self.reconciling = True
         world = self.world
-        corrections: list[Correction] = []
-        suspects: list[KeySuspect] = []
+        events: list[tuple[Correction | None, list[KeySuspect], list[KeyRepair]]] = []
         for slug, counter in world.counters.items():
             look, correction, measure = yield from self.measure(slug)
-            if correction is not None:
-                corrections.append(correction)
             attendees = len(world.attendees(slug))  # the Select=COUNT query
             yield
+            suspects: list[KeySuspect] = []
             if not needs_key_listing(look, measure.present, attendees):
                 world.seen["key listing skipped"] += 1
-                continue
-            entries = world.ledger_of(slug)
-            yield
-            suspects.extend(key_suspects(counter.key, world.attendees(slug), entries, 0.0))
+            else:
+                entries = world.ledger_of(slug)
+                yield
+                suspects = list(key_suspects(counter.key, world.attendees(slug), entries, 0.0))
+            if correction is not None or suspects:
+                events.append((correction, suspects, []))
         yield  # the settle window
-        repairs: list[KeyRepair] = []
+        yield from self.side_by_side([self.second_looks(s, found) for _, s, found in events])
+        yield from self.side_by_side([self.repair_event(c, found) for c, _, found in events])
+        self.reconciling = False
+
+    def side_by_side(self, tasks: list[Task]) -> Task:
+        while tasks:
+            task = self.rng.choice(tasks)
+            try:
+                next(task)
+            except StopIteration:
+                tasks.remove(task)
+            yield
+
+    def second_looks(self, suspects: list[KeySuspect], repairs: list[KeyRepair]) -> Task:
+        world = self.world
         for suspect in suspects:
-            slug = suspect.event.slug
-            entry = world.read_entry(slug, suspect.item)
+            entry = world.read_entry(suspect.event.slug, suspect.item)
             yield
             exists = suspect.item in world.present  # the attendee's key read (or listed) again
             repair = confirm_key(suspect, entry, exists)
             if repair is not None:
                 repairs.append(repair)
-        for first in corrections:
+
+    def repair_event(self, first: Correction | None, repairs: list[KeyRepair]) -> Task:
+        world = self.world
+        if first is not None:
             for _ in range(WRITE_ATTEMPTS):
                 look, fresh, measure = yield from self.measure(first.key.slug)
                 if look is not CounterLook.GAP or fresh is None:
@@ -306,7 +324,6 @@ class Schedule:
         for repair in repairs:
             yield
             world.repair_key(repair)
-        self.reconciling = False
 
 
 def run_schedule(seed: int, fold: Fold = plan_event, *, guarded: bool = True) -> list[str]:

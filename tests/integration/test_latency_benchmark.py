@@ -58,6 +58,7 @@ def test_the_latency_benchmark_reports_every_scenario_and_keeps_the_pages_prose(
         "naive": 20,
         "writing": 20,
         "protocol": 20,
+        "ledger_writing": 20,
         "small_query": 0,
         "small_scan": 0,
     }

@@ -151,6 +151,47 @@ def test_a_hot_event_still_gets_its_hand_edit_repaired(world: LedgerWorld) -> No
     assert world.stored(EVENT) == world.true_count(SLUG) == 3 + len(joined)
 
 
+def test_several_hot_events_are_repaired_side_by_side_while_their_traffic_continues(
+    world: LedgerWorld,
+) -> None:
+    # GIVEN four events, each with a hand-edited counter and a lost registration, and a live
+    # handler registering attendees on all of them for the whole pass
+    events = [EventKey("EVENT", f"hot-{i}#2024-11-20#conference") for i in range(4)]
+    for key in events:
+        world.ledger_event(key, attendees=2)
+        world.hand_edit(key, 40)
+        world.register(key.slug, email(90))  # its INSERT never reached the handler
+    stop = threading.Event()
+    joined: list[int] = []
+
+    def keep_registering() -> None:
+        i = 100
+        while not stop.is_set():
+            for key in events:
+                world.join(key, email(i))
+            joined.append(i)
+            i += 1
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=keep_registering, daemon=True)
+    thread.start()
+    try:
+        while len(joined) < 2:
+            time.sleep(0.01)
+        # WHEN one pass runs four events at a time
+        summary = run_pass(world, concurrency=4)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+    # THEN every counter and every lost registration was repaired, and each event ends exact
+    assert summary.failed is False, summary.error
+    assert summary.counter_repairs == 4
+    assert summary.key_repairs_missing == 4
+    for key in events:
+        assert world.stored(key) == world.true_count(key.slug) == 3 + len(joined)
+
+
 def test_an_event_without_a_backfilled_ledger_takes_the_classic_path(world: LedgerWorld) -> None:
     world.ledger_event(attendees=1)
     world.put_event(CLASSIC, 5)

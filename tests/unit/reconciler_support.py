@@ -5,6 +5,7 @@ brake, the options."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Protocol
 
 from reconciler.reconcile.audit import FanOutAuditSink, FanOutKeyAuditSink, JsonLinesAuditSink
 from reconciler.reconcile.core import BrakePolicy, Shard
@@ -68,6 +69,8 @@ def run_ledger(
     audit: RecordingAuditSink | None = None,
     wall: datetime = WALL,
     sweep: SweepMode = SweepMode.QUERY,
+    concurrency: int = 2,
+    spool_limit: int = SPOOL_IN_MEMORY,
 ) -> tuple[PassSummary, RecordingAuditSink]:
     """One pass in ledger mode over ``ledger`` (and the classic path for its other events);
     with ``audit_file``, its records go there too and its open intents are resolved first."""
@@ -79,7 +82,7 @@ def run_ledger(
         table=ledger.table,
         audit=FanOutAuditSink(audit, *files),
         options=PassOptions(
-            SETTLE, 2, brake, dry_run, sweep=sweep, max_key_suspects=max_key_suspects
+            SETTLE, concurrency, brake, dry_run, sweep=sweep, max_key_suspects=max_key_suspects
         ),
         clock=clock,
         sleep=clock.sleep,
@@ -88,5 +91,36 @@ def run_ledger(
         key_audit=FanOutKeyAuditSink(audit, *files),
         intents=audit_file,
         scan=ledger.table,
+        spool_limit=spool_limit,
     )
     return reconciler.run_pass(control), audit
+
+
+Script = list[tuple[tuple[object, ...], bool]]
+"""Steps of a property test's world and whether the next one is chained to it."""
+
+
+class Playable(Protocol):
+    """A property test's world: its script's steps run at every port call of a pass."""
+
+    script: Script
+
+    def step(self) -> None: ...
+
+    def quiesce(self) -> None: ...
+
+    def exact(self) -> bool: ...
+
+    def run_pass(self) -> None: ...
+
+
+def play(system: Playable, script: Script) -> None:
+    """Every step of ``script``, then no more traffic, then at most two passes to end exact."""
+    system.script = list(script)
+    while system.script:
+        system.step()
+    system.quiesce()
+    for _ in range(2):
+        if system.exact():
+            break
+        system.run_pass()

@@ -124,3 +124,24 @@ def test_no_queued_item_starts_after_a_failure_even_one_already_handed_to_a_work
     with pytest.raises(ValueError, match=r"^0$"):
         fan_out(range(10), work, lambda _: None, limit=1, name="t")
     assert started == [0]
+
+
+def test_an_error_returned_with_a_result_hands_the_result_over_then_stops_new_work():
+    handed: list[int] = []
+    started: list[int] = []
+
+    def work(n: int) -> tuple[int, ValueError | None]:
+        started.append(n)
+        return n, ValueError("half done") if n == 0 else None
+
+    with pytest.raises(ValueError, match="half done"):
+        fan_out(
+            range(10),
+            work,
+            lambda result: handed.append(result[0]),
+            limit=1,
+            name="t",
+            error_of=lambda result: result[1],
+        )
+    assert handed == [0]
+    assert started == [0]

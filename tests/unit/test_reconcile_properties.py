@@ -21,6 +21,7 @@ from reconciler.reconcile.core import BrakePolicy, Correction
 from reconciler.reconcile.reconciler import PassOptions, Reconciler
 from reconciler.reconcile.scan_core import SweepMode
 from tests.fakes.reconcile import FakeClock, FakeReconcileTable, RecordingAuditSink
+from tests.unit.reconciler_support import play
 
 MAX_LATENCY = 10.0
 SETTLE = 15.0
@@ -183,17 +184,6 @@ PROPERTY = settings(
     suppress_health_check=[HealthCheck.too_slow],
     derandomize=True,
 )
-
-
-def play(system: System, script: list[tuple[tuple[object, ...], bool]]) -> None:
-    system.script = list(script)
-    while system.script:
-        system.step()
-    system.quiesce()
-    for _ in range(2):
-        if system.exact():
-            break
-        system.run_pass()
 
 
 @PROPERTY

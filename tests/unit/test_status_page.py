@@ -138,7 +138,9 @@ def test_a_summary_counts_every_correction_but_remembers_only_the_last_slugs():
 
 
 def test_each_scheduled_pass_lands_in_the_history_with_its_outcome():
-    runner = FakePassRunner(script=[PassSummary(run_id="x", drift_under=2), RuntimeError("boom")])
+    runner = FakePassRunner(
+        script=[PassSummary(run_id="x", events_checked=5, drift_under=2), RuntimeError("boom")]
+    )
     metrics = ReconcilerMetrics(CollectorRegistry())
     job = PassJob(runner, metrics, stop=threading.Event(), clock=lambda: 50.0)
     job()
