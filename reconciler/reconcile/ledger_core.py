@@ -163,16 +163,18 @@ def judge_measure(measure: LedgerMeasure) -> tuple[CounterLook, Correction | Non
 def needs_key_listing(look: CounterLook, present: int, attendees: int) -> bool:
     """Whether an event's keys (entries and attendee items) must be listed and compared.
 
-    Not when the counter is exact and agrees with both counts (``IN_SYNC``: counter = present
-    entries, and present entries = attendee items): the counter is then the true count. Keys
-    that still disagree in pairs (a lost INSERT beside a lost REMOVE) are harmless while that
-    holds, because the counter only ever moves by the changes of entries: the first record of
-    such a key that moves the truth without moving the counter (or the reverse) makes the
+    Not when present entries = attendee items and the counter was measured still: the
+    present count is then the true count, and the counter is either equal to it (``IN_SYNC``)
+    or repaired to it (``GAP``: a hand edit or a lost write moved the counter, not the keys).
+    Keys that still disagree in pairs (a lost INSERT beside a lost REMOVE) are harmless while
+    that holds, because the counter only ever moves by the changes of entries: the first record
+    of such a key that moves the truth without moving the counter (or the reverse) makes the
     attendee count differ from the present count, and that pass lists the keys and repairs
     them all. Listing every event's keys on every pass would cost reads proportional to all
-    attendees of all events to find nothing.
+    attendees of all events to find nothing; listing them for a counter-only gap (every
+    counter after a handler outage of the old kind) would cost the same to find nothing.
     """
-    return look is not CounterLook.IN_SYNC or present != attendees
+    return look is CounterLook.IN_FLUX or present != attendees
 
 
 def key_repair_written(repaired: Entry, read: Entry | None) -> bool:

@@ -121,10 +121,11 @@ def test_an_unreadable_version_is_a_gap_even_when_the_count_is_right() -> None:
     assert correction.version_after == 1
 
 
-def test_keys_are_listed_unless_counter_present_entries_and_attendees_all_agree() -> None:
+def test_keys_are_listed_only_when_entries_and_attendees_disagree_or_the_counter_moved() -> None:
     assert not needs_key_listing(CounterLook.IN_SYNC, present=5, attendees=5)
     assert needs_key_listing(CounterLook.IN_SYNC, present=5, attendees=6)
-    assert needs_key_listing(CounterLook.GAP, present=5, attendees=5)
+    assert not needs_key_listing(CounterLook.GAP, present=5, attendees=5)
+    assert needs_key_listing(CounterLook.GAP, present=5, attendees=6)
     assert needs_key_listing(CounterLook.IN_FLUX, present=5, attendees=5)
 
 
