@@ -58,7 +58,7 @@ def prometheus(seeded_serve, tmp_path) -> Iterator[str]:  # type: ignore[no-unty
     app, _ = seeded_serve
     config = yaml.safe_load((DEPLOY / "prometheus.yml").read_text())
     config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
-    config["rule_files"] = [str(DEPLOY / "alerts.yml")]
+    config["rule_files"] = [str(DEPLOY / name) for name in config["rule_files"]]
     config["scrape_configs"][0]["static_configs"] = [{"targets": [f"127.0.0.1:{app.http.port}"]}]
     config_file = tmp_path / "prometheus.yml"
     config_file.write_text(yaml.safe_dump(config))
