@@ -83,6 +83,10 @@ def handler_widgets(
     emf = _Source(handler_namespace, {spec.HANDLER_METRIC_DIMENSION: function_name})
     aws = _Source("AWS/Lambda", {spec.HANDLER_METRIC_DIMENSION: function_name})
     timeout_ms = timeout_seconds * 1000
+
+    def sums(*names: str) -> list[cloudwatch.IMetric]:
+        return [emf.metric(name) for name in names]
+
     return [
         cloudwatch.TextWidget(
             markdown=f"## Stream handler `{function_name}`\nRecords in, counter updates out, "
@@ -92,36 +96,33 @@ def handler_widgets(
         ),
         _graph(
             "Records by kind",
-            [
-                emf.metric(spec.METRIC_RECORDS_INSERT),
-                emf.metric(spec.METRIC_RECORDS_REMOVE),
-                emf.metric(spec.METRIC_RECORDS_MODIFY),
-                emf.metric(spec.METRIC_RECORDS_IGNORED),
-            ],
+            sums(
+                spec.METRIC_RECORDS_INSERT,
+                spec.METRIC_RECORDS_REMOVE,
+                spec.METRIC_RECORDS_MODIFY,
+                spec.METRIC_RECORDS_IGNORED,
+            ),
         ),
         _graph(
             "Counter updates applied",
-            [
-                emf.metric(spec.METRIC_COUNTER_UPDATES),
-                emf.metric(spec.METRIC_DUPLICATES_SKIPPED),
-            ],
+            sums(spec.METRIC_COUNTER_UPDATES, spec.METRIC_DUPLICATES_SKIPPED),
         ),
         _graph(
             "Partial batch failures and errors",
             [
-                emf.metric(spec.METRIC_PARTIAL_BATCH_FAILURES),
+                *sums(spec.METRIC_PARTIAL_BATCH_FAILURES),
                 aws.metric("Errors"),
                 aws.metric("Throttles"),
             ],
         ),
         _graph(
             "Records skipped",
-            [
-                emf.metric(spec.METRIC_MALFORMED_RECORDS),
-                emf.metric(spec.METRIC_ORPHAN_RECORDS),
-                emf.metric(spec.METRIC_AMBIGUOUS_RECORDS),
-                emf.metric(spec.METRIC_CLAMPED_AT_ZERO),
-            ],
+            sums(
+                spec.METRIC_MALFORMED_RECORDS,
+                spec.METRIC_ORPHAN_RECORDS,
+                spec.METRIC_AMBIGUOUS_RECORDS,
+                spec.METRIC_CLAMPED_AT_ZERO,
+            ),
         ),
         _graph(
             f"Duration vs the {timeout_seconds} s timeout (ms)",
@@ -139,9 +140,24 @@ def handler_widgets(
     ]
 
 
+RECONCILER_SUMS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Passes", (spec.METRIC_PASSES, spec.METRIC_FAILED_PASSES)),
+    ("Events checked and exact", (spec.METRIC_EVENTS_CHECKED, spec.METRIC_IN_SYNC)),
+    (
+        "Corrections",
+        (spec.METRIC_CORRECTED, spec.METRIC_PLANNED, spec.METRIC_CONFLICTS, spec.METRIC_IN_FLUX),
+    ),
+    ("Read units consumed", (spec.METRIC_CONSUMED_READ_UNITS,)),
+)
+"""Graphs of per-pass sums: title, metrics."""
+
+
 def reconciler_widgets(namespace: str) -> list[cloudwatch.IWidget]:
     summary = _Source(namespace, {})
-    per_pass = FIVE_MINUTES
+
+    def sums(*names: str) -> list[cloudwatch.IMetric]:
+        return [summary.metric(name, period=FIVE_MINUTES) for name in names]
+
     return [
         cloudwatch.TextWidget(
             markdown="## Reconciler\nWhat each pass found and did (`serve` publishes one "
@@ -150,43 +166,14 @@ def reconciler_widgets(namespace: str) -> list[cloudwatch.IWidget]:
             height=2,
         ),
         _graph(
-            "Passes",
-            [
-                summary.metric(spec.METRIC_PASSES, period=per_pass),
-                summary.metric(spec.METRIC_FAILED_PASSES, period=per_pass),
-            ],
-        ),
-        _graph(
             "Drift found",
-            [
-                summary.metric(spec.METRIC_DRIFT_OVER, period=per_pass),
-                summary.metric(spec.METRIC_DRIFT_UNDER, period=per_pass),
-            ],
-            right=[summary.metric(spec.METRIC_DRIFT_ATTENDEES, period=per_pass)],
+            sums(spec.METRIC_DRIFT_OVER, spec.METRIC_DRIFT_UNDER),
+            right=sums(spec.METRIC_DRIFT_ATTENDEES),
         ),
-        _graph(
-            "Events checked and exact",
-            [
-                summary.metric(spec.METRIC_EVENTS_CHECKED, period=per_pass),
-                summary.metric(spec.METRIC_IN_SYNC, period=per_pass),
-            ],
-        ),
-        _graph(
-            "Corrections",
-            [
-                summary.metric(spec.METRIC_CORRECTED, period=per_pass),
-                summary.metric(spec.METRIC_PLANNED, period=per_pass),
-                summary.metric(spec.METRIC_CONFLICTS, period=per_pass),
-                summary.metric(spec.METRIC_IN_FLUX, period=per_pass),
-            ],
-        ),
-        _graph(
-            "Read units consumed",
-            [summary.metric(spec.METRIC_CONSUMED_READ_UNITS, period=per_pass)],
-        ),
+        *(_graph(title, sums(*names)) for title, names in RECONCILER_SUMS),
         _graph(
             "Pass duration (s)",
-            [summary.metric(spec.METRIC_DURATION, "Maximum", period=per_pass)],
+            [summary.metric(spec.METRIC_DURATION, "Maximum", period=FIVE_MINUTES)],
         ),
     ]
 

@@ -53,23 +53,24 @@ def per_pass(metric: str, by: str) -> Query:
     return q(f"sum by ({by}) (increase({metric}{J}{W}))", f"{{{{{by}}}}}")
 
 
+def ratio_stat(title: str, description: str, expr: str) -> Panel:
+    """A single number per job, shown as a percentage."""
+    return Panel(title, description, (q(expr, "{{job}}"),), unit="percentunit", kind="stat")
+
+
 ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
     (
         "Exactness SLO (99.9% of checked events exact over 30 days)",
         (
-            Panel(
+            ratio_stat(
                 "Events exact, 30 days",
                 "Share of checked events whose stored count equalled the truth (the SLI).",
-                (q(f"1 - job:reconciler_exactness_errors:ratio_rate30d{J}", "{{job}}"),),
-                unit="percentunit",
-                kind="stat",
+                f"1 - job:reconciler_exactness_errors:ratio_rate30d{J}",
             ),
-            Panel(
+            ratio_stat(
                 "Error budget left, 30 days",
                 "1: untouched, 0: spent. deploy/prometheus/slo.yml records it.",
-                (q(f"job:reconciler_exactness_error_budget_remaining:ratio30d{J}", "{{job}}"),),
-                unit="percentunit",
-                kind="stat",
+                f"job:reconciler_exactness_error_budget_remaining:ratio30d{J}",
             ),
             Panel(
                 "Burn rate by window",
