@@ -64,7 +64,7 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
         (
             ratio_stat(
                 "Events exact, 30 days",
-                "Share of checked events whose stored count equalled the truth (the SLI).",
+                "Share of checked events found in sync rather than confirmed wrong (the SLI).",
                 f"1 - job:reconciler_exactness_errors:ratio_rate30d{J}",
             ),
             ratio_stat(

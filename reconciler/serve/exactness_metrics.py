@@ -1,11 +1,12 @@
-"""The exactness SLI: events whose stored count was found exact, out of those judged.
+"""The exactness SLI: events whose counter was found exact, out of those the pass could judge.
 
 Owned by :class:`reconciler.serve.metrics.ReconcilerMetrics`; the recording rules and burn-rate
-alerts of ``deploy/prometheus/slo.yml`` divide one by the other. An event is *judged* when its
-first look compared a stored count with the truth: in sync, drifted, missing or invalid. Events
-that vanished, were ambiguous, changed while looked at, or whose only fault is an unreadable
-``counterVersion`` say nothing about the count, so they are in neither series; otherwise a
-table with one duplicated event item would burn the error budget on every pass forever.
+alerts of ``deploy/prometheus/slo.yml`` divide one by the other. A pass *judges* an event when it
+finds its counter in sync, or confirms a correction for it (the second look, after the settle
+window, saw the same wrong counter). A first look that the second did not confirm was most
+likely the handler's in-flight work, not an error; vanished and ambiguous events say nothing
+about a counter. Those are in neither series: otherwise a busy table would burn the error
+budget with updates still on their way, and one duplicated event item would burn it forever.
 """
 
 from __future__ import annotations
@@ -19,22 +20,20 @@ class ExactnessMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.judged = Counter(
             "reconciler_sli_events_checked",
-            "Events whose stored count a first look compared with the truth (in sync, drifted, "
-            "missing or invalid): the exactness SLI's total.",
+            "Events found in sync, or with a correction confirmed after the settle window: the "
+            "exactness SLI's total.",
             registry=registry,
         )
         self.exact = Counter(
             "reconciler_sli_events_exact",
-            "Checked events whose stored count equalled the truth at the first look: the "
-            "exactness SLI's good events.",
+            "Checked events found in sync: the exactness SLI's good events.",
             registry=registry,
         )
 
     def observe(self, summary: PassSummary) -> None:
         exact = max(summary.in_sync, 0)
-        faulty = max(summary.drifted, 0) + max(summary.missing, 0) + max(summary.invalid, 0)
         self.exact.inc(exact)
-        self.judged.inc(exact + faulty)
+        self.judged.inc(exact + max(summary.confirmed, 0))
 
 
 __all__ = ["ExactnessMetrics"]
