@@ -1,4 +1,5 @@
-"""MonitoringStack: the alarm topic and one ``AWS::CloudWatch::Alarm`` per alarm of the spec.
+"""MonitoringStack: the alarm topic, one ``AWS::CloudWatch::Alarm`` per alarm of the spec, and
+the dashboard (``deploy.monitoring_dashboard``).
 
 The alarms come from ``alarms.spec`` through ``alarms.cdk``, the same specification
 ``reconciler alarms apply`` renders, so the CLI and CloudFormation cannot disagree. The alarms
@@ -17,8 +18,10 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from alarms.cdk import logical_id as alarm_id
 from alarms.cdk import stack_alarms
-from alarms.spec import DEFAULT_PREFIX, Tuning
+from alarms.spec import ALARM_KEYS, DEFAULT_PREFIX, Tuning
+from deploy.monitoring_dashboard import add_dashboard
 from reconciler.kernel import deployment_spec as deployed
 
 
@@ -63,6 +66,20 @@ class MonitoringStack(Stack):
             runbook_url_template=runbook_url_template,
         ):
             self.alarms[logical_id] = cloudwatch.CfnAlarm(self, logical_id, **properties)
+        self.dashboard = add_dashboard(
+            self,
+            name=prefix,
+            function_name=handler_function_name,
+            timeout_seconds=handler_timeout_seconds,
+            handler_namespace=handler_namespace or deployed.HANDLER_METRICS_NAMESPACE,
+            alarm_thresholds={
+                key: float(self.alarms[alarm_id(key)].threshold)
+                for key in ALARM_KEYS
+                if alarm_id(key) in self.alarms
+            },
+            on_failure_queue_name=on_failure_queue_name,
+            reconciler_namespace=reconciler_namespace,
+        )
         CfnOutput(
             self,
             "AlarmTopicArn",

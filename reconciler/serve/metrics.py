@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from reconciler.reconcile.summary import AwsErrorKey, PassSummary
+from reconciler.serve.exactness_metrics import ExactnessMetrics
 from reconciler.serve.metric_labels import (
     AWS_ERROR_CODES,
     AWS_OPERATIONS,
@@ -231,6 +232,7 @@ class ReconcilerMetrics:
             registry=registry,
         )
         self.rotation = RotationMetrics(registry)
+        self.exactness = ExactnessMetrics(registry)
         self.build_info = Info("reconciler_build", "Version of the reconciler.", registry=registry)
         self.build_info.info({"version": version})
         self._initialise_children()
@@ -310,6 +312,7 @@ class ReconcilerMetrics:
         self.observe_aws_errors(summary.io.errors)
         self._observe_ledger(summary)
         self.rotation.observe(summary.rotation)
+        self.exactness.observe(summary)
 
         if outcome in (Outcome.SUCCESS, Outcome.EMPTY, Outcome.BRAKE):
             self.events_in_drift.set(max(summary.drifted, 0))

@@ -7,15 +7,10 @@ rules, and reads the results back through Prometheus' HTTP query API.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
-import yaml
 from prometheus_client import CollectorRegistry
 
 from reconciler.kernel.model import TableModel
@@ -23,18 +18,15 @@ from reconciler.kernel.settings import TableSettings
 from reconciler.reconcile.settings import RunSettings
 from reconciler.serve.app import ServeApp, ServeSettings, build_app
 from reconciler.serve.scheduler import Schedule
+from tests.integration.prometheus_support import (
+    NEEDS_PROMETHEUS,
+    query,
+    running_prometheus,
+    scalar,
+)
 from tests.integration.serve_support import Seeded, free_port, seed, wait_for
 
-PROMETHEUS = shutil.which("prometheus")
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        PROMETHEUS is None,
-        reason="prometheus is not on PATH: run `make tools` (apt package prometheus)",
-    ),
-]
+pytestmark = [pytest.mark.slow, NEEDS_PROMETHEUS]
 
 
 @pytest.fixture
@@ -56,57 +48,8 @@ def seeded_serve(clients, table_name) -> Iterator[tuple[ServeApp, Seeded]]:  # t
 @pytest.fixture
 def prometheus(seeded_serve, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
     app, _ = seeded_serve
-    config = yaml.safe_load((DEPLOY / "prometheus.yml").read_text())
-    config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
-    config["rule_files"] = [str(DEPLOY / "alerts.yml")]
-    config["scrape_configs"][0]["static_configs"] = [{"targets": [f"127.0.0.1:{app.http.port}"]}]
-    config_file = tmp_path / "prometheus.yml"
-    config_file.write_text(yaml.safe_dump(config))
-    port = free_port()
-    assert PROMETHEUS is not None
-    process = subprocess.Popen(
-        [
-            PROMETHEUS,
-            f"--config.file={config_file}",
-            f"--storage.tsdb.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--log.level=warn",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "prometheus.log").open("w"),
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-
-        def ready() -> bool:
-            assert process.poll() is None, (tmp_path / "prometheus.log").read_text()
-            try:
-                return requests.get(f"{url}/-/ready", timeout=1).status_code == 200
-            except requests.ConnectionError:
-                return False
-
-        wait_for(ready, 20, what="prometheus /-/ready")
+    with running_prometheus(app.http.port, tmp_path) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
-
-def query(url: str, expr: str) -> list[dict[str, Any]]:
-    response = requests.get(f"{url}/api/v1/query", params={"query": expr}, timeout=5)
-    response.raise_for_status()
-    body = response.json()
-    assert body["status"] == "success", body
-    return list(body["data"]["result"])
-
-
-def scalar(url: str, expr: str) -> float | None:
-    result = query(url, expr)
-    return float(result[0]["value"][1]) if result else None
 
 
 def test_prometheus_scrapes_a_serve_pass_over_the_seeded_table(prometheus, seeded_serve):

@@ -17,7 +17,14 @@ from prometheus_client import CollectorRegistry
 from reconciler.reconcile.summary import AwsErrorKey, IoStats, PassSummary
 from reconciler.serve.http import HttpServer, Readiness
 from reconciler.serve.metrics import Outcome, ReconcilerMetrics
-from tests.unit.test_runbooks import runbook_url
+from tests.unit.test_runbooks import (
+    alert_checks,
+    alert_rules,
+    rule_files,
+    rule_test_files,
+    rules,
+    runbook_url,
+)
 
 RULES_DIR = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 PROMTOOL = shutil.which("promtool")
@@ -41,40 +48,49 @@ def promtool(*args: str, stdin: str | None = None) -> subprocess.CompletedProces
 
 
 def alert_names() -> set[str]:
-    rules = yaml.safe_load((RULES_DIR / "alerts.yml").read_text())
-    return {rule["alert"] for group in rules["groups"] for rule in group["rules"]}
+    return {rule["alert"] for rule in alert_rules()}
 
 
-def test_alert_rules_pass_promtool_check_rules():
-    result = promtool("check", "rules", "alerts.yml")
+def test_the_example_configuration_loads_the_alerts_and_the_slo():
+    assert [path.name for path in rule_files()] == ["alerts.yml", "slo.yml"]
+
+
+@pytest.mark.parametrize("path", rule_files(), ids=lambda path: path.name)
+def test_rule_files_pass_promtool_check_rules(path: Path):
+    result = promtool("check", "rules", path.name)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_alert_rule_unit_tests_pass():
-    result = promtool("test", "rules", "alerts_test.yml")
+@pytest.mark.parametrize("path", rule_test_files(), ids=lambda path: path.name)
+def test_rule_unit_tests_pass(path: Path):
+    result = promtool("test", "rules", path.name)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
 
 
 def test_every_alert_is_tested_both_firing_and_not_firing():
-    tests = yaml.safe_load((RULES_DIR / "alerts_test.yml").read_text())["tests"]
     firing: set[str] = set()
     silent: set[str] = set()
-    for case in tests:
-        for check in case.get("alert_rule_test", []):
-            (firing if check.get("exp_alerts") else silent).add(check["alertname"])
+    for check in alert_checks():
+        (firing if check.get("exp_alerts") else silent).add(check["alertname"])
     assert alert_names() - firing == set()
     assert alert_names() - silent == set()
 
 
+def test_every_recording_rule_is_tested_or_feeds_another_rule():
+    recorded = {rule["record"] for rule in rules() if "record" in rule}
+    tested = "\n".join(path.read_text() for path in rule_test_files())
+    used = "\n".join(rule["expr"] for rule in rules())
+    assert {name for name in recorded if name not in tested and name not in used} == set()
+
+
 def test_every_alert_has_a_summary_description_and_its_own_runbook_page():
-    rules = yaml.safe_load((RULES_DIR / "alerts.yml").read_text())
-    for group in rules["groups"]:
-        for rule in group["rules"]:
-            annotations = rule["annotations"]
-            assert annotations["summary"], rule["alert"]
-            assert annotations["description"], rule["alert"]
-            assert annotations["runbook_url"] == runbook_url(rule["alert"])
-            assert rule["labels"]["severity"] in {"critical", "warning"}
+    for rule in alert_rules():
+        annotations = rule["annotations"]
+        assert annotations["summary"], rule["alert"]
+        assert annotations["description"], rule["alert"]
+        assert annotations["runbook_url"] == runbook_url(rule["alert"])
+        assert rule["labels"]["severity"] in {"critical", "warning"}
 
 
 def test_a_broken_rule_is_rejected_by_promtool(tmp_path):
@@ -118,4 +134,7 @@ def test_served_exposition_passes_promtool_check_metrics():
 def test_example_scrape_config_is_valid_and_loads_the_alert_rules():
     result = promtool("check", "config", "prometheus.yml")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"{len(alert_names())} rules found" in result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    for path in rule_files():
+        count = sum(len(group["rules"]) for group in yaml.safe_load(path.read_text())["groups"])
+        assert f"Checking {path.name}\n  SUCCESS: {count} rules found" in output

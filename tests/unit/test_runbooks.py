@@ -18,7 +18,7 @@ from alarms.spec import ALARM_KEYS, DEFAULT_PREFIX, SpecParameters, build_specs
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RUNBOOKS = REPO_ROOT / "docs" / "runbooks"
-RULES = REPO_ROOT / "deploy" / "prometheus" / "alerts.yml"
+PROMETHEUS = REPO_ROOT / "deploy" / "prometheus"
 RUNBOOK_BASE = "https://github.com/attendee-counter/reconciler/blob/main/docs/runbooks/"
 
 
@@ -26,9 +26,38 @@ def runbook_url(name: str) -> str:
     return f"{RUNBOOK_BASE}{name}.md"
 
 
+def rule_files() -> list[Path]:
+    """The rule files the example configuration loads: every shipped rule is in one of them."""
+    config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
+    return [PROMETHEUS / name for name in config["rule_files"]]
+
+
+def rule_test_files() -> list[Path]:
+    return sorted(PROMETHEUS.glob("*_test.yml"))
+
+
+def rules() -> list[dict[str, Any]]:
+    """Every rule, recording and alerting, of every shipped rule file."""
+    return [
+        rule
+        for path in rule_files()
+        for group in yaml.safe_load(path.read_text())["groups"]
+        for rule in group["rules"]
+    ]
+
+
 def alert_rules() -> list[dict[str, Any]]:
-    groups = yaml.safe_load(RULES.read_text())["groups"]
-    return [rule for group in groups for rule in group["rules"] if "alert" in rule]
+    return [rule for rule in rules() if "alert" in rule]
+
+
+def alert_checks() -> list[dict[str, Any]]:
+    """Every ``alert_rule_test`` entry of every promtool test file."""
+    return [
+        check
+        for path in rule_test_files()
+        for case in yaml.safe_load(path.read_text())["tests"]
+        for check in case.get("alert_rule_test", [])
+    ]
 
 
 def alert_names() -> list[str]:
@@ -86,11 +115,9 @@ def test_every_alert_links_to_its_own_runbook_page(rule: dict[str, Any]):
 
 
 def test_the_alert_unit_tests_expect_the_same_runbook_urls():
-    tests = yaml.safe_load((RULES.parent / "alerts_test.yml").read_text())["tests"]
     expected = [
         (alert["exp_annotations"]["runbook_url"], check["alertname"])
-        for case in tests
-        for check in case.get("alert_rule_test", [])
+        for check in alert_checks()
         for alert in check.get("exp_alerts", [])
     ]
     assert expected
