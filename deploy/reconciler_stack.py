@@ -11,14 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Aws, CfnOutput, Duration, Fn, RemovalPolicy, Size, Stack
+from aws_cdk import Aws, CfnOutput, Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from deploy.stateless_stack import table_arn
+from deploy.tables import ExistingTable, TableRefs, table_refs
 from reconciler.kernel import deployment_spec as spec
 from reconciler.kernel.model import TableModel
 
@@ -77,6 +77,7 @@ class ReconcilerStack(Stack):
         cpu: int = 256,
         memory_mib: int = 512,
         model: TableModel | None = None,
+        existing: ExistingTable | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -84,8 +85,7 @@ class ReconcilerStack(Stack):
             raise ValueError("desired_count must be 1 or 2: one leader, at most one standby")
         model = model or TableModel()
         self.cloudwatch_namespace = cloudwatch_namespace
-        table_name = Fn.import_value(spec.TABLE_NAME_EXPORT)
-        state_table_name = Fn.import_value(spec.STATE_TABLE_NAME_EXPORT)
+        tables = table_refs(self, existing)
         # Built from the fixed name, as the MonitoringStack names it: an export would pin the
         # StatelessStack, which must stay free to be destroyed and redeployed.
         self.on_failure_queue_arn: str | None = None
@@ -114,10 +114,7 @@ class ReconcilerStack(Stack):
             self,
             "TaskPolicy",
             roles=[self.task_role],
-            statements=self._statements(
-                table_arn(self, table_name), table_arn(self, state_table_name), model
-            )
-            + self._replay_statements(table_arn(self, table_name), model),
+            statements=self._statements(tables, model) + self._replay_statements(tables, model),
         )
 
         self.log_group = logs.LogGroup(
@@ -149,8 +146,8 @@ class ReconcilerStack(Stack):
             ),
             command=["serve"],
             environment={
-                "TABLE_NAME": table_name,
-                "RECONCILER_STATE_TABLE": state_table_name,
+                "TABLE_NAME": tables.table_name,
+                "RECONCILER_STATE_TABLE": tables.state_table_name,
                 "RECONCILER_PORT": str(METRICS_PORT),
                 "RECONCILER_BIND": "0.0.0.0",  # noqa: S104 - reachable only through the SG
                 "RECONCILER_CLOUDWATCH_NAMESPACE": cloudwatch_namespace,
@@ -254,9 +251,8 @@ class ReconcilerStack(Stack):
             },
         )
 
-    def _statements(
-        self, table: str, state_table: str, model: TableModel
-    ) -> list[iam.PolicyStatement]:
+    def _statements(self, tables: TableRefs, model: TableModel) -> list[iam.PolicyStatement]:
+        table = tables.table_arn
         return [
             iam.PolicyStatement(
                 sid="CountAttendees",
@@ -299,7 +295,7 @@ class ReconcilerStack(Stack):
             iam.PolicyStatement(
                 sid="KeepLedger",
                 actions=list(spec.RECONCILER_STATE_TABLE_ACTIONS),
-                resources=[state_table],
+                resources=[tables.state_table_arn],
             ),
             iam.PolicyStatement(
                 sid="PublishPassMetrics",
@@ -316,7 +312,7 @@ class ReconcilerStack(Stack):
             ),
         ]
 
-    def _replay_statements(self, table: str, model: TableModel) -> list[iam.PolicyStatement]:
+    def _replay_statements(self, tables: TableRefs, model: TableModel) -> list[iam.PolicyStatement]:
         """The replay of dropped batches: this queue, this stream, the handler's reads."""
         if self.on_failure_queue_arn is None:
             return []
@@ -331,14 +327,14 @@ class ReconcilerStack(Stack):
             iam.PolicyStatement(
                 sid="ReplayStreamRange",
                 actions=list(spec.REPLAY_STREAM_ACTIONS),
-                resources=[Fn.import_value(spec.TABLE_STREAM_ARN_EXPORT)],
+                resources=[tables.stream_arn],
             ),
             # The handler reads an event with its ledger entries in one BatchGetItem; IAM
             # authorises the registration table's part on its own, event items only.
             iam.PolicyStatement(
                 sid="ReplayReadEvents",
                 actions=["dynamodb:BatchGetItem"],
-                resources=[table],
+                resources=[tables.table_arn],
                 conditions={
                     "ForAllValues:StringEquals": {
                         "dynamodb:LeadingKeys": list(model.event_partitions)
