@@ -4,6 +4,10 @@ Replicas elect a leader through a lease item in the table itself, so the service
 task or two for availability; only the leader writes corrections. Before each pass the leader
 replays the batches the stream mapping dropped to its on-failure queue (``serve
 --on-failure-queue-url``), so the task may read that queue and the table's stream.
+
+Each task registers in AWS Cloud Map (a private DNS namespace, one A record per task), so a
+Prometheus inside the VPC finds every replica with ``dns_sd_configs`` on one name
+(``deploy/prometheus/scrape-cloudmap.yml``), without knowing the tasks' addresses.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct
 
 from deploy.tables import ExistingTable, TableRefs, table_refs
@@ -47,6 +52,14 @@ HEALTHCHECK_COMMAND = (
     f"urllib.request.urlopen('http://127.0.0.1:{METRICS_PORT}/healthz', timeout=4)"
 )
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+DISCOVERY_NAMESPACE = "attendee-counter.internal"
+"""The private DNS namespace (a Route 53 private hosted zone on the VPC); ``.internal`` is
+reserved for private use, so the name can never collide with a public one."""
+DISCOVERY_SERVICE = "reconciler"
+METRICS_DNS_NAME = f"{DISCOVERY_SERVICE}.{DISCOVERY_NAMESPACE}"
+"""What Prometheus resolves (``dns_sd_configs``, type A): one address per running task."""
+DISCOVERY_DNS_TTL_SECONDS = 10
+"""Short: a replaced task's address leaves Prometheus's targets within one refresh."""
 SHUTDOWN_TIMEOUT_SECONDS = 45
 STOP_TIMEOUT_SECONDS = 60
 
@@ -205,6 +218,14 @@ class ReconcilerStack(Stack):
             "AWS APIs (DynamoDB and its stream, SQS, CloudWatch, ECR, Logs)",
         )
 
+        # Resolvable only from inside the VPC: the same audience the security group admits.
+        self.discovery_namespace = servicediscovery.PrivateDnsNamespace(
+            self,
+            "DiscoveryNamespace",
+            name=DISCOVERY_NAMESPACE,
+            vpc=self.vpc,
+            description="reconciler tasks for Prometheus dns_sd_configs (A records)",
+        )
         self.service = ecs.FargateService(
             self,
             "Service",
@@ -218,11 +239,24 @@ class ReconcilerStack(Stack):
             max_healthy_percent=200,
             circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
             enable_execute_command=False,
+            cloud_map_options=ecs.CloudMapOptions(
+                cloud_map_namespace=self.discovery_namespace,
+                name=DISCOVERY_SERVICE,
+                dns_record_type=servicediscovery.DnsRecordType.A,
+                dns_ttl=Duration.seconds(DISCOVERY_DNS_TTL_SECONDS),
+            ),
         )
 
         CfnOutput(self, "ClusterName", value=self.cluster.cluster_name)
         CfnOutput(self, "ServiceName", value=self.service.service_name)
         CfnOutput(self, "LogGroupName", value=self.log_group.log_group_name)
+        CfnOutput(
+            self,
+            "MetricsDnsName",
+            value=METRICS_DNS_NAME,
+            description=f"Prometheus dns_sd_configs name (type A, port {METRICS_PORT}), "
+            "resolvable inside the VPC",
+        )
         # What `reconciler doctor` reads to check the replay chain against the live mapping.
         CfnOutput(self, spec.RECONCILER_TASK_ROLE_OUTPUT, value=self.task_role.role_arn)
         if self.on_failure_queue_url:
