@@ -1,9 +1,11 @@
 # The reconciler as a long-running service: `reconciler serve` with /metrics and /healthz on 9464.
 # Two stages: the builder turns the source into wheels; the runtime stage installs only those,
 # so no compiler, build tool or source tree ships in the image.
-# Base image pinned to an exact patch release; bump both stages together.
+# Base image pinned to an exact patch release; bump both stages together. Its Python is the
+# Lambda runtime's (deploy/stateless_stack.py HANDLER_RUNTIME): the handler and the reconciler
+# run on one interpreter version, the one the tests check against.
 
-FROM python:3.11.11-slim-bookworm AS builder
+FROM python:3.12.8-slim-bookworm AS builder
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
@@ -14,7 +16,15 @@ COPY alarms ./alarms
 RUN pip wheel --no-deps --wheel-dir /dist . \
     && pip wheel --wheel-dir /wheels /dist/*.whl
 
-FROM python:3.11.11-slim-bookworm AS runtime
+FROM python:3.12.8-slim-bookworm AS runtime
+# OCI annotations: what the image is and where it came from (pyproject.toml's metadata).
+LABEL org.opencontainers.image.title="attendee-counter-reconciler" \
+      org.opencontainers.image.description="reconciler serve: keeps DynamoDB attendeeCount counters exact, with Prometheus metrics on 9464" \
+      org.opencontainers.image.version="0.2.0" \
+      org.opencontainers.image.licenses="LicenseRef-Proprietary" \
+      org.opencontainers.image.source="https://github.com/attendee-counter/reconciler" \
+      org.opencontainers.image.documentation="https://github.com/attendee-counter/reconciler/tree/main/docs" \
+      org.opencontainers.image.base.name="docker.io/library/python:3.12.8-slim-bookworm"
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \

@@ -3,18 +3,29 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# One stamp per set of extras: `make demo` installs `.[demo]` only; `make test` (and every other
+# target) `.[dev,deploy]`, which `make demo` before it does not satisfy.
+STAMP := $(VENV)/.installed-dev-deploy
+DEMO_STAMP := $(VENV)/.installed-demo
 TOOLS := .tools
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_RUNTIME_PACKAGE_CACHE_ROOT ?= $(HOME)/.cache/aws/jsii
 
 .PHONY: demo test lint typecheck docs unit tools synth bench bench-loopback clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,deploy]'
-	touch $(STAMP)
+	touch $@
+
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	@echo "make demo: installing what the demo needs only, '.[demo]' (moto in-process; no CDK," \
+		"test or docs tools). make test installs the rest."
+	$(BIN)/python -m pip install --quiet -e '.[demo]'
+	touch $@
 
 # External servers the tests run for real: Prometheus/promtool (Debian) and dynalite (npm).
 tools: $(TOOLS)/.installed
@@ -22,7 +33,7 @@ $(TOOLS)/.installed: scripts/install-tools.sh
 	bash scripts/install-tools.sh $(TOOLS)
 	touch $@
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/reconciler demo
 
 lint: $(STAMP)

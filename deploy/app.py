@@ -19,6 +19,14 @@ from deploy.monitoring_stack import MonitoringStack
 from deploy.reconciler_stack import RECONCILER_CLOUDWATCH_NAMESPACE, ReconcilerStack
 from deploy.stateful_stack import StatefulStack
 from deploy.stateless_stack import StatelessStack
+from deploy.tables import (
+    EXISTING_STATE_TABLE_NAME_CONTEXT,
+    EXISTING_TABLE_NAME_CONTEXT,
+    EXISTING_TABLE_STREAM_ARN_CONTEXT,
+    TABLE_NAME_CONTEXT,
+    ExistingTable,
+    existing_table,
+)
 from reconciler.kernel import deployment_spec as deployed
 from reconciler.kernel.errors import ConfigError
 
@@ -37,17 +45,24 @@ class Stacks:
 def build_app(outdir: str | None = None, context: Mapping[str, object] | None = None) -> Stacks:
     """Every stack of the system, in deployment order (the guide's order, as dependencies)."""
     app = App(outdir=outdir, context=dict(context or {}))
-    table_name = app.node.try_get_context("tableName")
+    existing = _existing_table(app)
+    table_name = app.node.try_get_context(TABLE_NAME_CONTEXT)
     stateful = StatefulStack(
         app,
         "StatefulStack",
         table_name=str(table_name) if table_name else None,
-        description="Registrations table with its stream, the state table (the counter's "
-        "ledger), and the bucket (deploy first)",
+        existing=existing,
+        description=(
+            "Registrations table with its stream, the state table (the counter's ledger), "
+            "and the bucket (deploy first)"
+            if existing is None
+            else f"The bucket, and the exports of the adopted table {existing.name} (deploy first)"
+        ),
     )
     stateless = StatelessStack(
         app,
         "StatelessStack",
+        existing=existing,
         description="updateAttendeeCounter stream handler and its event source mapping",
     )
     # Only Fn.importValue links them, which CDK cannot see: state the order explicitly.
@@ -72,6 +87,7 @@ def build_app(outdir: str | None = None, context: Mapping[str, object] | None = 
         handler_function_name=stateless.handler_function_name,
         on_failure_queue_name=stateless.on_failure_queue_name,
         cloudwatch_namespace=RECONCILER_CLOUDWATCH_NAMESPACE,
+        existing=existing,
         description="reconciler serve on ECS Fargate: keeps attendeeCount exact and replays "
         "the batches the stream mapping dropped",
     )
@@ -85,6 +101,17 @@ def build_app(outdir: str | None = None, context: Mapping[str, object] | None = 
         monitoring=monitoring,
         reconciler=reconciler,
     )
+
+
+def _existing_table(app: App) -> ExistingTable | None:
+    """The table to adopt (``-c existingTableName=... -c existingTableStreamArn=...``)."""
+    keys = (
+        EXISTING_TABLE_NAME_CONTEXT,
+        EXISTING_TABLE_STREAM_ARN_CONTEXT,
+        EXISTING_STATE_TABLE_NAME_CONTEXT,
+        TABLE_NAME_CONTEXT,
+    )
+    return existing_table({key: app.node.try_get_context(key) for key in keys})
 
 
 def _list_context(app: App, key: str) -> list[str]:
@@ -125,7 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=[],
         metavar="KEY=VALUE",
         help="CDK context value (repeatable): tableName=NAME (the state table is then "
-        "NAME-state), reconcilerDesiredCount=1|2, "
+        "NAME-state); or existingTableName=NAME with existingTableStreamArn=ARN to adopt a "
+        "table the app did not create (its state table NAME-state, or "
+        "existingStateTableName=NAME); reconcilerDesiredCount=1|2, "
         "alarmEmail=ADDRESS[,ADDRESS], runbookUrlTemplate=URL (with {name}, the alarm key)",
     )
     args = parser.parse_args(argv)

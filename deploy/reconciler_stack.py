@@ -4,6 +4,10 @@ Replicas elect a leader through a lease item in the table itself, so the service
 task or two for availability; only the leader writes corrections. Before each pass the leader
 replays the batches the stream mapping dropped to its on-failure queue (``serve
 --on-failure-queue-url``), so the task may read that queue and the table's stream.
+
+Each task registers in AWS Cloud Map (a private DNS namespace, one A record per task), so a
+Prometheus inside the VPC finds every replica with ``dns_sd_configs`` on one name
+(``deploy/prometheus/scrape-cloudmap.yml``), without knowing the tasks' addresses.
 """
 
 from __future__ import annotations
@@ -11,14 +15,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Aws, CfnOutput, Duration, Fn, RemovalPolicy, Size, Stack
+from aws_cdk import Aws, CfnOutput, Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct
 
-from deploy.stateless_stack import table_arn
+from deploy.tables import ExistingTable, TableRefs, table_refs
 from reconciler.kernel import deployment_spec as spec
 from reconciler.kernel.model import TableModel
 
@@ -47,6 +52,14 @@ HEALTHCHECK_COMMAND = (
     f"urllib.request.urlopen('http://127.0.0.1:{METRICS_PORT}/healthz', timeout=4)"
 )
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+DISCOVERY_NAMESPACE = "attendee-counter.internal"
+"""The private DNS namespace (a Route 53 private hosted zone on the VPC); ``.internal`` is
+reserved for private use, so the name can never collide with a public one."""
+DISCOVERY_SERVICE = "reconciler"
+METRICS_DNS_NAME = f"{DISCOVERY_SERVICE}.{DISCOVERY_NAMESPACE}"
+"""What Prometheus resolves (``dns_sd_configs``, type A): one address per running task."""
+DISCOVERY_DNS_TTL_SECONDS = 10
+"""Short: a replaced task's address leaves Prometheus's targets within one refresh."""
 SHUTDOWN_TIMEOUT_SECONDS = 45
 STOP_TIMEOUT_SECONDS = 60
 
@@ -77,6 +90,7 @@ class ReconcilerStack(Stack):
         cpu: int = 256,
         memory_mib: int = 512,
         model: TableModel | None = None,
+        existing: ExistingTable | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -84,8 +98,7 @@ class ReconcilerStack(Stack):
             raise ValueError("desired_count must be 1 or 2: one leader, at most one standby")
         model = model or TableModel()
         self.cloudwatch_namespace = cloudwatch_namespace
-        table_name = Fn.import_value(spec.TABLE_NAME_EXPORT)
-        state_table_name = Fn.import_value(spec.STATE_TABLE_NAME_EXPORT)
+        tables = table_refs(self, existing)
         # Built from the fixed name, as the MonitoringStack names it: an export would pin the
         # StatelessStack, which must stay free to be destroyed and redeployed.
         self.on_failure_queue_arn: str | None = None
@@ -114,10 +127,7 @@ class ReconcilerStack(Stack):
             self,
             "TaskPolicy",
             roles=[self.task_role],
-            statements=self._statements(
-                table_arn(self, table_name), table_arn(self, state_table_name), model
-            )
-            + self._replay_statements(table_arn(self, table_name), model),
+            statements=self._statements(tables, model) + self._replay_statements(tables, model),
         )
 
         self.log_group = logs.LogGroup(
@@ -149,8 +159,8 @@ class ReconcilerStack(Stack):
             ),
             command=["serve"],
             environment={
-                "TABLE_NAME": table_name,
-                "RECONCILER_STATE_TABLE": state_table_name,
+                "TABLE_NAME": tables.table_name,
+                "RECONCILER_STATE_TABLE": tables.state_table_name,
                 "RECONCILER_PORT": str(METRICS_PORT),
                 "RECONCILER_BIND": "0.0.0.0",  # noqa: S104 - reachable only through the SG
                 "RECONCILER_CLOUDWATCH_NAMESPACE": cloudwatch_namespace,
@@ -208,6 +218,14 @@ class ReconcilerStack(Stack):
             "AWS APIs (DynamoDB and its stream, SQS, CloudWatch, ECR, Logs)",
         )
 
+        # Resolvable only from inside the VPC: the same audience the security group admits.
+        self.discovery_namespace = servicediscovery.PrivateDnsNamespace(
+            self,
+            "DiscoveryNamespace",
+            name=DISCOVERY_NAMESPACE,
+            vpc=self.vpc,
+            description="reconciler tasks for Prometheus dns_sd_configs (A records)",
+        )
         self.service = ecs.FargateService(
             self,
             "Service",
@@ -221,11 +239,24 @@ class ReconcilerStack(Stack):
             max_healthy_percent=200,
             circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
             enable_execute_command=False,
+            cloud_map_options=ecs.CloudMapOptions(
+                cloud_map_namespace=self.discovery_namespace,
+                name=DISCOVERY_SERVICE,
+                dns_record_type=servicediscovery.DnsRecordType.A,
+                dns_ttl=Duration.seconds(DISCOVERY_DNS_TTL_SECONDS),
+            ),
         )
 
         CfnOutput(self, "ClusterName", value=self.cluster.cluster_name)
         CfnOutput(self, "ServiceName", value=self.service.service_name)
         CfnOutput(self, "LogGroupName", value=self.log_group.log_group_name)
+        CfnOutput(
+            self,
+            "MetricsDnsName",
+            value=METRICS_DNS_NAME,
+            description=f"Prometheus dns_sd_configs name (type A, port {METRICS_PORT}), "
+            "resolvable inside the VPC",
+        )
         # What `reconciler doctor` reads to check the replay chain against the live mapping.
         CfnOutput(self, spec.RECONCILER_TASK_ROLE_OUTPUT, value=self.task_role.role_arn)
         if self.on_failure_queue_url:
@@ -254,9 +285,8 @@ class ReconcilerStack(Stack):
             },
         )
 
-    def _statements(
-        self, table: str, state_table: str, model: TableModel
-    ) -> list[iam.PolicyStatement]:
+    def _statements(self, tables: TableRefs, model: TableModel) -> list[iam.PolicyStatement]:
+        table = tables.table_arn
         return [
             iam.PolicyStatement(
                 sid="CountAttendees",
@@ -299,7 +329,7 @@ class ReconcilerStack(Stack):
             iam.PolicyStatement(
                 sid="KeepLedger",
                 actions=list(spec.RECONCILER_STATE_TABLE_ACTIONS),
-                resources=[state_table],
+                resources=[tables.state_table_arn],
             ),
             iam.PolicyStatement(
                 sid="PublishPassMetrics",
@@ -316,7 +346,7 @@ class ReconcilerStack(Stack):
             ),
         ]
 
-    def _replay_statements(self, table: str, model: TableModel) -> list[iam.PolicyStatement]:
+    def _replay_statements(self, tables: TableRefs, model: TableModel) -> list[iam.PolicyStatement]:
         """The replay of dropped batches: this queue, this stream, the handler's reads."""
         if self.on_failure_queue_arn is None:
             return []
@@ -331,14 +361,14 @@ class ReconcilerStack(Stack):
             iam.PolicyStatement(
                 sid="ReplayStreamRange",
                 actions=list(spec.REPLAY_STREAM_ACTIONS),
-                resources=[Fn.import_value(spec.TABLE_STREAM_ARN_EXPORT)],
+                resources=[tables.stream_arn],
             ),
             # The handler reads an event with its ledger entries in one BatchGetItem; IAM
             # authorises the registration table's part on its own, event items only.
             iam.PolicyStatement(
                 sid="ReplayReadEvents",
                 actions=["dynamodb:BatchGetItem"],
-                resources=[table],
+                resources=[tables.table_arn],
                 conditions={
                     "ForAllValues:StringEquals": {
                         "dynamodb:LeadingKeys": list(model.event_partitions)

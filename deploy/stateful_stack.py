@@ -2,7 +2,9 @@
 holds the counter's ledger, and the bucket.
 
 Deployed first and rarely: everything else imports the tables through the exports below, so
-this stack never has to know who reads the stream or keeps the ledger.
+this stack never has to know who reads the stream or keeps the ledger. When the app adopts an
+existing table (``deploy.tables``), this stack defines no table: it keeps the bucket and exports
+the adopted names, so ``reconciler doctor`` and scripts read the same exports in both modes.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from deploy.tables import ExistingTable
 from reconciler.kernel.deployment_spec import (
     STATE_TABLE_NAME_EXPORT,
     TABLE_NAME_EXPORT,
@@ -29,7 +32,7 @@ class StatefulStack(Stack):
 
     All three are retained when the stack is deleted: losing registrations or the ledger that
     keeps their count exact to a rollback is worse than an orphaned resource an operator can
-    delete on purpose.
+    delete on purpose. With ``existing`` only the bucket: the tables are the operator's.
     """
 
     def __init__(
@@ -40,13 +43,38 @@ class StatefulStack(Stack):
         table_name: str | None = None,
         model: TableModel | None = None,
         ledger: LedgerModel | None = None,
+        existing: ExistingTable | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        self.table: dynamodb.Table | None = None
+        self.state_table: dynamodb.Table | None = None
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        CfnOutput(self, "BucketName", value=self.bucket.bucket_name)
+        if existing is not None:
+            self._export(existing.name, existing.stream_arn, existing.state_table_name)
+            return
+        self.table, self.state_table = self._tables(table_name, model, ledger)
+        stream_arn = self.table.table_stream_arn
+        if stream_arn is None:  # pragma: no cover - the stream is configured in _tables
+            raise RuntimeError("the table was created without a stream")
+        self._export(self.table.table_name, stream_arn, self.state_table.table_name)
+
+    def _tables(
+        self, table_name: str | None, model: TableModel | None, ledger: LedgerModel | None
+    ) -> tuple[dynamodb.Table, dynamodb.Table]:
         model = model or TableModel()
         ledger = ledger or LedgerModel()
-
-        self.table = dynamodb.Table(
+        table = dynamodb.Table(
             self,
             "Table",
             table_name=table_name,
@@ -65,7 +93,7 @@ class StatefulStack(Stack):
 
         # No stream: the handler's ledger writes must never reach a stream (the registration
         # table's would invoke the handler for its own bookkeeping). TTL expires tombstones.
-        self.state_table = dynamodb.Table(
+        state_table = dynamodb.Table(
             self,
             "StateTable",
             # Named after the registration table when that is named, as the CLI's default
@@ -86,25 +114,13 @@ class StatefulStack(Stack):
             removal_policy=RemovalPolicy.RETAIN,
         )
 
-        self.bucket = s3.Bucket(
-            self,
-            "Bucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
+        return table, state_table
 
-        stream_arn = self.table.table_stream_arn
-        if stream_arn is None:  # pragma: no cover - the stream is configured just above
-            raise RuntimeError("the table was created without a stream")
-
+    def _export(self, table_name: str, stream_arn: str, state_table_name: str) -> None:
         CfnOutput(
             self,
             "TableNameOutput",
-            value=self.table.table_name,
+            value=table_name,
             export_name=TABLE_NAME_EXPORT,
             description="Registrations table; imported by the stateless and reconciler stacks",
         )
@@ -118,9 +134,8 @@ class StatefulStack(Stack):
         CfnOutput(
             self,
             "StateTableNameOutput",
-            value=self.state_table.table_name,
+            value=state_table_name,
             export_name=STATE_TABLE_NAME_EXPORT,
             description="State table (the counter's ledger); imported by the stateless and "
             "reconciler stacks",
         )
-        CfnOutput(self, "BucketName", value=self.bucket.bucket_name)

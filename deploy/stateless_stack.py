@@ -1,7 +1,8 @@
 """The stream handler and its wiring: function, event source mapping, on-failure queue, IAM.
 
 It finds the tables only through the StatefulStack's exports (``Fn.importValue``), as the
-deployment guide prescribes, so it can be destroyed and redeployed without touching data.
+deployment guide prescribes, so it can be destroyed and redeployed without touching data; or,
+when the app adopts an existing table, by the names and stream ARN the operator gave.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from aws_cdk import (
     BundlingOptions,
     CfnOutput,
     Duration,
-    Fn,
     RemovalPolicy,
     Stack,
 )
@@ -25,6 +25,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from deploy.bundling import local_bundling
+from deploy.tables import ExistingTable, TableRefs, table_refs
 from reconciler.kernel import deployment_spec as spec
 from reconciler.kernel.model import TableModel
 
@@ -35,11 +36,6 @@ ON_FAILURE_QUEUE_NAME = spec.ON_FAILURE_QUEUE_NAME
 ON_FAILURE_RETENTION = Duration.days(14)
 """The longest SQS allows: time for an operator to read what was dropped and why."""
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
-
-
-def table_arn(stack: Stack, table_name: str) -> str:
-    """ARN of the imported table, built from its exported name (no cross-stack ARN export)."""
-    return stack.format_arn(service="dynamodb", resource="table", resource_name=table_name)
 
 
 class StatelessStack(Stack):
@@ -57,6 +53,7 @@ class StatelessStack(Stack):
         *,
         handler_package_dir: Path = HANDLER_PACKAGE_DIR,
         metrics_namespace: str = spec.HANDLER_METRICS_NAMESPACE,
+        existing: ExistingTable | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -64,9 +61,7 @@ class StatelessStack(Stack):
         self.handler_timeout_seconds = spec.HANDLER_TIMEOUT_SECONDS
         self.on_failure_queue_name = ON_FAILURE_QUEUE_NAME
 
-        table_name = Fn.import_value(spec.TABLE_NAME_EXPORT)
-        stream_arn = Fn.import_value(spec.TABLE_STREAM_ARN_EXPORT)
-        state_table_name = Fn.import_value(spec.STATE_TABLE_NAME_EXPORT)
+        tables = table_refs(self, existing)
 
         self.on_failure_queue = sqs.Queue(
             self,
@@ -100,7 +95,7 @@ class StatelessStack(Stack):
             self,
             "HandlerPolicy",
             roles=[self.role],
-            statements=self._statements(table_name, stream_arn, state_table_name),
+            statements=self._statements(tables),
         )
 
         self.function = lambda_.Function(
@@ -124,8 +119,8 @@ class StatelessStack(Stack):
             memory_size=spec.HANDLER_MEMORY_MB,
             timeout=Duration.seconds(spec.HANDLER_TIMEOUT_SECONDS),
             environment={
-                "TABLE_NAME": table_name,
-                "RECONCILER_STATE_TABLE": state_table_name,
+                "TABLE_NAME": tables.table_name,
+                "RECONCILER_STATE_TABLE": tables.state_table_name,
                 "RECONCILER_METRICS_NAMESPACE": metrics_namespace,
             },
             role=self.role,
@@ -138,7 +133,7 @@ class StatelessStack(Stack):
             self,
             "StreamMapping",
             function_name=self.function.function_name,
-            event_source_arn=stream_arn,
+            event_source_arn=tables.stream_arn,
             starting_position=spec.STARTING_POSITION,
             batch_size=spec.BATCH_SIZE,
             maximum_batching_window_in_seconds=spec.BATCHING_WINDOW_SECONDS,
@@ -159,15 +154,13 @@ class StatelessStack(Stack):
         CfnOutput(self, "OnFailureQueueUrl", value=self.on_failure_queue.queue_url)
         CfnOutput(self, "EventSourceMappingId", value=self.event_source_mapping.ref)
 
-    def _statements(
-        self, table_name: str, stream_arn: str, state_table_name: str
-    ) -> list[iam.PolicyStatement]:
+    def _statements(self, tables: TableRefs) -> list[iam.PolicyStatement]:
         stream_actions = [a for a in spec.STREAM_READ_ACTIONS if a != "dynamodb:ListStreams"]
         return [
             iam.PolicyStatement(
                 sid="ReadTableStream",
                 actions=stream_actions,
-                resources=[stream_arn],
+                resources=[tables.stream_arn],
             ),
             # ListStreams has no resource-level permissions in IAM: scoped to the stream ARN
             # it would never match. It reveals stream ARNs only, never data.
@@ -182,7 +175,7 @@ class StatelessStack(Stack):
             iam.PolicyStatement(
                 sid="UpdateEventCounters",
                 actions=list(spec.HANDLER_TABLE_ACTIONS),
-                resources=[table_arn(self, table_name)],
+                resources=[tables.table_arn],
                 conditions={
                     "ForAllValues:StringEquals": {
                         "dynamodb:LeadingKeys": list(TableModel().event_partitions)
@@ -194,7 +187,7 @@ class StatelessStack(Stack):
             iam.PolicyStatement(
                 sid="KeepLedger",
                 actions=list(spec.HANDLER_STATE_TABLE_ACTIONS),
-                resources=[table_arn(self, state_table_name)],
+                resources=[tables.state_table_arn],
             ),
             iam.PolicyStatement(
                 sid="ReportDroppedBatches",

@@ -45,12 +45,29 @@ class Synth:
         return data
 
 
-@pytest.fixture(scope="session")
-def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+ADOPTED_TABLE = "registrations"
+ADOPTED_STREAM_ARN = (
+    "arn:aws:dynamodb:eu-west-1:123456789012:table/registrations/stream/2024-05-01T10:00:00.000"
+)
+ADOPTED_CONTEXT = {"existingTableName": ADOPTED_TABLE, "existingTableStreamArn": ADOPTED_STREAM_ARN}
+"""A table the app did not create, as an operator names it (``deploy.tables``)."""
+
+
+def synthesize(outdir: Path, context: dict[str, object] | None = None) -> Synth:
     from deploy.app import build_app
 
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    stacks = build_app(str(outdir))
+    stacks = build_app(str(outdir), context)
     assembly = stacks.app.synth()
     files = {stack.stack_name: Path(stack.template_full_path) for stack in assembly.stacks}
     return Synth(stacks=stacks, outdir=outdir, template_files=files)
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    return synthesize(tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="session")
+def adopted(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """The app adopting an existing table: ``-c existingTableName -c existingTableStreamArn``."""
+    return synthesize(tmp_path_factory.mktemp("cdk.out-adopted"), ADOPTED_CONTEXT)

@@ -1,4 +1,5 @@
-"""cfn-lint on every synthesized template; only W3005 (CDK's redundant DependsOn) is ignored."""
+"""cfn-lint on every synthesized template, with the app creating its tables and adopting one;
+only W3005 (CDK's redundant DependsOn) is ignored."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from tests.deploy.conftest import CDK_GROUP, Synth
 
@@ -26,8 +29,10 @@ def test_every_stack_of_the_app_is_linted(synth: Synth) -> None:
     assert all(path.exists() for path in synth.template_files.values())
 
 
-def test_cfn_lint_finds_nothing_in_any_template(synth: Synth) -> None:
-    templates = [str(path) for _, path in sorted(synth.template_files.items())]
+@pytest.mark.parametrize("mode", ["synth", "adopted"])
+def test_cfn_lint_finds_nothing_in_any_template(mode: str, request: pytest.FixtureRequest) -> None:
+    app: Synth = request.getfixturevalue(mode)
+    templates = [str(path) for _, path in sorted(app.template_files.items())]
     result = subprocess.run(
         [_cfn_lint(), "--format", "parseable", "-i", "W3005", "--", *templates],
         capture_output=True,

@@ -122,3 +122,38 @@ def test_dockerignore_keeps_local_state_out_of_the_build_context(kept_out: str) 
     assert lines[0] == "*"  # allow-list: everything is out unless named
     assert f"!{kept_out}" not in lines
     assert {f"!{s}" for s in BUILD_SOURCES} <= {line.rstrip("/") for line in lines}
+
+
+def _labels() -> dict[str, str]:
+    _, runtime = _stages()
+    (label,) = [rest for keyword, rest in runtime if keyword == "LABEL"]
+    return dict(re.findall(r'([\w.]+)="([^"]*)"', label))
+
+
+def test_the_image_carries_the_projects_oci_annotations() -> None:
+    import tomllib
+
+    from reconciler import __version__
+
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    _, runtime = _stages()
+    labels = _labels()
+    prefix = "org.opencontainers.image."
+    assert labels[f"{prefix}title"] == project["name"]
+    assert labels[f"{prefix}version"] == __version__
+    assert labels[f"{prefix}licenses"] == project["license"]
+    assert labels[f"{prefix}source"] == project["urls"]["Source"]
+    assert labels[f"{prefix}documentation"] == project["urls"]["Documentation"]
+    assert labels[f"{prefix}description"]
+    base_image = runtime[0][1].split()[0]
+    assert labels[f"{prefix}base.name"] == f"docker.io/library/{base_image}"
+
+
+@pytest.mark.xdist_group("cdk")
+def test_the_image_runs_the_python_of_the_lambda_runtime() -> None:
+    from deploy.stateless_stack import HANDLER_RUNTIME
+
+    builder, _ = _stages()
+    tag = builder[0][1].split()[0].removeprefix("python:")
+    major_minor = ".".join(tag.split(".")[:2])
+    assert HANDLER_RUNTIME.name == f"python{major_minor}"

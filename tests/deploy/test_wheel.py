@@ -1,4 +1,5 @@
-"""The wheel the image installs works in a fresh environment with runtime dependencies only.
+"""The wheel the image installs works in a fresh environment with runtime dependencies only,
+and says what it is: py.typed, the extras (the demo's without the CDK), classifiers, URLs.
 
 There is no Docker engine here, so this does what the Dockerfile does, on this machine: build the
 wheel from the builder stage's sources, install it into a new virtualenv, run the entry point.
@@ -12,6 +13,9 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
+from email.message import Message
+from email.parser import Parser
 from pathlib import Path
 
 import pytest
@@ -38,8 +42,8 @@ def _run(*args: str | Path, timeout: int = 600) -> subprocess.CompletedProcess[s
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh venv holding the project wheel and its runtime dependencies; its bin dir."""
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project wheel, built from the builder stage's sources."""
     root = tmp_path_factory.mktemp("wheel")
     source = root / "src"
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
@@ -53,9 +57,14 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     built = _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", root / "dist", source)
     assert built.returncode == 0, built.stderr
-    (wheel,) = (root / "dist").glob("attendee_counter_reconciler-*.whl")
+    (built_wheel,) = (root / "dist").glob("attendee_counter_reconciler-*.whl")
+    return built_wheel
 
-    venv = root / "venv"
+
+@pytest.fixture(scope="module")
+def installed(wheel: Path) -> Path:
+    """A fresh venv holding the project wheel and its runtime dependencies; its bin dir."""
+    venv = wheel.parent.parent / "venv"
     created = _run(sys.executable, "-m", "venv", "--without-pip", venv)
     assert created.returncode == 0, created.stderr
     python = venv / "bin" / "python"
@@ -87,3 +96,35 @@ def test_the_wheel_carries_the_one_package_version(installed: Path) -> None:
     assert metadata.stdout.strip() == __version__
     printed = _run(installed / "reconciler", "--version", timeout=60)
     assert printed.stdout.strip() == f"reconciler {__version__}"
+
+
+def _metadata(wheel: Path) -> Message:
+    with zipfile.ZipFile(wheel) as archive:
+        (name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        return Parser().parsestr(archive.read(name).decode())
+
+
+def test_the_wheel_ships_py_typed_for_both_packages(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    assert {"reconciler/py.typed", "alarms/py.typed"} <= names
+
+
+def test_the_wheel_declares_the_demo_extra_without_the_cdk(wheel: Path) -> None:
+    metadata = _metadata(wheel)
+    assert {"demo", "dev", "deploy"} <= set(metadata.get_all("Provides-Extra") or [])
+    requires = metadata.get_all("Requires-Dist") or []
+    demo = [r for r in requires if 'extra == "demo"' in r]
+    assert any(r.startswith("moto[") for r in demo), demo
+    assert not [r for r in demo if r.startswith(("aws-cdk-lib", "constructs"))]
+    assert [r for r in requires if r.startswith("aws-cdk-lib")] == [
+        r for r in requires if r.startswith("aws-cdk-lib") and 'extra == "deploy"' in r
+    ]
+
+
+def test_the_wheel_carries_classifiers_and_project_urls(wheel: Path) -> None:
+    metadata = _metadata(wheel)
+    classifiers = metadata.get_all("Classifier") or []
+    assert {"Typing :: Typed", "Programming Language :: Python :: 3.12"} <= set(classifiers)
+    urls = {u.split(",")[0] for u in metadata.get_all("Project-URL") or []}
+    assert {"Homepage", "Source", "Documentation", "Changelog", "Issues"} <= urls
