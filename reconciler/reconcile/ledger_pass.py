@@ -63,6 +63,7 @@ from reconciler.reconcile.ledger_core import (
 )
 from reconciler.reconcile.pass_control import PassControl
 from reconciler.reconcile.ports import CounterTable, LedgerStore
+from reconciler.reconcile.progress import NO_PROGRESS, PassProgress
 from reconciler.reconcile.settings import DEFAULT_MAX_KEY_SUSPECTS
 from reconciler.reconcile.summary import PassSummary
 
@@ -231,10 +232,18 @@ class LedgerPath:
 
     # -- recheck -------------------------------------------------------------------------------
 
-    def recheck(self, summary: PassSummary, work: LedgerWork, settle: float, wait: Wait) -> None:
+    def recheck(
+        self,
+        summary: PassSummary,
+        work: LedgerWork,
+        settle: float,
+        wait: Wait,
+        rechecked: Callable[[], None] = lambda: None,
+    ) -> None:
         listed: tuple[str, frozenset[str]] | None = None
         for suspect in work.suspects:
             wait(suspect.at + settle)
+            rechecked()
             slug = suspect.event.slug
             entry = self.store.read_entry(slug, suspect.item)
             if suspect.attendee is not None:
@@ -256,20 +265,29 @@ class LedgerPath:
     # -- apply ---------------------------------------------------------------------------------
 
     def apply(
-        self, summary: PassSummary, work: LedgerWork, plan: Plan, control: PassControl, run_id: str
+        self,
+        summary: PassSummary,
+        work: LedgerWork,
+        plan: Plan,
+        control: PassControl,
+        run_id: str,
+        *,
+        progress: PassProgress = NO_PROGRESS,
     ) -> None:
         for correction in work.corrections:
             if plan.hold is not None:
                 summary.planned += 1
                 self._audit_counter(run_id, correction, plan.outcome)
-                continue
-            self._repair_counter(summary, correction, control, run_id)
+            else:
+                self._repair_counter(summary, correction, control, run_id)
+            progress.correction_done()
         for repair in work.repairs:
             if plan.hold is not None:
                 summary.key_planned += 1
                 self._audit_key(run_id, repair, plan.outcome)
-                continue
-            self._repair_key(summary, repair, control, run_id)
+            else:
+                self._repair_key(summary, repair, control, run_id)
+            progress.correction_done()
 
     def _repair_key(
         self, summary: PassSummary, repair: KeyRepair, control: PassControl, run_id: str

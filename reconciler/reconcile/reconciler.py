@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import structlog
@@ -46,7 +45,7 @@ from reconciler.reconcile.core import (
     recheck_due,
 )
 from reconciler.reconcile.fanout import fan_out
-from reconciler.reconcile.ledger_pass import LedgerLook, LedgerPath, LedgerWork
+from reconciler.reconcile.ledger_pass import LedgerLook, LedgerPath
 from reconciler.reconcile.pass_control import (
     PassControl,
     PassOptions,
@@ -55,6 +54,7 @@ from reconciler.reconcile.pass_control import (
     utc_now,
     wait_until,
 )
+from reconciler.reconcile.pass_state import PassState
 from reconciler.reconcile.ports import (
     CounterTable,
     EventSource,
@@ -62,9 +62,10 @@ from reconciler.reconcile.ports import (
     RotationStore,
     TableScan,
 )
+from reconciler.reconcile.progress import NO_PROGRESS, PassProgress
 from reconciler.reconcile.rotation import RotatingSweep, in_sync
 from reconciler.reconcile.scan_core import ScannedEvent
-from reconciler.reconcile.spool import SPOOL_IN_MEMORY, Spool, correction_spool, observation_spool
+from reconciler.reconcile.spool import SPOOL_IN_MEMORY
 from reconciler.reconcile.summary import IoStats, PassSummary, StopReason
 from reconciler.reconcile.sweep import sweep_groups
 
@@ -72,26 +73,6 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], None]
 WallClock = Callable[[], datetime]
 SummaryCallback = Callable[[PassSummary], None]
-
-
-@dataclass
-class _PassState:
-    summary: PassSummary
-    control: PassControl
-    run_id: str
-    spool_limit: int = SPOOL_IN_MEMORY
-    suspects: Spool[Observation] = field(init=False)
-    confirmed: Spool[Correction] = field(init=False)
-    ledger: LedgerWork = field(default_factory=LedgerWork)
-    rotation: RotatingSweep | None = None
-
-    def __post_init__(self) -> None:
-        self.suspects = observation_spool(self.spool_limit)
-        self.confirmed = correction_spool(self.spool_limit)
-
-    def close(self) -> None:
-        self.suspects.close()
-        self.confirmed.close()
 
 
 class Reconciler:
@@ -150,8 +131,12 @@ class Reconciler:
     # -- the pass ------------------------------------------------------------------------------
 
     def run_pass(
-        self, control: PassControl | None = None, run_id: str | None = None
+        self,
+        control: PassControl | None = None,
+        run_id: str | None = None,
+        progress: PassProgress = NO_PROGRESS,
     ) -> PassSummary:
+        """``progress`` hears of each phase and each event, from this thread."""
         control = control or PassControl()
         run_id = run_id or new_run_id(self._wall())
         options = self._options
@@ -163,7 +148,7 @@ class Reconciler:
             shard=options.shard,
             settle_seconds=options.settle_seconds,
         )
-        state = _PassState(summary, control, run_id, self._spool_limit)
+        state = PassState(summary, control, run_id, self._spool_limit, progress)
         started = self._clock()
         io_before = self._io()
         if self._rotation is not None:
@@ -201,7 +186,7 @@ class Reconciler:
                 summary.duration_seconds = self._clock() - started
                 state.close()
             log = self._log.error if summary.failed else self._log.info
-            log("pass_finished", summary=summary.to_dict())
+            log("pass_finished", **summary.log_figures())
         for callback in self.on_summary:
             callback(summary)
         return summary
@@ -212,13 +197,13 @@ class Reconciler:
             stats = stats if store is None else stats.plus(store.stats())
         return stats
 
-    def _run(self, state: _PassState) -> None:
+    def _run(self, state: PassState) -> None:
         self._resolve_intents(state)
         self._sweep(state)
         self._recheck(state)
         self._apply(state)
 
-    def _resolve_intents(self, state: _PassState) -> None:
+    def _resolve_intents(self, state: PassState) -> None:
         """Writes whose outcome line is missing (a run killed in between) are settled first."""
         if self._intents is not None:
             state.summary.intents_resolved = resolve_pending(
@@ -249,11 +234,16 @@ class Reconciler:
         counted = 0 if stored is None else self._table.count_attendees(key.slug)
         return Observation(key, stored, counted, self._clock())
 
-    def _sweep(self, state: _PassState) -> None:
+    def _sweep(self, state: PassState) -> None:
         summary = state.summary
         stopped = False
         choice, groups = sweep_groups(
-            self._events, self._scan, self._options, state.control.should_stop, state.rotation
+            self._events,
+            self._scan,
+            self._options,
+            state.control.should_stop,
+            state.rotation,
+            progress=state.progress,
         )
         summary.sweep = choice.mode.value
 
@@ -268,6 +258,7 @@ class Reconciler:
                     if state.rotation is not None:
                         state.rotation.looked(group.slug, None)
                     summary.ambiguous += 1
+                    state.progress.event_checked()
                     self._log.warning(
                         "ambiguous_event",
                         slug=group.slug,
@@ -277,6 +268,7 @@ class Reconciler:
                 if isinstance(group, ScannedEvent) and group.in_sync:
                     summary.in_sync += 1
                     summary.scanned_in_sync += 1
+                    state.progress.event_checked()
                     continue
                 yield group.keys[0]
 
@@ -292,7 +284,8 @@ class Reconciler:
         if stopped:
             raise PassStoppedError
 
-    def _first_look(self, state: _PassState, observation: Observation | LedgerLook) -> None:
+    def _first_look(self, state: PassState, observation: Observation | LedgerLook) -> None:
+        state.progress.event_checked()
         if state.rotation is not None:
             state.rotation.looked(observation.key.slug, in_sync(observation))
         if isinstance(observation, LedgerLook):
@@ -304,15 +297,19 @@ class Reconciler:
 
     # -- settle and recheck ------------------------------------------------------------------
 
-    def _recheck(self, state: _PassState) -> None:
+    def _wait(self, state: PassState, due: float) -> None:
+        wait_until(due, state.control, self._clock, self._sleep, state.progress.settling)
+
+    def _recheck(self, state: PassState) -> None:
         summary = state.summary
         settle = self._options.settle_seconds
+        state.progress.settle_started(len(state.suspects) + len(state.ledger.suspects), settle)
 
         def due() -> Iterator[Observation]:
             # The wait happens here, in the pass's own thread: suspects are in the order of
             # their first looks, so each is handed to a worker as soon as its window is over.
             for first in state.suspects:
-                wait_until(recheck_due(first, settle), state.control, self._clock, self._sleep)
+                self._wait(state, recheck_due(first, settle))
                 yield first
 
         def second_look(first: Observation) -> tuple[Observation, Correction | None]:
@@ -321,6 +318,7 @@ class Reconciler:
 
         def tally(result: tuple[Observation, Correction | None]) -> None:
             first, correction = result
+            state.progress.suspect_rechecked()
             if correction is None:
                 summary.in_flux += 1
                 self._log.info("counter_in_flux", slug=first.key.slug)
@@ -336,7 +334,8 @@ class Reconciler:
                 summary,
                 state.ledger,
                 self._options.settle_seconds,
-                lambda due: wait_until(due, state.control, self._clock, self._sleep),
+                lambda due: self._wait(state, due),
+                state.progress.suspect_rechecked,
             )
 
     # -- brake and apply ---------------------------------------------------------------------
@@ -344,7 +343,7 @@ class Reconciler:
     def _now(self) -> str:
         return self._wall().astimezone(UTC).isoformat(timespec="milliseconds")
 
-    def _apply(self, state: _PassState) -> None:
+    def _apply(self, state: PassState) -> None:
         summary = state.summary
         mode = WriteMode(dry_run=self._options.dry_run, paused=state.control.corrections_paused)
         confirmed = len(state.confirmed) + state.ledger.confirmed
@@ -355,10 +354,12 @@ class Reconciler:
             self._log.error("brake_tripped", reason=plan.brake.reason, planned=confirmed)
         elif plan.brake.overridden:
             self._log.warning("brake_overridden", reason=plan.brake.reason)
+        state.progress.writes_started(confirmed, plan.hold.value if plan.hold is not None else None)
         if plan.hold is not None:
             for correction in state.confirmed:
                 summary.planned += 1
                 self._audit_outcome(state, correction, plan.outcome)
+                state.progress.correction_done()
         else:
 
             def write(correction: Correction) -> tuple[Correction, WriteResult]:
@@ -372,6 +373,7 @@ class Reconciler:
             def tally(result: tuple[Correction, WriteResult]) -> None:
                 correction, outcome = result[0], tally_write(summary, *result)
                 self._audit_outcome(state, correction, outcome)
+                state.progress.correction_done()
 
             fan_out(
                 state.confirmed,
@@ -381,10 +383,12 @@ class Reconciler:
                 name="reconcile-write",
             )
         if self._ledger is not None:
-            self._ledger.apply(summary, state.ledger, plan, state.control, state.run_id)
+            self._ledger.apply(
+                summary, state.ledger, plan, state.control, state.run_id, progress=state.progress
+            )
 
     def _audit_outcome(
-        self, state: _PassState, correction: Correction, outcome: CorrectionOutcome
+        self, state: PassState, correction: Correction, outcome: CorrectionOutcome
     ) -> None:
         self._audit.write(audit_record(state.run_id, correction, outcome, self._now()))
 
