@@ -124,16 +124,21 @@ def pass_progress(console: Console) -> Iterator[RichPassProgress]:
     """The display, live for the duration of the pass. Log lines go to stderr; when stderr is
     the same kind of terminal they are routed through rich (which prints them above the rows)
     instead of being drawn over the rows; redirected, they stay where they were sent."""
-    bars = Progress(
+    bars = new_bars(console)
+    with bars, _logs_through_rich():
+        yield RichPassProgress(bars)
+
+
+def new_bars(console: Console, *, auto_refresh: bool = True) -> Progress:
+    """The rows' layout: spinner (a tick once done), phase, bar, figures."""
+    return Progress(
         SpinnerColumn(finished_text="[green]✓"),
         TextColumn("{task.description:<34}"),
         BarColumn(bar_width=30),
         FiguresColumn(),
         console=console,
-        redirect_stdout=False,
+        auto_refresh=auto_refresh,
     )
-    with bars, _logs_through_rich():
-        yield RichPassProgress(bars)
 
 
 @contextlib.contextmanager

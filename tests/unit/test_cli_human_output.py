@@ -1,0 +1,113 @@
+"""What a person sees on a terminal: the pass's progress rows (sweep, settle countdown, second
+looks, writes), the result table and its verdict, and plurals that agree with their numbers.
+Drawn by rich on a console forced to behave as a terminal, into a string."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from rich.console import Console
+
+from reconciler.cli.human import plural, print_pass
+from reconciler.cli.progress import RichPassProgress, new_bars
+from reconciler.reconcile.core import Hold
+from reconciler.reconcile.summary import PassSummary
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def terminal() -> tuple[Console, io.StringIO]:
+    screen = io.StringIO()
+    return Console(file=screen, force_terminal=True, width=120), screen
+
+
+def shown(screen: io.StringIO) -> str:
+    return ANSI.sub("", screen.getvalue())
+
+
+def test_the_sweep_row_shows_events_done_of_the_total():
+    console, screen = terminal()
+    bars = new_bars(console, auto_refresh=False)
+    display = RichPassProgress(bars)
+    with bars:
+        display.sweep_started(40)
+        for _ in range(10):
+            display.event_checked()
+        bars.refresh()
+    assert re.search(r"sweep\s.*10/40", shown(screen))
+
+
+def test_the_settle_wait_is_a_countdown_of_seconds_left():
+    console, screen = terminal()
+    bars = new_bars(console, auto_refresh=False)
+    display = RichPassProgress(bars)
+    with bars:
+        display.sweep_started(None)
+        display.event_checked()
+        display.settle_started(1, 120.0)
+        display.settling(87.0)
+        bars.refresh()
+    assert re.search(r"settle 120 s \(1 suspect\)\s.*87 s left", shown(screen))
+
+
+def test_every_phase_keeps_its_row_once_the_pass_is_over():
+    console, screen = terminal()
+    bars = new_bars(console, auto_refresh=False)
+    display = RichPassProgress(bars)
+    with bars:
+        display.sweep_started(None)
+        for _ in range(3):
+            display.event_checked()
+        display.settle_started(2, 120.0)
+        display.settling(120.0)
+        display.suspect_rechecked()
+        display.suspect_rechecked()
+        display.writes_started(2, None)
+        display.correction_done()
+        display.correction_done()
+    final = shown(screen).split("sweep")[-1]
+    assert "3/3" in final
+    assert re.search(r"settle 120 s \(2 suspects\)\s.*done", final)
+    assert re.search(r"second looks\s.*2/2", final)
+    assert re.search(r"writes\s.*2/2", final)
+
+
+def test_a_dry_runs_writes_row_says_they_are_planned_not_written():
+    console, screen = terminal()
+    bars = new_bars(console, auto_refresh=False)
+    display = RichPassProgress(bars)
+    with bars:
+        display.sweep_started(1)
+        display.event_checked()
+        display.settle_started(0, 120.0)
+        display.writes_started(0, "dry_run")
+    assert "settle: no suspect, no wait" in shown(screen)
+    assert "planned, not written (dry_run)" in shown(screen)
+
+
+def test_the_result_table_shows_the_figures_and_a_verdict():
+    console, screen = terminal()
+    summary = PassSummary(
+        run_id="r1", events_checked=40, in_sync=37, drifted=3, drift_under=3, confirmed=3
+    )
+    summary.corrected = 1
+    print_pass(console, summary)
+    text = shown(screen)
+    assert re.search(r"events checked\s*│\s*40", text)
+    assert re.search(r"drifted\s*│\s*3\s*│\s*0 over, 3 under", text)
+    assert "conflicts" not in text  # rows that stayed zero are left out
+    assert text.rstrip().endswith("done: 1 counter corrected")
+
+
+def test_a_dry_runs_verdict_says_nothing_was_written():
+    console, screen = terminal()
+    summary = PassSummary(run_id="r1", events_checked=5, planned=2, hold=Hold.DRY_RUN)
+    print_pass(console, summary)
+    assert shown(screen).rstrip().endswith("dry run: 2 corrections planned, none written")
+
+
+def test_plurals_agree_with_their_numbers():
+    assert [plural(n, "warning") for n in (0, 1, 2)] == ["0 warnings", "1 warning", "2 warnings"]
+    assert plural(1, "change") == "1 change"
+    assert plural(3, "entry", "entries") == "3 entries"
