@@ -7,6 +7,7 @@ which scripts parse. Logs go to stderr either way.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import TextIO
 
 from rich.console import Console
@@ -18,6 +19,12 @@ from reconciler.reconcile.summary import PassSummary, StopReason
 def for_a_person(stream: TextIO, as_json: bool) -> bool:
     """Human output: a terminal on stdout and no ``--json``."""
     return not as_json and stream.isatty()
+
+
+def working(message: str) -> AbstractContextManager[object]:
+    """A spinner on stderr while a command waits on AWS; drawn only when stderr is a terminal,
+    and erased when done, so it never reaches a log file or stdout."""
+    return Console(stderr=True).status(message)
 
 
 def plural(count: int, word: str, many: str | None = None) -> str:
@@ -96,4 +103,4 @@ def print_pass(console: Console, summary: PassSummary) -> None:
     console.print(pass_verdict(summary))
 
 
-__all__ = ["for_a_person", "pass_table", "pass_verdict", "plural", "print_pass"]
+__all__ = ["for_a_person", "pass_table", "pass_verdict", "plural", "print_pass", "working"]

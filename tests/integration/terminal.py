@@ -1,15 +1,19 @@
 """A command run as a real subprocess with its stdout on a pseudo-terminal, as a person would
-run it; stderr on the same terminal or on a pipe of its own."""
+run it (stderr on the same terminal or on a pipe of its own); and, for commands run in-process
+under ``capsys``, a captured stdout that says it is a terminal."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import pty
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+
+import pytest
 
 
 @dataclass(frozen=True)
@@ -50,3 +54,12 @@ def on_a_terminal(
     err = process.stderr.read().decode() if process.stderr is not None else ""
     code = process.wait(timeout=60)
     return Screen(code, output.decode(errors="replace"), err)
+
+
+@contextlib.contextmanager
+def stdout_is_a_terminal() -> Iterator[None]:
+    """The captured ``sys.stdout`` answers ``isatty()`` with ``True`` meanwhile, so a command
+    prints for a person (its plain text, no control sequences for these commands)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys.stdout, "isatty", lambda: True)
+        yield

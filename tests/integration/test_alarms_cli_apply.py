@@ -5,6 +5,7 @@ subscriptions, the config file, and ownership (only alarms tagged as ours are to
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -272,3 +273,23 @@ def test_apply_refuses_to_overwrite_an_alarm_it_does_not_own(
     assert name in err
     assert described(clients)[name]["Threshold"] == 99.0
     assert set(described(clients)) == {name}
+
+
+def test_piped_plan_output_is_one_json_document_without_asking(
+    handler: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = alarms_cli(capsys, "plan", terminal=False)
+
+    assert code == 0
+    assert set(json.loads(out)["create"]) == HANDLER_ALARMS  # all of stdout, nothing else
+
+
+def test_one_change_is_one_change(
+    clients: Any, handler: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    alarms_cli(capsys, "apply")
+
+    code, out, _ = alarms_cli(capsys, "plan", "--threshold", "handler-iterator-age=300")
+
+    assert code == 0
+    assert "plan: 1 change (0 to create, 1 to update" in out
