@@ -13,6 +13,7 @@ from typing import TextIO
 from rich.console import Console
 from rich.table import Table
 
+from reconciler.handler.replay_queue import ReplaySummary
 from reconciler.reconcile.summary import PassSummary, StopReason
 
 
@@ -103,4 +104,37 @@ def print_pass(console: Console, summary: PassSummary) -> None:
     console.print(pass_verdict(summary))
 
 
-__all__ = ["for_a_person", "pass_table", "pass_verdict", "plural", "print_pass", "working"]
+def print_replay(console: Console, summary: ReplaySummary, applied: int, duplicates: int) -> None:
+    """``replay``'s result: what went through the handler, what stayed on the queue and why."""
+    table = Table(title="replay", show_header=False, title_justify="left")
+    table.add_column("figure", style="bold")
+    table.add_column("value", justify="right")
+    table.add_column("detail", style="dim")
+    table.add_row("messages", str(summary.messages), "")
+    table.add_row("replayed", str(summary.replayed), "deleted from the queue")
+    table.add_row("records", str(summary.records_replayed), f"{summary.records_read} read")
+    table.add_row("counter updates", str(applied), f"{duplicates} duplicates skipped")
+    table.add_row("kept: left the stream", str(summary.trimmed), "see the runbook")
+    table.add_row("kept: malformed or refused", str(summary.failed), "see the log")
+    console.print(table)
+    kept = summary.trimmed + summary.failed
+    if summary.dry_run:
+        console.print(
+            f"[yellow]dry run[/]: {plural(summary.messages - kept, 'message')} readable, "
+            "nothing written or deleted" + (f", {kept} unreadable" if kept else "")
+        )
+    elif kept:
+        console.print(f"[red bold]{plural(kept, 'message')} kept[/] on the queue")
+    else:
+        console.print(f"[green]done[/]: {plural(summary.replayed, 'message')} replayed")
+
+
+__all__ = [
+    "for_a_person",
+    "pass_table",
+    "pass_verdict",
+    "plural",
+    "print_pass",
+    "print_replay",
+    "working",
+]

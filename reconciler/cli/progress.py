@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 from rich.console import Console
@@ -28,6 +28,7 @@ from rich.progress import (
 from rich.text import Text
 
 from reconciler.cli.human import plural
+from reconciler.handler.replay_queue import ReplaySummary
 
 COUNTDOWN = "countdown"
 """A task field: the task counts seconds, and its figures are the seconds left."""
@@ -127,6 +128,32 @@ def pass_progress(console: Console) -> Iterator[RichPassProgress]:
     bars = new_bars(console)
     with bars, _logs_through_rich():
         yield RichPassProgress(bars)
+
+
+@contextlib.contextmanager
+def replay_progress(console: Console) -> Iterator[Callable[[ReplaySummary], None]]:
+    """``replay``'s one row: messages handled (the queue's length is only approximate, so no
+    total), how many went through and how many were kept; the callback takes the summary."""
+    bars = new_bars(console)
+    task = bars.add_task("messages", total=None)
+
+    def handled(summary: ReplaySummary) -> None:
+        kept = summary.trimmed + summary.failed
+        through = (
+            f"{summary.messages - kept} readable"
+            if summary.dry_run
+            else f"{summary.replayed} replayed"
+        )
+        bars.update(
+            task, completed=summary.messages, description=f"messages: {through}, {kept} kept"
+        )
+
+    with bars, _logs_through_rich():
+        try:
+            yield handled
+        finally:
+            done = bars.tasks[0].completed
+            bars.update(task, total=done, completed=done)
 
 
 def new_bars(console: Console, *, auto_refresh: bool = True) -> Progress:

@@ -8,12 +8,16 @@ import contextlib
 import errno
 import os
 import pty
+import re
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import pytest
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+"""Control sequences (colours, cursor moves), stripped to read a terminal's text."""
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,8 @@ from typing import Any
 import pytest
 
 from reconciler.kernel.model import EventKey
-from tests.integration.terminal import on_a_terminal
+from tests.integration.terminal import ANSI, on_a_terminal
 from tests.integration.traffic import Table
-
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 @pytest.fixture
