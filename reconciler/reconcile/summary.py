@@ -235,7 +235,8 @@ class PassSummary:
 
     def log_figures(self) -> dict[str, Any]:
         """The few numbers of the ``pass_finished`` log line: enough to tell a pass's outcome
-        in a log search. The whole summary is ``run``'s stdout and ``serve``'s metrics; a log
+        in a log search, and the rotating sweep's walk (its runbook reads it from ``serve``'s
+        logs). The whole summary is ``run``'s stdout and ``serve``'s metrics; a log
         line repeating it would only say everything twice."""
         return {
             "events_checked": self.events_checked,
@@ -250,6 +251,7 @@ class PassSummary:
             "stop": self.stop.value,
             "failed": self.failed,
             "error": self.error,
+            "rotation": self.rotation.to_dict() if self.rotation is not None else None,
         }
 
     def to_dict(self) -> dict[str, Any]:
