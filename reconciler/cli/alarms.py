@@ -19,7 +19,8 @@ from alarms.config import AlarmSettings, add_alarm_arguments, alarm_keys_help, l
 from alarms.plan import AlarmPlan
 from alarms.service import AlarmPorts, Outcome, apply, destroy, prepare
 from reconciler.cli.exit_codes import ExitCode
-from reconciler.cli.human import for_a_person, plural, working
+from reconciler.cli.human import for_a_person, plural
+from reconciler.cli.progress import working
 from reconciler.kernel.aws import Clients, session_from_env
 from reconciler.kernel.errors import ConfigError, ReconcilerError
 from reconciler.kernel.logs import configure_logging, get_logger

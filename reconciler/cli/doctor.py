@@ -18,7 +18,8 @@ from typing import Any, TextIO
 from alarms.config import add_alarm_arguments, load_alarm_settings
 from alarms.spec import build_specs
 from reconciler.cli.exit_codes import ExitCode
-from reconciler.cli.human import for_a_person, plural, working
+from reconciler.cli.human import for_a_person, plural
+from reconciler.cli.progress import working
 from reconciler.doctor.checks import CheckResult, Expectations, evaluate, failed
 from reconciler.doctor.gather import Gatherer
 from reconciler.kernel import deployment_spec as deployed

@@ -7,7 +7,6 @@ which scripts parse. Logs go to stderr either way.
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from typing import TextIO
 
 from rich.console import Console
@@ -20,12 +19,6 @@ from reconciler.reconcile.summary import PassSummary, StopReason
 def for_a_person(stream: TextIO, as_json: bool) -> bool:
     """Human output: a terminal on stdout and no ``--json``."""
     return not as_json and stream.isatty()
-
-
-def working(message: str) -> AbstractContextManager[object]:
-    """A spinner on stderr while a command waits on AWS; drawn only when stderr is a terminal,
-    and erased when done, so it never reaches a log file or stdout."""
-    return Console(stderr=True).status(message)
 
 
 def plural(count: int, word: str, many: str | None = None) -> str:
@@ -136,5 +129,4 @@ __all__ = [
     "plural",
     "print_pass",
     "print_replay",
-    "working",
 ]

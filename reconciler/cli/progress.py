@@ -1,7 +1,7 @@
-"""``run``'s progress display on a terminal: the pass's :class:`PassProgress` port drawn with
-rich.
+"""Live displays on a terminal, drawn with rich: ``run``'s progress (the pass's
+:class:`PassProgress` port), ``replay``'s messages, and the spinner of ``doctor`` and ``alarms``.
 
-One row per phase, kept on screen once done so the whole pass reads top to bottom: the sweep
+A pass gets one row per phase, kept on screen once done so the whole pass reads top to bottom: the sweep
 (events done of the total when it is known, the rate, the time left), the settle countdown
 (120 s by default, which used to pass in silence), the second looks, then the writes (or the
 planned corrections of a dry run). Log lines written meanwhile are printed above the rows.
@@ -128,6 +128,14 @@ def pass_progress(console: Console) -> Iterator[RichPassProgress]:
     bars = new_bars(console)
     with bars, _logs_through_rich():
         yield RichPassProgress(bars)
+
+
+@contextlib.contextmanager
+def working(message: str) -> Iterator[None]:
+    """A spinner on stderr while a command waits on AWS; drawn only when stderr is a terminal,
+    and erased when done, so it never reaches a log file or stdout."""
+    with Console(stderr=True).status(message), _logs_through_rich():
+        yield
 
 
 @contextlib.contextmanager
