@@ -1,10 +1,11 @@
 """Live displays on a terminal, drawn with rich: ``run``'s progress (the pass's
 :class:`PassProgress` port), ``replay``'s messages, and the spinner of ``doctor`` and ``alarms``.
 
-A pass gets one row per phase, kept on screen once done so the whole pass reads top to bottom: the sweep
-(events done of the total when it is known, the rate, the time left), the settle countdown
-(120 s by default, which used to pass in silence), the second looks, then the writes (or the
-planned corrections of a dry run). Log lines written meanwhile are printed above the rows.
+A pass gets one row per phase, kept on screen once done so the whole pass reads top to bottom:
+the sweep (events done of the total when it is known, the rate, the time left), the settle
+countdown (120 s by default, which used to pass in silence), the second looks, then the writes
+(or the planned corrections of a dry run). Log lines written meanwhile are printed above the
+rows.
 """
 
 from __future__ import annotations

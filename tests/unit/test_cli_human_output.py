@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 
 from rich.console import Console
 
@@ -26,36 +27,37 @@ def shown(screen: io.StringIO) -> str:
     return ANSI.sub("", screen.getvalue())
 
 
-def test_the_sweep_row_shows_events_done_of_the_total():
+def drawn(steps: Callable[[RichPassProgress], None]) -> str:
+    """The rows as they stand after ``steps``, drawn once more when the display stops."""
     console, screen = terminal()
     bars = new_bars(console, auto_refresh=False)
-    display = RichPassProgress(bars)
     with bars:
+        steps(RichPassProgress(bars))
+        bars.refresh()
+    return shown(screen)
+
+
+def test_the_sweep_row_shows_events_done_of_the_total():
+    def steps(display: RichPassProgress) -> None:
         display.sweep_started(40)
         for _ in range(10):
             display.event_checked()
-        bars.refresh()
-    assert re.search(r"sweep\s.*10/40", shown(screen))
+
+    assert re.search(r"sweep\s.*10/40", drawn(steps))
 
 
 def test_the_settle_wait_is_a_countdown_of_seconds_left():
-    console, screen = terminal()
-    bars = new_bars(console, auto_refresh=False)
-    display = RichPassProgress(bars)
-    with bars:
+    def steps(display: RichPassProgress) -> None:
         display.sweep_started(None)
         display.event_checked()
         display.settle_started(1, 120.0)
         display.settling(87.0)
-        bars.refresh()
-    assert re.search(r"settle 120 s \(1 suspect\)\s.*87 s left", shown(screen))
+
+    assert re.search(r"settle 120 s \(1 suspect\)\s.*87 s left", drawn(steps))
 
 
 def test_every_phase_keeps_its_row_once_the_pass_is_over():
-    console, screen = terminal()
-    bars = new_bars(console, auto_refresh=False)
-    display = RichPassProgress(bars)
-    with bars:
+    def steps(display: RichPassProgress) -> None:
         display.sweep_started(None)
         for _ in range(3):
             display.event_checked()
@@ -66,7 +68,8 @@ def test_every_phase_keeps_its_row_once_the_pass_is_over():
         display.writes_started(2, None)
         display.correction_done()
         display.correction_done()
-    final = shown(screen).split("sweep")[-1]
+
+    final = drawn(steps).split("sweep")[-1]
     assert "3/3" in final
     assert re.search(r"settle 120 s \(2 suspects\)\s.*done", final)
     assert re.search(r"second looks\s.*2/2", final)
@@ -74,16 +77,15 @@ def test_every_phase_keeps_its_row_once_the_pass_is_over():
 
 
 def test_a_dry_runs_writes_row_says_they_are_planned_not_written():
-    console, screen = terminal()
-    bars = new_bars(console, auto_refresh=False)
-    display = RichPassProgress(bars)
-    with bars:
+    def steps(display: RichPassProgress) -> None:
         display.sweep_started(1)
         display.event_checked()
         display.settle_started(0, 120.0)
         display.writes_started(0, "dry_run")
-    assert "settle: no suspect, no wait" in shown(screen)
-    assert "planned, not written (dry_run)" in shown(screen)
+
+    text = drawn(steps)
+    assert "settle: no suspect, no wait" in text
+    assert "planned, not written (dry_run)" in text
 
 
 def test_the_result_table_shows_the_figures_and_a_verdict():
