@@ -10,8 +10,10 @@ from collections.abc import Callable
 
 from rich.console import Console
 
+from reconciler.cli.doctor import render
 from reconciler.cli.human import plural, print_pass
 from reconciler.cli.progress import RichPassProgress, new_bars
+from reconciler.doctor.checks import CheckResult
 from reconciler.reconcile.core import Hold
 from reconciler.reconcile.summary import PassSummary
 
@@ -113,3 +115,13 @@ def test_plurals_agree_with_their_numbers():
     assert [plural(n, "warning") for n in (0, 1, 2)] == ["0 warnings", "1 warning", "2 warnings"]
     assert plural(1, "change") == "1 change"
     assert plural(3, "entry", "entries") == "3 entries"
+
+
+def test_the_doctors_last_line_says_1_warning_not_1_warnings():
+    results = [
+        CheckResult("table-exists", "pass", "table registrations exists"),
+        CheckResult("stream-view", "warn", "NEW_IMAGE only", fix="use NEW_AND_OLD_IMAGES"),
+    ]
+    out = io.StringIO()
+    render(results, out, as_json=False)
+    assert out.getvalue().splitlines()[-1] == "doctor: OK (1 passed, 1 warning, 0 failed)"
