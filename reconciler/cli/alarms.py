@@ -1,23 +1,27 @@
 """``reconciler alarms plan|apply|destroy``: the CloudWatch alarms of ``alarms.spec``.
 
 The composition root for the alarms tooling: settings are parsed once, clients created here
-and injected into the adapters. Results go to stdout, logs to stderr.
+and injected into the adapters. Results go to stdout (one line per alarm on a terminal; with
+``--json`` or when stdout is not a terminal, one JSON document), logs to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Mapping
 from typing import Any, TextIO
 
 from alarms.cloudwatch import CloudWatchAlarms, LambdaFunctions, SnsTopics, SqsQueues
-from alarms.config import add_alarm_arguments, alarm_keys_help, load_alarm_settings
+from alarms.config import AlarmSettings, add_alarm_arguments, alarm_keys_help, load_alarm_settings
 from alarms.plan import AlarmPlan
 from alarms.service import AlarmPorts, Outcome, apply, destroy, prepare
 from alarms.spec import build_specs
 from reconciler.cli.exit_codes import ExitCode
+from reconciler.cli.human import for_a_person, plural
+from reconciler.cli.progress import working
 from reconciler.kernel import deployment_spec as deployed
 from reconciler.kernel.aws import Clients, session_from_env
 from reconciler.kernel.errors import ConfigError, ReconcilerError
@@ -46,7 +50,11 @@ def register(subparsers: Any) -> None:
         )
         add_alarm_arguments(action)
         add_log_arguments(action)
-        action.add_argument("--json", action="store_true", help="print one JSON object")
+        action.add_argument(
+            "--json",
+            action="store_true",
+            help="print one JSON document (the default when stdout is not a terminal)",
+        )
         action.set_defaults(handler=run)
 
 
@@ -72,25 +80,27 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO | None = N
         queues=SqsQueues(clients.sqs()),
     )
     action = args.alarms_action
+    as_json = not for_a_person(out, args.json)
     try:
-        if action == "destroy":
-            result = destroy(settings, ports)
-            _print_plan(result, out, args.json, verb="destroy", past=True)
-            log.info("alarms_destroyed", prefix=settings.prefix, deleted=len(result.delete))
-            return ExitCode.OK
-        outcome = apply(settings, ports) if action == "apply" else prepare(settings, ports)
+        with contextlib.nullcontext() if as_json else working(f"alarms {action}"):
+            done = _act(action, settings, ports)
     except ConfigError:
         raise
     except ReconcilerError as exc:
         print(f"reconciler alarms {action}: {exc}", file=sys.stderr)
         return ExitCode.FAILURE
+    if isinstance(done, AlarmPlan):
+        _print_plan(done, out, as_json, verb="destroy", past=True)
+        log.info("alarms_destroyed", prefix=settings.prefix, deleted=len(done.delete))
+        return ExitCode.OK
+    outcome = done
     if action == "plan" and outcome.plan.foreign:
         print(
             f"reconciler alarms plan: {len(outcome.plan.foreign)} desired alarm name(s) are "
             f"taken by alarms not owned by this tool: {', '.join(outcome.plan.foreign)}",
             file=sys.stderr,
         )
-    _print_outcome(outcome, out, args.json, action)
+    _print_outcome(outcome, out, as_json, action)
     log.info(
         f"alarms_{action}",
         prefix=settings.prefix,
@@ -101,6 +111,13 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO | None = N
         subscriptions_added=outcome.subscriptions_added,
     )
     return ExitCode.FAILURE if outcome.plan.foreign else ExitCode.OK
+
+
+def _act(action: str, settings: AlarmSettings, ports: AlarmPorts) -> Outcome | AlarmPlan:
+    """``destroy`` answers with what it deleted; ``plan`` and ``apply`` with an outcome."""
+    if action == "destroy":
+        return destroy(settings, ports)
+    return apply(settings, ports) if action == "apply" else prepare(settings, ports)
 
 
 def _print_outcome(outcome: Outcome, out: TextIO, as_json: bool, action: str) -> None:
@@ -128,4 +145,4 @@ def _print_plan(result: AlarmPlan, out: TextIO, as_json: bool, *, verb: str, pas
         f"{len(result.delete)} {'deleted' if past else 'to delete'}, "
         f"{len(result.unchanged)} unchanged"
     )
-    print(f"{verb}: {result.changes} changes ({counts})", file=out)
+    print(f"{verb}: {plural(result.changes, 'change')} ({counts})", file=out)

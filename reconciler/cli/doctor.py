@@ -1,11 +1,15 @@
 """``reconciler doctor``: checks a live deployment against the deployment guide.
 
+On a terminal, one line per check; with ``--json`` or when stdout is not a terminal, one JSON
+document.
+
 Exit 0 when nothing failed (warnings allowed), 1 when any check failed, 2 on bad settings.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Mapping
@@ -14,6 +18,8 @@ from typing import Any, TextIO
 from alarms.config import add_alarm_arguments, load_alarm_settings
 from alarms.spec import build_specs
 from reconciler.cli.exit_codes import ExitCode
+from reconciler.cli.human import for_a_person, plural
+from reconciler.cli.progress import working
 from reconciler.doctor.checks import CheckResult, Expectations, evaluate, failed
 from reconciler.doctor.gather import Gatherer
 from reconciler.kernel import deployment_spec as deployed
@@ -58,7 +64,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--skip-alarms", action="store_true", default=None, help="do not check the alarms"
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON document (the default when stdout is not a terminal)",
+    )
     add_alarm_arguments(parser)
     add_log_arguments(parser)
     parser.set_defaults(handler=run)
@@ -91,16 +101,19 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO | None = N
             for spec in specs
         }
 
-    facts = Gatherer.from_clients(Clients(session=session_from_env(env))).gather(
-        table_name=table_name,
-        function_name=settings.function_name,
-        export_name=export_name or deployed.TABLE_STREAM_ARN_EXPORT,
-        state_table_name=state_table,
-        alarm_names=alarm_names,
-        runbooks=runbooks,
-        replay_queue_url=replay_queue_url,
-        reconciler_stack=reconciler_stack,
-    )
+    human = for_a_person(out, bool(args.json))
+    gatherer = Gatherer.from_clients(Clients(session=session_from_env(env)))
+    with working("checking the deployment") if human else contextlib.nullcontext():
+        facts = gatherer.gather(
+            table_name=table_name,
+            function_name=settings.function_name,
+            export_name=export_name or deployed.TABLE_STREAM_ARN_EXPORT,
+            state_table_name=state_table,
+            alarm_names=alarm_names,
+            runbooks=runbooks,
+            replay_queue_url=replay_queue_url,
+            reconciler_stack=reconciler_stack,
+        )
     expected = Expectations(
         table_name=table_name,
         function_name=settings.function_name,
@@ -108,7 +121,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO | None = N
         on_failure_queue=settings.on_failure_queue,
     )
     results = evaluate(facts, expected)
-    render(results, out, as_json=bool(args.json))
+    render(results, out, as_json=not human)
     get_logger("reconciler.doctor").info(
         "doctor_finished",
         checks=len(results),
@@ -131,9 +144,8 @@ def render(results: list[CheckResult], out: TextIO, *, as_json: bool) -> None:
             print(f"{'':<{width + 8}}fix: {result.fix}", file=out)
     counts = {s: sum(r.status == s for r in results) for s in ("pass", "warn", "fail", "skip")}
     verdict = "FAILED" if counts["fail"] else "OK"
-    warnings = "warning" if counts["warn"] == 1 else "warnings"
     print(
-        f"doctor: {verdict} ({counts['pass']} passed, {counts['warn']} {warnings}, "
+        f"doctor: {verdict} ({counts['pass']} passed, {plural(counts['warn'], 'warning')}, "
         f"{counts['fail']} failed, {counts['skip']} skipped)",
         file=out,
     )

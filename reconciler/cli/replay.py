@@ -5,12 +5,14 @@ message's range from the stream and runs it through the deployed handler's code;
 makes that exact however much of the batch was applied before. The last stdout line is a JSON
 summary. Exit codes: 0 every message replayed (or, with ``--dry-run``, readable), 1 some
 message was kept (its range left the stream, it was malformed, or the handler refused it),
-2 invalid settings.
+2 invalid settings. On a terminal it shows the messages as they go and a result table; with
+``--json`` or when stdout is not a terminal, stdout is one JSON document.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import signal
@@ -19,8 +21,12 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from rich.console import Console
+
 from reconciler.cli.exit_codes import ExitCode
 from reconciler.cli.handler_options import add_handler_output_arguments, handler_metrics
+from reconciler.cli.human import for_a_person, print_replay
+from reconciler.cli.progress import replay_progress
 from reconciler.handler.entry import parse_handler_settings
 from reconciler.handler.replay_queue import ReplayJob, ReplaySummary, handler_replayer
 from reconciler.kernel.aws import Clients, client_config, session_from_env
@@ -40,8 +46,9 @@ def register(subparsers: Any) -> None:
         help="re-apply the stream batches Lambda dropped, from its on-failure SQS queue",
         description="Reads Lambda's on-failure messages for the DynamoDB stream, reads exactly "
         "each dropped range from the stream and runs it through the stream handler; a message "
-        "is deleted only after its whole range was applied. The last line on stdout is a JSON "
-        "summary.",
+        "is deleted only after its whole range was applied. On a terminal it shows its progress "
+        "and a result table; with --json, or when stdout is not a terminal, stdout is one JSON "
+        "document (the summary) and nothing else.",
     )
     add_table_arguments(parser)
     parser.add_argument("--queue-url", help="the on-failure SQS queue (RECONCILER_QUEUE_URL)")
@@ -56,6 +63,11 @@ def register(subparsers: Any) -> None:
         action="store_true",
         default=None,
         help="drain the queue once and exit (default: long-poll until SIGTERM or Ctrl-C)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the summary as one JSON document (the default when stdout is not a terminal)",
     )
     add_handler_output_arguments(parser)
     add_log_arguments(parser)
@@ -79,15 +91,21 @@ def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         replayer = handler_replayer(handler_settings, clients, totals)
     except ValueError as exc:  # botocore refuses a malformed endpoint URL when creating a client
         raise ConfigError("AWS_ENDPOINT_URL", str(exc)) from exc
-    job = ReplayJob(clients.sqs(), queue_url, replayer, dry_run=dry_run)
-    try:
-        summary = job.drain() if once else _follow(job)
-    except ReconcilerError as exc:
-        print(f"reconciler replay: {exc}", file=sys.stderr)
-        print(json.dumps(job.summary.to_dict(totals), sort_keys=True), flush=True)
-        return ExitCode.FAILURE
-    print(json.dumps(summary.to_dict(totals), sort_keys=True), flush=True)
-    return exit_code(summary)
+    console = Console() if for_a_person(sys.stdout, args.json) else None
+    with contextlib.nullcontext(None) if console is None else replay_progress(console) as shown:
+        job = ReplayJob(clients.sqs(), queue_url, replayer, dry_run=dry_run, on_handled=shown)
+        try:
+            summary = job.drain() if once else _follow(job)
+            code = exit_code(summary)
+        except ReconcilerError as exc:
+            print(f"reconciler replay: {exc}", file=sys.stderr)
+            summary, code = job.summary, ExitCode.FAILURE
+    if console is None:
+        print(json.dumps(summary.to_dict(totals), sort_keys=True), flush=True)
+    else:
+        figures = summary.to_dict(totals)
+        print_replay(console, summary, figures["applied"], figures["duplicates"])
+    return code
 
 
 def _follow(job: ReplayJob) -> ReplaySummary:

@@ -1,4 +1,5 @@
-"""``reconciler run --once``: one reconciliation pass, a JSON summary as the last line of stdout.
+"""``reconciler run --once``: one reconciliation pass. On a terminal, a progress display and a
+result table; with ``--json`` or when stdout is not a terminal, the summary as one JSON document.
 
 Exit codes: 0 success, 1 failure (the summary says ``"failed": true``), 2 invalid settings,
 3 the brake tripped (corrections were planned and reported, none written), 4 stopped before the
@@ -19,13 +20,18 @@ from collections.abc import Callable, Iterator, Mapping
 from types import FrameType
 from typing import Any
 
+from rich.console import Console
+
 from reconciler.cli.exit_codes import ExitCode
+from reconciler.cli.human import for_a_person, print_pass
+from reconciler.cli.progress import pass_progress
 from reconciler.kernel.aws import Clients, client_config, session_from_env
 from reconciler.kernel.errors import ConfigError
 from reconciler.kernel.logs import configure_logging, get_logger
 from reconciler.kernel.settings import Source, add_log_arguments, parse_log_settings
 from reconciler.reconcile.bootstrap import build_reconciler
 from reconciler.reconcile.pass_control import PassControl
+from reconciler.reconcile.progress import NO_PROGRESS, PassProgress
 from reconciler.reconcile.settings import add_run_arguments, parse_run_settings
 from reconciler.reconcile.summary import NO_EVENTS_HINT, PassOutcome, PassSummary, StopReason
 
@@ -35,7 +41,9 @@ def register(subparsers: Any) -> None:
         "run",
         help="one race-safe reconciliation pass over every event (or one, or one shard)",
         description="Recount attendees per event and correct drifted counters without racing "
-        "the live stream handler. The last line on stdout is a JSON summary. Exit codes: 0 "
+        "the live stream handler. On a terminal it shows its progress and a result table; "
+        "with --json, or when stdout is not a terminal, stdout is one JSON document (the "
+        "summary) and nothing else. Logs go to stderr. Exit codes: 0 "
         "done, 1 failed, 2 invalid setting, 3 brake tripped, 4 stopped before the pass "
         "completed (SIGTERM, SIGINT or --deadline).",
     )
@@ -49,6 +57,12 @@ def register(subparsers: Any) -> None:
         metavar="DURATION",
         help="stop the pass at the next safe point once it has run this long (90s, 5m; env "
         "RECONCILER_DEADLINE; default none): the summary is printed and the exit code is 4",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the summary as one JSON document on stdout, with no progress display "
+        "(the default when stdout is not a terminal)",
     )
     add_run_arguments(parser)
     add_log_arguments(parser)
@@ -120,14 +134,19 @@ def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     except ValueError as exc:  # botocore refuses a malformed endpoint URL when creating a client
         raise ConfigError("AWS_ENDPOINT_URL", str(exc)) from exc
     stop = StopRequest(deadline)
+    console = Console() if for_a_person(sys.stdout, args.json) else None
     try:
-        with stop_on_signals(stop):
-            summary = reconciler.run_pass(PassControl(should_stop=stop))
+        with stop_on_signals(stop), _display(console) as progress:
+            summary = reconciler.run_pass(PassControl(should_stop=stop), progress=progress)
     finally:
         reconciler.close()
     if summary.stop is StopReason.STOPPED_EARLY:
         summary.stopped_by = stop.cause
         get_logger(__name__).warning("pass_stopped", stopped_by=stop.cause)
+    if console is not None:
+        print_pass(console, summary)  # its verdict line says what the stderr lines below say
+        return exit_code(summary)
+    if summary.stop is StopReason.STOPPED_EARLY:
         print(f"reconciler run: stopped before the pass completed ({stop.cause})", file=sys.stderr)
     if summary.failed:
         print(f"reconciler run: failed: {summary.error}", file=sys.stderr)
@@ -137,6 +156,15 @@ def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         print(f"reconciler run: warning: no event found; check {NO_EVENTS_HINT}", file=sys.stderr)
     print(json.dumps(summary.to_dict(), sort_keys=True), flush=True)
     return exit_code(summary)
+
+
+@contextlib.contextmanager
+def _display(console: Console | None) -> Iterator[PassProgress]:
+    if console is None:
+        yield NO_PROGRESS
+        return
+    with pass_progress(console) as progress:
+        yield progress
 
 
 def exit_code(summary: PassSummary) -> ExitCode:

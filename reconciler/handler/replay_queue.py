@@ -80,7 +80,10 @@ class ReplayJob:
         dry_run: bool = False,
         wait_seconds: int = 20,
         logger: structlog.stdlib.BoundLogger | None = None,
+        on_handled: Callable[[ReplaySummary], None] | None = None,
     ) -> None:
+        """``on_handled`` hears the summary after each message (a progress display)."""
+        self._on_handled = on_handled
         self._sqs = sqs
         self._queue_url = queue_url
         self._replayer = replayer
@@ -113,6 +116,11 @@ class ReplayJob:
         return self.summary
 
     def handle(self, message: dict[str, Any]) -> None:
+        self._handle(message)
+        if self._on_handled is not None:
+            self._on_handled(self.summary)
+
+    def _handle(self, message: dict[str, Any]) -> None:
         self.summary.messages += 1
         message_id = message["MessageId"]
         try:

@@ -72,6 +72,7 @@ from reconciler.reconcile.ledger_tally import (
 )
 from reconciler.reconcile.pass_control import PassControl
 from reconciler.reconcile.ports import CounterTable, LedgerStore
+from reconciler.reconcile.progress import NO_PROGRESS, PassProgress
 from reconciler.reconcile.settings import DEFAULT_MAX_KEY_SUSPECTS
 from reconciler.reconcile.summary import PassSummary
 
@@ -164,8 +165,20 @@ class LedgerPath:
 
     # -- recheck -------------------------------------------------------------------------------
 
-    def recheck(self, summary: PassSummary, work: LedgerWork, settle: float, wait: Wait) -> None:
+    def recheck(
+        self,
+        summary: PassSummary,
+        work: LedgerWork,
+        settle: float,
+        wait: Wait,
+        rechecked: Callable[[], None] = lambda: None,
+    ) -> None:
         """The events' second looks side by side; an event's own suspects one after another."""
+
+        def tally(result: KeysRechecked) -> None:
+            tally_rechecked(summary, work, result)
+            for _ in range(len(result.repairs) + result.in_flux):
+                rechecked()
 
         def due() -> Iterator[tuple[KeySuspect, ...]]:
             # The wait happens here, in the pass's own thread, as the classic path's does.
@@ -176,7 +189,7 @@ class LedgerPath:
         fan_out(
             due(),
             self._second_looks,
-            lambda result: tally_rechecked(summary, work, result),
+            tally,
             limit=self._concurrency,
             name="reconcile-ledger-recheck",
         )
@@ -204,7 +217,14 @@ class LedgerPath:
     # -- apply ---------------------------------------------------------------------------------
 
     def apply(
-        self, summary: PassSummary, work: LedgerWork, plan: Plan, control: PassControl, run_id: str
+        self,
+        summary: PassSummary,
+        work: LedgerWork,
+        plan: Plan,
+        control: PassControl,
+        run_id: str,
+        *,
+        progress: PassProgress = NO_PROGRESS,
     ) -> None:
         """The events' writes side by side; an event's own writes one after another."""
         if plan.hold is not None:
@@ -212,9 +232,11 @@ class LedgerPath:
                 if event.correction is not None:
                     summary.planned += 1
                     self._audit_counter(run_id, event.correction, plan.outcome)
+                    progress.correction_done()
                 for repair in event.repairs:
                     summary.key_planned += 1
                     self._audit_key(run_id, repair, plan.outcome)
+                    progress.correction_done()
             return
 
         def tally(applied: EventApplied) -> None:
@@ -222,8 +244,10 @@ class LedgerPath:
                 outcome = tally_counter_repair(summary, applied.counter)
                 if outcome is not None:
                     self._audit_counter(run_id, applied.counter.correction, outcome)
+                progress.correction_done()
             for repair, result in applied.keys:
                 self._audit_key(run_id, repair, tally_key_repair(summary, repair, result))
+                progress.correction_done()
 
         fan_out(
             work.events(),

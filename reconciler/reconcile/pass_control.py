@@ -95,14 +95,21 @@ SLEEP_SLICE_SECONDS = 1.0
 
 
 def wait_until(
-    due: float, control: PassControl, clock: Callable[[], float], sleep: Callable[[float], None]
+    due: float,
+    control: PassControl,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    tick: Callable[[float], None] | None = None,
 ) -> None:
-    """Sleeps until the monotonic ``due``; raises :class:`PassStoppedError` when asked to stop."""
+    """Sleeps until the monotonic ``due``; raises :class:`PassStoppedError` when asked to stop.
+    ``tick`` hears the seconds left before each slice (a progress display's countdown)."""
     while True:
         control.stop_if_asked()
         remaining = due - clock()
         if remaining <= 0:
             return
+        if tick is not None:
+            tick(remaining)
         sleep(min(remaining, SLEEP_SLICE_SECONDS))
 
 

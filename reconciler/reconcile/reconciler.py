@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import structlog
@@ -47,7 +46,7 @@ from reconciler.reconcile.core import (
 )
 from reconciler.reconcile.fanout import fan_out
 from reconciler.reconcile.ledger_pass import LedgerPath
-from reconciler.reconcile.ledger_tally import LedgerLook, LedgerWork
+from reconciler.reconcile.ledger_tally import LedgerLook
 from reconciler.reconcile.pass_control import (
     PassControl,
     PassOptions,
@@ -56,6 +55,7 @@ from reconciler.reconcile.pass_control import (
     utc_now,
     wait_until,
 )
+from reconciler.reconcile.pass_state import PassState
 from reconciler.reconcile.ports import (
     CounterTable,
     EventSource,
@@ -63,9 +63,10 @@ from reconciler.reconcile.ports import (
     RotationStore,
     TableScan,
 )
+from reconciler.reconcile.progress import NO_PROGRESS, PassProgress
 from reconciler.reconcile.rotation import RotatingSweep, in_sync
 from reconciler.reconcile.scan_core import ScannedEvent
-from reconciler.reconcile.spool import SPOOL_IN_MEMORY, Spool, correction_spool, observation_spool
+from reconciler.reconcile.spool import SPOOL_IN_MEMORY
 from reconciler.reconcile.summary import (
     NO_EVENTS_HINT,
     IoStats,
@@ -79,28 +80,6 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], None]
 WallClock = Callable[[], datetime]
 SummaryCallback = Callable[[PassSummary], None]
-
-
-@dataclass
-class _PassState:
-    summary: PassSummary
-    control: PassControl
-    run_id: str
-    spool_limit: int = SPOOL_IN_MEMORY
-    suspects: Spool[Observation] = field(init=False)
-    confirmed: Spool[Correction] = field(init=False)
-    ledger: LedgerWork = field(init=False)
-    rotation: RotatingSweep | None = None
-
-    def __post_init__(self) -> None:
-        self.suspects = observation_spool(self.spool_limit)
-        self.confirmed = correction_spool(self.spool_limit)
-        self.ledger = LedgerWork(self.spool_limit)
-
-    def close(self) -> None:
-        self.suspects.close()
-        self.confirmed.close()
-        self.ledger.close()
 
 
 class Reconciler:
@@ -160,8 +139,12 @@ class Reconciler:
     # -- the pass ------------------------------------------------------------------------------
 
     def run_pass(
-        self, control: PassControl | None = None, run_id: str | None = None
+        self,
+        control: PassControl | None = None,
+        run_id: str | None = None,
+        progress: PassProgress = NO_PROGRESS,
     ) -> PassSummary:
+        """``progress`` hears of each phase and each event, from this thread."""
         control = control or PassControl()
         run_id = run_id or new_run_id(self._wall())
         options = self._options
@@ -173,7 +156,7 @@ class Reconciler:
             shard=options.shard,
             settle_seconds=options.settle_seconds,
         )
-        state = _PassState(summary, control, run_id, self._spool_limit)
+        state = PassState(summary, control, run_id, self._spool_limit, progress)
         started = self._clock()
         io_before = self._io()
         if self._rotation is not None:
@@ -187,14 +170,7 @@ class Reconciler:
         if self._ledger is not None:
             self._ledger.store.start_pass()
         with structlog.contextvars.bound_contextvars(run_id=run_id):
-            self._log.info(
-                "pass_started",
-                dry_run=options.dry_run,
-                corrections_paused=control.corrections_paused,
-                settle_seconds=options.settle_seconds,
-                event_slug=options.event,
-                shard=str(options.shard) if options.shard else None,
-            )
+            self._log.info("pass_started", **summary.start_figures())
             try:
                 self._run(state)
             except PassStoppedError:
@@ -211,7 +187,7 @@ class Reconciler:
                 summary.duration_seconds = self._clock() - started
                 state.close()
             log = self._log.error if summary.failed else self._log.info
-            log("pass_finished", summary=summary.to_dict())
+            log("pass_finished", **summary.log_figures())
             if summary.outcome is PassOutcome.EMPTY:
                 self._log.warning("pass_found_no_events", check=NO_EVENTS_HINT)
         for callback in self.on_summary:
@@ -224,13 +200,13 @@ class Reconciler:
             stats = stats if store is None else stats.plus(store.stats())
         return stats
 
-    def _run(self, state: _PassState) -> None:
+    def _run(self, state: PassState) -> None:
         self._resolve_intents(state)
         self._sweep(state)
         self._recheck(state)
         self._apply(state)
 
-    def _resolve_intents(self, state: _PassState) -> None:
+    def _resolve_intents(self, state: PassState) -> None:
         """Writes whose outcome line is missing (a run killed in between) are settled first."""
         if self._intents is not None:
             state.summary.intents_resolved = resolve_pending(
@@ -261,11 +237,16 @@ class Reconciler:
         counted = 0 if stored is None else self._table.count_attendees(key.slug)
         return Observation(key, stored, counted, self._clock())
 
-    def _sweep(self, state: _PassState) -> None:
+    def _sweep(self, state: PassState) -> None:
         summary = state.summary
         stopped = False
         choice, groups = sweep_groups(
-            self._events, self._scan, self._options, state.control.should_stop, state.rotation
+            self._events,
+            self._scan,
+            self._options,
+            state.control.should_stop,
+            state.rotation,
+            progress=state.progress,
         )
         summary.sweep = choice.mode.value
 
@@ -280,6 +261,7 @@ class Reconciler:
                     if state.rotation is not None:
                         state.rotation.looked(group.slug, None)
                     summary.ambiguous += 1
+                    state.progress.event_checked()
                     self._log.warning(
                         "ambiguous_event",
                         slug=group.slug,
@@ -289,6 +271,7 @@ class Reconciler:
                 if isinstance(group, ScannedEvent) and group.in_sync:
                     summary.in_sync += 1
                     summary.scanned_in_sync += 1
+                    state.progress.event_checked()
                     continue
                 yield group.keys[0]
 
@@ -304,7 +287,8 @@ class Reconciler:
         if stopped:
             raise PassStoppedError
 
-    def _first_look(self, state: _PassState, observation: Observation | LedgerLook) -> None:
+    def _first_look(self, state: PassState, observation: Observation | LedgerLook) -> None:
+        state.progress.event_checked()
         if state.rotation is not None:
             state.rotation.looked(observation.key.slug, in_sync(observation))
         if isinstance(observation, LedgerLook):
@@ -316,15 +300,19 @@ class Reconciler:
 
     # -- settle and recheck ------------------------------------------------------------------
 
-    def _recheck(self, state: _PassState) -> None:
+    def _wait(self, state: PassState, due: float) -> None:
+        wait_until(due, state.control, self._clock, self._sleep, state.progress.settling)
+
+    def _recheck(self, state: PassState) -> None:
         summary = state.summary
         settle = self._options.settle_seconds
+        state.progress.settle_started(len(state.suspects) + len(state.ledger.suspects), settle)
 
         def due() -> Iterator[Observation]:
             # The wait happens here, in the pass's own thread: suspects are in the order of
             # their first looks, so each is handed to a worker as soon as its window is over.
             for first in state.suspects:
-                wait_until(recheck_due(first, settle), state.control, self._clock, self._sleep)
+                self._wait(state, recheck_due(first, settle))
                 yield first
 
         def second_look(first: Observation) -> tuple[Observation, Correction | None]:
@@ -333,6 +321,7 @@ class Reconciler:
 
         def tally(result: tuple[Observation, Correction | None]) -> None:
             first, correction = result
+            state.progress.suspect_rechecked()
             if correction is None:
                 summary.in_flux += 1
                 self._log.info("counter_in_flux", slug=first.key.slug)
@@ -348,7 +337,8 @@ class Reconciler:
                 summary,
                 state.ledger,
                 self._options.settle_seconds,
-                lambda due: wait_until(due, state.control, self._clock, self._sleep),
+                lambda due: self._wait(state, due),
+                state.progress.suspect_rechecked,
             )
 
     # -- brake and apply ---------------------------------------------------------------------
@@ -356,7 +346,7 @@ class Reconciler:
     def _now(self) -> str:
         return self._wall().astimezone(UTC).isoformat(timespec="milliseconds")
 
-    def _apply(self, state: _PassState) -> None:
+    def _apply(self, state: PassState) -> None:
         summary = state.summary
         mode = WriteMode(dry_run=self._options.dry_run, paused=state.control.corrections_paused)
         confirmed = len(state.confirmed) + state.ledger.confirmed
@@ -367,10 +357,12 @@ class Reconciler:
             self._log.error("brake_tripped", reason=plan.brake.reason, planned=confirmed)
         elif plan.brake.overridden:
             self._log.warning("brake_overridden", reason=plan.brake.reason)
+        state.progress.writes_started(confirmed, plan.hold.value if plan.hold is not None else None)
         if plan.hold is not None:
             for correction in state.confirmed:
                 summary.planned += 1
                 self._audit_outcome(state, correction, plan.outcome)
+                state.progress.correction_done()
         else:
 
             def write(correction: Correction) -> tuple[Correction, WriteResult]:
@@ -384,6 +376,7 @@ class Reconciler:
             def tally(result: tuple[Correction, WriteResult]) -> None:
                 correction, outcome = result[0], tally_write(summary, *result)
                 self._audit_outcome(state, correction, outcome)
+                state.progress.correction_done()
 
             fan_out(
                 state.confirmed,
@@ -393,10 +386,12 @@ class Reconciler:
                 name="reconcile-write",
             )
         if self._ledger is not None:
-            self._ledger.apply(summary, state.ledger, plan, state.control, state.run_id)
+            self._ledger.apply(
+                summary, state.ledger, plan, state.control, state.run_id, progress=state.progress
+            )
 
     def _audit_outcome(
-        self, state: _PassState, correction: Correction, outcome: CorrectionOutcome
+        self, state: PassState, correction: Correction, outcome: CorrectionOutcome
     ) -> None:
         self._audit.write(audit_record(state.run_id, correction, outcome, self._now()))
 

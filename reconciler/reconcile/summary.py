@@ -275,8 +275,40 @@ class PassSummary:
             counts[self.hold.outcome] = self.planned
         return counts
 
+    def start_figures(self) -> dict[str, Any]:
+        """The ``pass_started`` log line: what the pass was asked to do."""
+        return {
+            "dry_run": self.dry_run,
+            "corrections_paused": self.corrections_paused,
+            "settle_seconds": self.settle_seconds,
+            "event_slug": self.event_slug,
+            "shard": str(self.shard) if self.shard else None,
+        }
+
+    def log_figures(self) -> dict[str, Any]:
+        """The few numbers of the ``pass_finished`` log line: enough to tell a pass's outcome
+        in a log search, and the rotating sweep's walk (its runbook reads it from ``serve``'s
+        logs). The whole summary is ``run``'s stdout and ``serve``'s metrics; a log
+        line repeating it would only say everything twice."""
+        return {
+            "events_checked": self.events_checked,
+            "drifted": self.drifted,
+            "confirmed": self.confirmed,
+            "corrected": self.corrected,
+            "planned": self.planned,
+            "hold": self.hold.value if self.hold is not None else None,
+            "conflicts": self.conflicts,
+            "in_flux": self.in_flux,
+            "duration_seconds": round(self.duration_seconds, 3),
+            "stop": self.stop.value,
+            "outcome": self.outcome.value,
+            "failed": self.failed,
+            "error": self.error,
+            "rotation": self.rotation.to_dict() if self.rotation is not None else None,
+        }
+
     def to_dict(self) -> dict[str, Any]:
-        """The JSON of ``run``'s last line and of ``pass_finished``: keys are only ever added."""
+        """The JSON of ``run``'s stdout: keys are only ever added."""
         return {
             "run_id": self.run_id,
             "events_checked": self.events_checked,

@@ -21,6 +21,7 @@ from reconciler.reconcile.core import Shard, in_shard
 from reconciler.reconcile.fanout import fan_out
 from reconciler.reconcile.pass_control import EventNotFoundError, PassOptions, PassStoppedError
 from reconciler.reconcile.ports import EventGroup, EventSource, TableScan
+from reconciler.reconcile.progress import NO_PROGRESS, PassProgress
 from reconciler.reconcile.rotation import RotatingSweep
 from reconciler.reconcile.scan_core import (
     ScannedEvent,
@@ -103,24 +104,50 @@ def sweep_groups(
     options: PassOptions,
     should_stop: Callable[[], bool],
     rotation: RotatingSweep | None = None,
+    *,
+    progress: PassProgress = NO_PROGRESS,
 ) -> tuple[SweepChoice, Iterator[EventGroup | ScannedEvent]]:
     """The pass's sweep and the events it yields (a scan runs when they are first asked for).
     A rotating pass (``--max-read-units``, ``--full-sweep-every``) reads a share of the table
-    by design, so it never scans the whole of it."""
+    by design, so it never scans the whole of it. ``progress`` hears of the sweep's start,
+    with the number of events when it is known before the first look."""
     if rotation is not None:
         get_logger(__name__).info("sweep_chosen", mode="query", reason=ROTATING.reason)
+        progress.sweep_started(None)
         return ROTATING, rotation.groups()
     choice = choose_sweep(options.sweep, scanner, event=options.event, shard=options.shard)
     if choice.mode is SweepMode.SCAN and scanner is not None:
-        return choice, scan_groups(scanner, options.concurrency, should_stop)
+        progress.sweep_started(None)
+        return choice, scan_groups(scanner, options.concurrency, should_stop, progress)
+    progress.sweep_started(events_known(choice, options))
     return choice, query_groups(events, event=options.event, shard=options.shard)
 
 
+def events_known(choice: SweepChoice, options: PassOptions) -> int | None:
+    """The query sweep's number of events, when it is known without listing them: one
+    ``--event``, or every event when ``auto`` counted them all to choose (it stops counting
+    at :func:`events_needed`, and a shard holds an unknown share of them)."""
+    if options.event is not None:
+        return 1
+    shape = choice.shape
+    if (
+        options.shard is None
+        and shape is not None
+        and shape.events < events_needed(shape.item_count)
+    ):
+        return shape.events
+    return None
+
+
 def scan_groups(
-    scanner: TableScan, segments: int, should_stop: Callable[[], bool]
+    scanner: TableScan,
+    segments: int,
+    should_stop: Callable[[], bool],
+    progress: PassProgress = NO_PROGRESS,
 ) -> Iterator[ScannedEvent]:
     """The scan sweep's events, in slug order, once the whole table has been read."""
     tally = scan_table(scanner, max(1, segments), should_stop)
+    progress.sweep_total(len(tally.events))
     get_logger(__name__).info(
         "table_scanned",
         segments=segments,
@@ -133,6 +160,7 @@ def scan_groups(
 
 __all__ = [
     "choose_sweep",
+    "events_known",
     "query_groups",
     "scan_groups",
     "scan_table",

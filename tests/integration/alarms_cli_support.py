@@ -3,6 +3,7 @@ leave there: shared by the apply, runbook and error tests of the command."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from alarms.spec import ALARM_KEYS
 from reconciler.cli import main
 from tests.integration.deployed_world import create_handler, create_queue, create_role
+from tests.integration.terminal import stdout_is_a_terminal
 
 FUNCTION = "updateAttendeeCounter"
 PREFIX = "ac"
@@ -38,10 +40,15 @@ def deploy_handler(clients: Any) -> str:
 
 
 def alarms_cli(
-    capsys: pytest.CaptureFixture[str], *argv: str, env: dict[str, str] | None = None
+    capsys: pytest.CaptureFixture[str],
+    *argv: str,
+    env: dict[str, str] | None = None,
+    terminal: bool = True,
 ) -> tuple[int, str, str]:
+    """As a person runs it (stdout a terminal: one line per alarm), or as a script would."""
     capsys.readouterr()
-    code = main(["alarms", *argv, "--prefix", PREFIX, "--log-format", "json"], env=env or {})
+    with stdout_is_a_terminal() if terminal else contextlib.nullcontext():
+        code = main(["alarms", *argv, "--prefix", PREFIX, "--log-format", "json"], env=env or {})
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 

@@ -5,6 +5,7 @@ subscriptions, the config file, and ownership (only alarms tagged as ours are to
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -137,6 +138,7 @@ def test_changed_threshold_is_an_update(
     assert plan["create"] == plan["delete"] == []
     assert code == 0
     assert f"update     {age} (threshold)" in out
+    assert "apply: 1 change (0 created, 1 updated" in out  # one change, not "1 changes"
     assert described(clients)[age]["Threshold"] == 300_000.0
 
 
@@ -272,3 +274,12 @@ def test_apply_refuses_to_overwrite_an_alarm_it_does_not_own(
     assert name in err
     assert described(clients)[name]["Threshold"] == 99.0
     assert set(described(clients)) == {name}
+
+
+def test_piped_plan_output_is_one_json_document_without_asking(
+    handler: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = alarms_cli(capsys, "plan", terminal=False)
+
+    assert code == 0
+    assert set(json.loads(out)["create"]) == HANDLER_ALARMS  # all of stdout, nothing else

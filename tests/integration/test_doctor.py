@@ -12,6 +12,7 @@ from reconciler.cli import main
 from reconciler.kernel import deployment_spec as deployed
 from tests.integration.deployed_world import World, policy
 from tests.integration.doctor_support import PREFIX, doctor, failing, green_world, statuses
+from tests.integration.terminal import stdout_is_a_terminal
 
 world = pytest.fixture(green_world)
 
@@ -297,10 +298,11 @@ def test_human_output_has_one_line_per_check_and_a_fix_for_failures(
     clients.cloudformation().delete_stack(StackName="StatefulStack")
     capsys.readouterr()
 
-    code = main(
-        ["doctor", "--table-name", world.table_name, "--prefix", PREFIX, "--skip-alarms"],
-        env={},
-    )
+    with stdout_is_a_terminal():
+        code = main(
+            ["doctor", "--table-name", world.table_name, "--prefix", PREFIX, "--skip-alarms"],
+            env={},
+        )
 
     lines = capsys.readouterr().out.splitlines()
     assert code == 1
@@ -311,6 +313,21 @@ def test_human_output_has_one_line_per_check_and_a_fix_for_failures(
     assert len(fix_lines) == 1
     assert fix_lines[0].startswith("fix: guide 'Stream ARN not found'")
     assert lines[-1] == "doctor: FAILED (14 passed, 0 warnings, 1 failed, 0 skipped)"
+
+
+def test_piped_output_is_one_json_document_without_asking(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    code = main(
+        ["doctor", "--table-name", world.table_name, "--prefix", PREFIX, "--skip-alarms"],
+        env={},
+    )
+
+    document = json.loads(capsys.readouterr().out)  # all of stdout, and nothing else
+    assert code == 0
+    assert document["ok"] is True
+    assert {check["status"] for check in document["checks"]} == {"pass"}
 
 
 def test_missing_table_name_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,6 +6,7 @@ nothing."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from reconciler.devtools.pump import PumpConfig, StreamPump
 from reconciler.devtools.pump.on_failure import SqsOnFailure
 from reconciler.handler.entry import lambda_function
 from tests.integration.pump_support import WORKSHOP, registrations
+from tests.integration.terminal import ANSI, stdout_is_a_terminal
 from tests.integration.traffic import Table
 
 ATTENDEES = 12
@@ -235,3 +237,29 @@ def test_replay_output_carries_no_personal_data_even_at_debug_level(
 def test_replay_without_a_queue_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["replay", "--once"], env={"TABLE_NAME": "t"}) == 2
     assert "--queue-url" in capsys.readouterr().err
+
+
+def test_piped_replay_output_is_one_json_document(
+    table: Table, aws: str, queue_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _pump_dropping_batch_1(table, aws, queue_url, capsys)
+
+    code = main(["replay", "--queue-url", queue_url, "--once"], env=_env(table))
+
+    assert code == 0
+    assert json.loads(capsys.readouterr().out)["replayed"] == 1  # all of stdout, nothing else
+
+
+def test_on_a_terminal_replay_ends_with_a_result_table(
+    table: Table, aws: str, queue_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _pump_dropping_batch_1(table, aws, queue_url, capsys)
+
+    with stdout_is_a_terminal():
+        code = main(["replay", "--queue-url", queue_url, "--once"], env=_env(table))
+
+    shown = ANSI.sub("", capsys.readouterr().out)
+    assert code == 0
+    assert re.search(r"messages: 1 replayed, 0 kept", shown)
+    assert re.search(r"records\s*│\s*5\s*│\s*5 read", shown)
+    assert shown.rstrip().endswith("done: 1 message replayed")
