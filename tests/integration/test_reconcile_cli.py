@@ -139,7 +139,8 @@ def test_a_missing_table_exits_1_and_still_prints_the_summary(
     assert code == 1
     assert summary is not None
     assert summary["failed"] is True
-    assert "ResourceNotFoundException" in summary["error"]
+    assert "table no-such-table not found" in summary["error"]
+    assert summary["aws_errors"] == {"DescribeTable:ResourceNotFoundException": 1}
     assert "failed" in err
 
 
