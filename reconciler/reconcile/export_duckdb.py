@@ -108,6 +108,7 @@ WITH lines AS (
             WHEN list_contains($partitions, pk)
                  AND strpos(sk, $sep) > 1
                  AND length(sk) > strpos(sk, $sep) + length($sep) - 1 THEN 'event'
+            WHEN list_contains($partitions, pk) THEN 'other'
             WHEN suffix(pk, $suffix) AND length(pk) > length($suffix) AND sk <> '' THEN 'attendee'
             ELSE 'other'
         END AS kind
@@ -230,12 +231,11 @@ class DuckDbExportReader:
         self, slug: str, keys: list[EventKey], first: dict[str, Any], counted: int
     ) -> Iterator[SnapshotRow]:
         tally = self.tally
-        tally.events += len(keys)
+        tally.events += len(keys)  # each already passed classify()
         if not is_valid_slug(slug, self._model):
-            # SQL let through a slug the model refuses (whitespace SQL does not strip):
-            # its items are neither events nor attendees.
+            # SQL let through an attendee slug the model refuses (whitespace SQL does not
+            # strip): those items are neither events nor attendees.
             tally.other += counted
-            tally.events -= len(keys)
             return
         tally.attendees += counted
         if not keys:

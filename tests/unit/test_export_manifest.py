@@ -130,3 +130,14 @@ def test_an_md5_is_accepted_in_base64_or_hexadecimal() -> None:
     assert md5_matches(digest.hex().upper(), digest)
     assert not md5_matches("AAECAwQFBgcICQoLDA0OEA==", digest)
     assert not md5_matches("not base64!", digest)
+
+
+def test_a_data_file_without_an_md5_is_accepted_on_its_count(export: GeneratedExport) -> None:
+    path = export.directory / FILES_NAME
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    for line in lines:
+        del line["md5Checksum"]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    manifest, _ = load_local_export(export.directory)
+    assert all(data_file.md5 is None for data_file in manifest.files)
+    assert sum(data_file.item_count for data_file in manifest.files) == export.items
