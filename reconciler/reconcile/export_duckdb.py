@@ -1,0 +1,253 @@
+"""Read a DynamoDB export with DuckDB: one streaming scan of the gzip JSON-lines files.
+
+DuckDB parses and aggregates the files itself, in parallel and within a memory limit, so no
+item ever becomes a Python object: what comes back is one row per event item and one per slug
+with attendees, a size set by the number of events, not of attendees. The scan classifies keys
+in SQL as :func:`reconciler.kernel.model.classify` does, and every row that comes back is
+classified again in Python with the model itself, so the two can never disagree on a slug.
+
+Malformed lines (not JSON) are counted, not raised: DuckDB's own error names a line number that
+is not reliable, and a count is enough, because the scan's total of items is checked against
+the manifest's and any malformed line refuses the snapshot as incomplete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from reconciler.kernel.model import EventKey, ItemKind, TableModel, classify, is_valid_slug
+from reconciler.reconcile.dynamo import stored_counter
+from reconciler.reconcile.export_core import SnapshotRow
+from reconciler.reconcile.export_manifest import (
+    FILES_NAME,
+    SUMMARY_NAME,
+    ExportFormatError,
+    ExportIncompleteError,
+    Manifest,
+    parse_files,
+    parse_summary,
+    verify,
+)
+
+FETCH_ROWS = 10_000
+"""Rows fetched from DuckDB at a time: the Python side holds one batch, never the result."""
+
+_CHUNK = 1 << 20
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+
+
+def _md5(path: Path) -> bytes | None:
+    digest = hashlib.md5(usedforsecurity=False)
+    try:
+        with path.open("rb") as stream:
+            while chunk := stream.read(_CHUNK):
+                digest.update(chunk)
+    except FileNotFoundError:
+        return None
+    return digest.digest()
+
+
+def load_local_export(directory: Path) -> tuple[Manifest, list[str]]:
+    """Verify the export in ``directory`` (``.../AWSDynamoDB/<export-id>``) and return its
+    manifest with the paths of its data files, in manifest order."""
+    summary = parse_summary(_read_text(directory / SUMMARY_NAME))
+    files = parse_files(_read_text(directory / FILES_NAME))
+    digests = {f.relative_path: _md5(directory / f.relative_path) for f in files}
+    manifest = verify(summary, files, digests)
+    return manifest, [str(directory / f.relative_path) for f in manifest.files]
+
+
+@dataclass(slots=True)
+class ScanTally:
+    """Every line of the export, by what it is."""
+
+    events: int = 0
+    attendees: int = 0
+    orphan_attendees: int = 0
+    """Attendee items of a slug with no event item (no counter to check)."""
+    other: int = 0
+    malformed: int = 0
+
+    @property
+    def items(self) -> int:
+        return self.events + self.attendees + self.other
+
+
+def _path(attribute: str, kind: str | None = None) -> str:
+    if '"' in attribute:
+        raise ExportFormatError(f"attribute name {attribute!r} cannot be read from an export")
+    path = f'$.Item."{attribute}"'
+    return path if kind is None else f"{path}.{kind}"
+
+
+_SCAN = """
+CREATE TEMP TABLE scanned AS
+WITH lines AS (
+    SELECT json AS line,
+           json_extract_string(json, $pk_path) AS pk,
+           json_extract_string(json, $sk_path) AS sk
+    FROM read_ndjson_objects($files, compression = 'gzip', ignore_errors = true)
+), kinds AS (
+    SELECT line, pk, sk,
+        CASE
+            WHEN line IS NULL THEN 'malformed'
+            WHEN pk IS NULL OR sk IS NULL THEN 'other'
+            WHEN list_contains($partitions, pk)
+                 AND strpos(sk, $sep) > 1
+                 AND length(sk) > strpos(sk, $sep) + length($sep) - 1 THEN 'event'
+            WHEN list_contains($partitions, pk) THEN 'other'
+            WHEN suffix(pk, $suffix) AND length(pk) > length($suffix) AND sk <> '' THEN 'attendee'
+            ELSE 'other'
+        END AS kind
+    FROM lines
+)
+SELECT kind,
+       CASE kind
+           WHEN 'event' THEN split_part(sk, $sep, 1)
+           WHEN 'attendee' THEN left(pk, length(pk) - length($suffix))
+       END AS slug,
+       CASE kind WHEN 'event' THEN pk END AS pk,
+       CASE kind WHEN 'event' THEN sk END AS sk,
+       CASE kind WHEN 'event' THEN json_extract(line, $counter_path)::VARCHAR END AS counter,
+       CASE kind WHEN 'event' THEN json_extract(line, $version_path)::VARCHAR END AS version,
+       count(*) AS n
+FROM kinds
+GROUP BY ALL
+"""
+
+_TOTALS = "SELECT kind, sum(n)::BIGINT FROM scanned GROUP BY kind"
+
+_ROWS = """
+WITH counts AS (
+    SELECT slug, sum(n)::BIGINT AS attendees FROM scanned WHERE kind = 'attendee' GROUP BY slug
+)
+SELECT coalesce(e.slug, c.slug) AS slug, e.pk, e.sk, e.counter, e.version,
+       coalesce(c.attendees, 0) AS attendees
+FROM (SELECT * FROM scanned WHERE kind = 'event') AS e
+FULL OUTER JOIN counts AS c ON e.slug = c.slug
+ORDER BY slug, e.pk NULLS LAST, e.sk NULLS LAST
+"""
+
+
+class DuckDbExportReader:
+    """Counts attendees per slug and reads every event's counter from one export snapshot.
+
+    ``memory_limit`` bounds DuckDB's own memory (it spills to ``temp_directory`` past it);
+    ``threads`` defaults to DuckDB's choice (the machine's cores).
+    """
+
+    def __init__(
+        self,
+        model: TableModel,
+        *,
+        memory_limit: str = "512MB",
+        threads: int | None = None,
+        temp_directory: str | None = None,
+    ) -> None:
+        self._model = model
+        self._config: dict[str, Any] = {
+            "memory_limit": memory_limit,
+            "preserve_insertion_order": False,
+        }
+        if threads is not None:
+            self._config["threads"] = threads
+        if temp_directory is not None:
+            self._config["temp_directory"] = temp_directory
+        self.tally = ScanTally()
+
+    def snapshot(
+        self, files: Sequence[str], manifest: Manifest | None = None
+    ) -> Iterator[SnapshotRow]:
+        """Every slug with an event item, sorted by slug. ``tally`` is complete once the
+        iterator is exhausted. With ``manifest``, the items scanned must be the items it
+        announces and none may be malformed, else the export is refused as incomplete before
+        any row is yielded."""
+        self.tally = ScanTally()
+        model = self._model
+        with duckdb.connect(config=self._config) as connection:
+            connection.execute(
+                _SCAN,
+                {
+                    "files": list(files),
+                    "pk_path": _path(model.pk_attr, "S"),
+                    "sk_path": _path(model.sk_attr, "S"),
+                    "partitions": list(model.event_partitions),
+                    "sep": model.separator,
+                    "suffix": model.attendee_suffix,
+                    "counter_path": _path(model.counter_attr),
+                    "version_path": _path(model.version_attr),
+                },
+            )
+            totals = {kind: int(count) for kind, count in connection.execute(_TOTALS).fetchall()}
+            self.tally.other = totals.get("other", 0)
+            self.tally.malformed = malformed = totals.pop("malformed", 0)
+            if manifest is not None and (
+                malformed or sum(totals.values()) != manifest.summary.item_count
+            ):
+                raise ExportIncompleteError(
+                    f"the data files hold {sum(totals.values())} readable items and "
+                    f"{malformed} malformed line(s); the manifest announces "
+                    f"{manifest.summary.item_count} items"
+                )
+            connection.execute(_ROWS)
+            yield from self._rows(connection)
+
+    def _rows(self, connection: duckdb.DuckDBPyConnection) -> Iterator[SnapshotRow]:
+        slug: str | None = None
+        keys: list[EventKey] = []
+        first: dict[str, Any] = {}
+        counted = 0
+        while batch := connection.fetchmany(FETCH_ROWS):
+            for row_slug, pk, sk, counter, version, attendees in batch:
+                if row_slug != slug:
+                    if slug is not None:
+                        yield from self._finish(slug, keys, first, counted)
+                    slug, keys, first, counted = row_slug, [], {}, int(attendees)
+                if pk is None:
+                    continue
+                if classify(pk, sk, self._model).kind is not ItemKind.EVENT:
+                    self.tally.other += 1
+                    continue
+                if not keys:
+                    first = _attributes(self._model, counter, version)
+                keys.append(EventKey(pk, sk))
+        if slug is not None:
+            yield from self._finish(slug, keys, first, counted)
+
+    def _finish(
+        self, slug: str, keys: list[EventKey], first: dict[str, Any], counted: int
+    ) -> Iterator[SnapshotRow]:
+        tally = self.tally
+        tally.events += len(keys)  # each already passed classify()
+        if not is_valid_slug(slug, self._model):
+            # SQL let through an attendee slug the model refuses (whitespace SQL does not
+            # strip): those items are neither events nor attendees.
+            tally.other += counted
+            return
+        tally.attendees += counted
+        if not keys:
+            tally.orphan_attendees += counted
+            return
+        yield SnapshotRow(slug, tuple(keys), stored_counter(first, self._model), counted)
+
+
+def _attributes(model: TableModel, counter: str | None, version: str | None) -> dict[str, Any]:
+    attributes: dict[str, Any] = {}
+    if counter is not None:
+        attributes[model.counter_attr] = json.loads(counter)
+    if version is not None:
+        attributes[model.version_attr] = json.loads(version)
+    return attributes
