@@ -124,4 +124,6 @@ def test_the_doctors_last_line_says_1_warning_not_1_warnings():
     ]
     out = io.StringIO()
     render(results, out, as_json=False)
-    assert out.getvalue().splitlines()[-1] == "doctor: OK (1 passed, 1 warning, 0 failed, 0 skipped)"
+    assert (
+        out.getvalue().splitlines()[-1] == "doctor: OK (1 passed, 1 warning, 0 failed, 0 skipped)"
+    )

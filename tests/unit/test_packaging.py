@@ -20,7 +20,16 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 PROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
 DEMO_INSTALL = "pip install --quiet -e '.[demo]'"
 FULL_INSTALL = "pip install --quiet -e '.[dev,deploy]'"
-NOT_FOR_THE_DEMO = ("aws_cdk", "constructs", "jsii", "cfnlint", "pytest", "hypothesis", "mkdocs")
+NOT_FOR_THE_DEMO = (
+    "aws_cdk",
+    "constructs",
+    "jsii",
+    "cfnlint",
+    "pytest",
+    "hypothesis",
+    "mkdocs",
+    "duckdb",
+)
 
 
 @pytest.fixture
