@@ -11,7 +11,7 @@ from reconciler.cli.exit_codes import ExitCode
 from reconciler.devtools.demo import DemoOptions, run_demo
 from reconciler.kernel.errors import ReconcilerError
 from reconciler.kernel.logs import configure_logging
-from reconciler.kernel.settings import Source, parse_log_settings
+from reconciler.kernel.settings import LogFormat, Source, parse_log_settings
 
 
 def register(subparsers: Any) -> None:
@@ -41,14 +41,19 @@ def register(subparsers: Any) -> None:
         "deploy/prometheus/prometheus.yml)",
     )
     parser.add_argument("--log-level", help="debug, info, warning (default), error")
-    parser.add_argument("--log-format", help="auto (console on a TTY, else JSON), json, console")
+    parser.add_argument(
+        "--log-format", help="console (default: the demo is read by a person), json, auto"
+    )
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     source = Source(args, env)
     level = source.choice("--log-level", "warning", ("debug", "info", "warning", "error"))
-    log_format = parse_log_settings(source).format
+    # The demo is read by a person even when piped into a file or a CI log: its warnings (the
+    # injected drops it narrates) read as lines, not JSON objects between the narrative's.
+    given = source.optional_string("--log-format") is not None
+    log_format: LogFormat = parse_log_settings(source).format if given else "console"
     defaults = DemoOptions()
     options = DemoOptions(
         seed=source.integer("--seed", defaults.seed),
