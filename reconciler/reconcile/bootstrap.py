@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from reconciler.kernel.deployment_spec import BATCHING_WINDOW_SECONDS
-from reconciler.kernel.errors import ReconcilerError
+from reconciler.kernel.errors import ConfigError, ReconcilerError
 from reconciler.kernel.logs import get_logger
 from reconciler.reconcile.audit import (
     AuditSink,
@@ -23,6 +23,7 @@ from reconciler.reconcile.audit import (
     LogAuditSink,
 )
 from reconciler.reconcile.dynamo import DynamoReconcileTable
+from reconciler.reconcile.export_sweep import ExportSweep
 from reconciler.reconcile.ledger_dynamo import DynamoLedger
 from reconciler.reconcile.pass_control import utc_now
 from reconciler.reconcile.publisher import SummaryPublisher
@@ -60,6 +61,7 @@ def build_reconciler(
 
     Call :meth:`Reconciler.close` when done (closes the audit file, unhooks the client).
     """
+    export = _export_sweep(settings, clock, wall)  # refused before any client is made
     limiter = ReadRateLimiter(settings.max_reads_per_second, clock=clock, sleep=sleep)
     tables = settings.table
     table = DynamoReconcileTable(
@@ -110,7 +112,24 @@ def build_reconciler(
         intents=file_sink,
         rotation=DynamoRotation(clients.dynamodb(), tables.state_table, limiter),
         scan=scan,
+        export=export,
     )
+
+
+def _export_sweep(settings: RunSettings, clock: Clock, wall: WallClock) -> ExportSweep | None:
+    """DuckDB is an optional dependency (the ``export`` extra): imported only when asked for."""
+    if settings.from_export is None:
+        return None
+    try:
+        from reconciler.reconcile.export_duckdb import LocalDuckDbExport  # noqa: PLC0415
+    except ModuleNotFoundError as exc:
+        if exc.name != "duckdb":
+            raise
+        raise ConfigError(
+            "--from-export", "needs DuckDB, which is not installed: pip install '.[export]'"
+        ) from exc
+    source = LocalDuckDbExport(settings.from_export, settings.table.model)
+    return ExportSweep(source, clock=clock, wall=wall, event=settings.event)
 
 
 def _publish_safely(publisher: SummaryPublisher) -> SummaryCallback:

@@ -251,3 +251,19 @@ def _attributes(model: TableModel, counter: str | None, version: str | None) -> 
     if version is not None:
         attributes[model.version_attr] = json.loads(version)
     return attributes
+
+
+class LocalDuckDbExport:
+    """A local export directory read by DuckDB: the snapshot source of ``run --from-export``."""
+
+    def __init__(self, directory: Path, model: TableModel) -> None:
+        self._directory = directory
+        self._model = model
+
+    @property
+    def export_id(self) -> str:
+        return self._directory.resolve().name
+
+    def open(self) -> tuple[Manifest, Iterator[SnapshotRow]]:
+        manifest, paths = load_local_export(self._directory)
+        return manifest, DuckDbExportReader(self._model).snapshot(paths, manifest)

@@ -5,8 +5,7 @@ clock and sleep are injected, so tests drive the settle window and can run the l
 while the pass waits) and talks to the table only through the ports.
 
 ``run_pass`` never raises a :class:`ReconcilerError`: a failed pass is a summary with
-``failed=True`` and the error, so ``run`` can still print its JSON line and ``serve`` can
-still export metrics.
+``failed=True`` and the error, so ``run`` still prints its JSON and ``serve`` its metrics.
 """
 
 from __future__ import annotations
@@ -44,6 +43,7 @@ from reconciler.reconcile.core import (
     plan_corrections,
     recheck_due,
 )
+from reconciler.reconcile.export_sweep import ExportSweep
 from reconciler.reconcile.fanout import fan_out
 from reconciler.reconcile.ledger_pass import LedgerPath
 from reconciler.reconcile.ledger_tally import LedgerLook
@@ -101,18 +101,13 @@ class Reconciler:
         intents: IntentLog | None = None,
         rotation: RotationStore | None = None,
         scan: TableScan | None = None,
+        export: ExportSweep | None = None,
     ) -> None:
-        self._scan = scan
-        self._spool_limit = spool_limit
+        self._scan, self._export = scan, export
+        self._spool_limit, self._intents = spool_limit, intents
         self._rotation = rotation if options.rotating else None
-        self._intents = intents
-        self._events = events
-        self._table = table
-        self._audit = audit
-        self._options = options
-        self._clock = clock
-        self._sleep = sleep
-        self._wall = wall
+        self._events, self._table, self._audit, self._options = events, table, audit, options
+        self._clock, self._sleep, self._wall = clock, sleep, wall
         self.on_summary: list[SummaryCallback] = list(on_summary)
         """Called with every finished summary (metrics, CloudWatch publisher...)."""
         self._on_close = list(on_close)
@@ -238,6 +233,9 @@ class Reconciler:
         return Observation(key, stored, counted, self._clock())
 
     def _sweep(self, state: PassState) -> None:
+        if self._export is not None:  # the first looks come from a snapshot: no table reads
+            self._export.sweep(state, lambda look: self._first_look(state, look))
+            return
         summary = state.summary
         stopped = False
         choice, groups = sweep_groups(

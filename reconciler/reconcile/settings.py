@@ -36,6 +36,9 @@ DEFAULT_AWS_MAX_ATTEMPTS = 8
 DEFAULT_MAX_KEY_SUSPECTS = 10_000
 """Key suspects a pass holds in memory (each an attendee's key); the rest wait for the next."""
 
+DEFAULT_ENGINE = "duckdb"
+ENGINES = ("duckdb", "spark")
+
 DEFAULT_BRAKE = BrakePolicy(
     DEFAULT_MAX_CORRECTIONS, DEFAULT_MAX_CORRECTION_RATIO, DEFAULT_BRAKE_MIN_EVENTS
 )
@@ -67,6 +70,10 @@ class RunSettings:
     full_sweep_every: float | None = None
     """Rotating sweep: every event is recounted at least once per this many seconds."""
     sweep: SweepMode = SweepMode.AUTO
+    from_export: Path | None = None
+    """A local export directory (``.../AWSDynamoDB/<export-id>``) the sweep reads instead of
+    the table; its suspects are still confirmed live."""
+    engine: str = DEFAULT_ENGINE
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -134,6 +141,18 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "one parallel Scan, --concurrency segments) or auto, by the table's shape (default "
         "auto); --event and --shard always query, since a scan reads every event",
     )
+    group.add_argument(
+        "--from-export",
+        metavar="DIR",
+        help="take the pass's first look from a DynamoDB point-in-time export (a local "
+        "AWSDynamoDB/<export-id> directory) instead of reading the table; each suspect is "
+        "confirmed by one live look a settle window after the export time",
+    )
+    group.add_argument(
+        "--engine",
+        metavar="ENGINE",
+        help="what reads the export: duckdb (default; spark is not available yet)",
+    )
     group.add_argument("--audit-file", metavar="PATH", help="append audit records (JSON lines)")
     group.add_argument(
         "--max-key-suspects",
@@ -182,6 +201,7 @@ def parse_run_settings(source: Source) -> RunSettings:
         if raw is not None and sweep is SweepMode.SCAN:
             raise ConfigError(label, "cannot be combined with --sweep scan (a scan reads it all)")
     audit_file = _audit_file(source)
+    from_export, engine = _export(source)
     return RunSettings(
         table=table,
         event=event,
@@ -215,7 +235,38 @@ def parse_run_settings(source: Source) -> RunSettings:
         ),
         full_sweep_every=_optional_positive(source, "--full-sweep-every", _duration),
         sweep=sweep,
+        from_export=from_export,
+        engine=engine,
     )
+
+
+_NOT_WITH_EXPORT = ("--shard", "--sweep", "--max-read-units", "--full-sweep-every")
+
+
+def _export(source: Source) -> tuple[Path | None, str]:
+    """``--from-export`` and ``--engine``: only a local directory read by DuckDB for now."""
+    label, raw = source.raw("--from-export")
+    engine_label, engine_raw = source.raw("--engine")
+    engine = source.choice("--engine", DEFAULT_ENGINE, ENGINES)
+    if raw is None or str(raw).strip() == "":
+        if engine_raw is not None:
+            raise ConfigError(engine_label, "only applies with --from-export")
+        return None, engine
+    if engine != DEFAULT_ENGINE:
+        raise ConfigError(engine_label, f"{engine!r} is not available yet; use duckdb")
+    text = str(raw).strip()
+    if text == "new" or "://" in text:
+        raise ConfigError(label, f"{text!r} is not available yet: give a local export directory")
+    for flag in _NOT_WITH_EXPORT:
+        other, value = source.raw(flag)
+        if value is not None:
+            raise ConfigError(
+                other, "cannot be combined with --from-export (the export is the sweep)"
+            )
+    path = Path(text).expanduser()
+    if not path.is_dir():
+        raise ConfigError(label, f"is not a directory: {str(path)!r}")
+    return path, engine
 
 
 def _duration(text: object, label: str) -> float:

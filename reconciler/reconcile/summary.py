@@ -189,7 +189,10 @@ class PassSummary:
     rotation: RotationReport | None = None
     """The rotating sweep's walk (``--max-read-units`` / ``--full-sweep-every``)."""
     sweep: str | None = None
-    """``query`` or ``scan``: how this pass found its events (``None`` if it failed first)."""
+    """``query``, ``scan`` or ``export``: how this pass found its events (``None`` if it
+    failed first)."""
+    export: dict[str, Any] | None = None
+    """With ``--from-export``: the export read (id, time, items) and what its sweep found."""
     scanned_in_sync: int = 0
     """Events the scan sweep found in sync without another read (also in ``in_sync``)."""
     corrected_slugs: list[str] = field(default_factory=list)
@@ -355,6 +358,7 @@ class PassSummary:
             "key_listings_skipped": self.key_listings_skipped,
             "rotation": self.rotation.to_dict() if self.rotation is not None else None,
             "sweep": self.sweep,
+            "export": self.export,
             "scanned_in_sync": self.scanned_in_sync,
             "consumed_read_units": round(self.io.read_units, 3),
             "consumed_write_units": round(self.io.write_units, 3),

@@ -194,6 +194,11 @@ def parse_lease(source: Source, run: RunSettings) -> LeaseSettings | None:
 
 
 def parse_serve_settings(source: Source, run: RunSettings) -> ServeSettings:
+    if run.from_export is not None:
+        # Every scheduled pass would read the same snapshot: serve needs fresh exports.
+        raise ConfigError(
+            source.raw("--from-export")[0], "is not available in serve yet; use run --once"
+        )
     function_name = (source.string("--handler-function-name") or "").strip()
     return ServeSettings(
         schedule=parse_schedule(source),

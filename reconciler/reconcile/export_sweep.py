@@ -1,0 +1,97 @@
+"""The first look of a pass taken from a point-in-time export (``run --from-export``).
+
+The snapshot replaces the sweep's reads: each event's counter and its attendee count come from
+the export, so the sweep consumes no read units. Every row becomes a first look dated at the
+export time, translated to the pass's monotonic clock, and goes through the same tally as a
+live first look; the pass then rechecks the suspects live as usual, no earlier than the export
+time plus the settle window, and :func:`reconciler.reconcile.core.confirm` corrects only those
+whose live look agrees with the snapshot (see :mod:`reconciler.reconcile.export_core`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Protocol
+
+from reconciler.kernel.logs import get_logger
+from reconciler.reconcile.core import Observation
+from reconciler.reconcile.export_core import SnapshotRow
+from reconciler.reconcile.export_manifest import Manifest
+from reconciler.reconcile.pass_control import PassStoppedError
+from reconciler.reconcile.pass_state import PassState
+
+
+class SnapshotSource(Protocol):
+    """An export, verified and read: its manifest and one row per event slug."""
+
+    @property
+    def export_id(self) -> str: ...
+
+    def open(self) -> tuple[Manifest, Iterator[SnapshotRow]]:
+        """Raises an :class:`~reconciler.reconcile.export_manifest.ExportError` for an export
+        that is partial or malformed (possibly only once the rows are read)."""
+        ...
+
+
+def monotonic_at(export_time: float, now_monotonic: float, now_wall: float) -> float:
+    """The export's wall-clock instant (epoch seconds) on the pass's monotonic clock, so that
+    ``recheck_due`` (instant + settle) is ``now + max(0, export + settle - wall now)`` once
+    the wait treats a past due time as due."""
+    return now_monotonic + (export_time - now_wall)
+
+
+class ExportSweep:
+    """Feeds the pass's first looks from ``source``; ``event`` keeps only that slug."""
+
+    def __init__(
+        self,
+        source: SnapshotSource,
+        *,
+        clock: Callable[[], float],
+        wall: Callable[[], datetime],
+        event: str | None = None,
+    ) -> None:
+        self._source = source
+        self._clock = clock
+        self._wall = wall
+        self._event = event
+        self._log = get_logger("reconciler.reconcile")
+
+    def sweep(self, state: PassState, first_look: Callable[[Observation], None]) -> None:
+        summary = state.summary
+        summary.sweep = "export"
+        manifest, rows = self._source.open()
+        exported = manifest.summary.export_time
+        at = monotonic_at(exported.timestamp(), self._clock(), self._wall().timestamp())
+        suspects_before = len(state.suspects)
+        report: dict[str, object] = {
+            "id": self._source.export_id,
+            "time": exported.isoformat(timespec="milliseconds"),
+            "items": manifest.summary.item_count,
+            "events": 0,
+            "suspects": 0,
+        }
+        summary.export = report
+        self._log.info("export_sweep_started", export_id=report["id"], export_time=report["time"])
+        for row in rows:
+            if self._event is not None and row.slug != self._event:
+                continue
+            if state.control.should_stop():
+                raise PassStoppedError
+            summary.events_checked += 1
+            report["events"] = summary.events_checked
+            if row.ambiguous:
+                summary.ambiguous += 1
+                state.progress.event_checked()
+                self._log.warning(
+                    "ambiguous_event",
+                    slug=row.slug,
+                    candidates=[f"{k.partition}/{k.sort_key}" for k in row.keys],
+                )
+                continue
+            first_look(Observation(row.keys[0], row.stored, row.counted, at))
+            report["suspects"] = len(state.suspects) - suspects_before
+
+
+__all__ = ["ExportSweep", "SnapshotSource", "monotonic_at"]

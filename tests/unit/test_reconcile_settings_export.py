@@ -1,0 +1,58 @@
+"""``--from-export`` and ``--engine``: what works now, and a clear refusal for the rest."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from reconciler.kernel.aws import Clients
+from reconciler.kernel.errors import ConfigError
+from reconciler.reconcile.bootstrap import build_reconciler
+from tests.unit.test_reconcile_settings import parse
+
+
+def test_a_local_export_directory_is_read_by_duckdb_by_default(tmp_path: Path) -> None:
+    settings = parse(["--from-export", str(tmp_path)])
+    assert (settings.from_export, settings.engine) == (tmp_path, "duckdb")
+    assert parse([]).from_export is None
+
+
+@pytest.mark.parametrize("uri", ["s3://bucket/prefix/AWSDynamoDB/01234-abc/", "new"])
+def test_an_s3_uri_or_a_fresh_export_is_refused_as_not_available_yet(uri: str) -> None:
+    with pytest.raises(ConfigError, match=r"--from-export: .*not available yet"):
+        parse(["--from-export", uri])
+
+
+def test_the_spark_engine_is_refused_as_not_available_yet(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--engine: 'spark' is not available yet"):
+        parse(["--from-export", str(tmp_path), "--engine", "spark"])
+
+
+def test_an_engine_without_an_export_is_refused() -> None:
+    with pytest.raises(ConfigError, match="--engine: only applies with --from-export"):
+        parse(["--engine", "duckdb"])
+
+
+def test_a_missing_export_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--from-export: is not a directory"):
+        parse(["--from-export", str(tmp_path / "nowhere")])
+
+
+@pytest.mark.parametrize(
+    "flag", [["--shard", "0/2"], ["--sweep", "scan"], ["--max-read-units", "10"]]
+)
+def test_sweep_flags_are_refused_with_an_export(tmp_path: Path, flag: list[str]) -> None:
+    with pytest.raises(ConfigError, match=f"{flag[0]}: cannot be combined with --from-export"):
+        parse(["--from-export", str(tmp_path), *flag])
+
+
+def test_without_duckdb_the_export_names_the_extra_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "duckdb", None)
+    monkeypatch.delitem(sys.modules, "reconciler.reconcile.export_duckdb", raising=False)
+    settings = parse(["--from-export", str(tmp_path)])
+    with pytest.raises(ConfigError, match=r"pip install '\.\[export\]'"):
+        build_reconciler(settings, Clients())
