@@ -74,6 +74,7 @@ class ExportSweep:
         }
         summary.export = report
         self._log.info("export_sweep_started", export_id=report["id"], export_time=report["time"])
+        state.progress.sweep_started(None)  # rows stream: their number is known at the end
         for row in rows:
             if self._event is not None and row.slug != self._event:
                 continue
@@ -92,6 +93,7 @@ class ExportSweep:
                 continue
             first_look(Observation(row.keys[0], row.stored, row.counted, at))
             report["suspects"] = len(state.suspects) - suspects_before
+        state.progress.sweep_total(summary.events_checked)
 
 
 __all__ = ["ExportSweep", "SnapshotSource", "monotonic_at"]

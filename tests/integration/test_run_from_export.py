@@ -86,3 +86,13 @@ def test_an_export_refused_as_partial_fails_the_pass_and_writes_nothing(
     assert "Export" in summary["error"]
     assert table.stored(_key("expo")) == 5
     assert "failed" in err
+
+
+def test_a_dry_run_from_an_export_plans_the_agreeing_corrections_and_writes_none(
+    table: Table, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = export_table(tmp_path, table.ddb, table.name, files=2)
+    code, summary, _ = _run(capsys, table, "--from-export", str(export.directory), "--dry-run")
+    assert code == 0
+    assert (summary["confirmed"], summary["planned"], summary["corrected"]) == (3, 3, 0)
+    assert table.stored(_key("expo")) == 5

@@ -9,9 +9,11 @@ from reconciler.kernel.model import EventKey
 from reconciler.reconcile.export_core import SnapshotRow
 from reconciler.reconcile.export_manifest import ExportSummary, Manifest
 from reconciler.reconcile.export_sweep import ExportSweep, monotonic_at
+from reconciler.reconcile.progress import NO_PROGRESS, PassProgress
 from reconciler.reconcile.reconciler import PassOptions, Reconciler
 from reconciler.reconcile.scan_core import SweepMode
 from reconciler.reconcile.summary import PassSummary
+from tests.fakes.progress import RecordingProgress
 from tests.fakes.reconcile import (
     FakeClock,
     FakeReconcileTable,
@@ -52,7 +54,11 @@ def _world() -> tuple[FakeReconcileTable, dict[str, EventKey]]:
 
 
 def _run(
-    table: FakeReconcileTable, snapshot: FakeSnapshot, clock: FakeClock, event: str | None = None
+    table: FakeReconcileTable,
+    snapshot: FakeSnapshot,
+    clock: FakeClock,
+    event: str | None = None,
+    progress: PassProgress = NO_PROGRESS,
 ) -> tuple[PassSummary, list[tuple[str, float]]]:
     """The summary, and every table request with the monotonic time it was made."""
     reads_at: list[tuple[str, float]] = []
@@ -67,7 +73,7 @@ def _run(
         wall=lambda: WALL,
         export=ExportSweep(snapshot, clock=clock, wall=lambda: WALL, event=event),
     )
-    summary = reconciler.run_pass()
+    summary = reconciler.run_pass(progress=progress)
     table.before_op = None
     return summary, reads_at
 
@@ -116,6 +122,19 @@ def test_one_event_of_an_export_reads_only_that_suspect() -> None:
     assert summary.events_checked == 1
     assert [c.key for c in table.writes] == [keys["talk"]]
     assert table.requests["GetItem"] == 1
+
+
+def test_a_person_sees_the_export_sweep_as_a_sweep_whose_total_comes_at_its_end() -> None:
+    table, _ = _world()
+    progress = RecordingProgress()
+    _run(table, FakeSnapshot(table, WALL - timedelta(hours=1)), FakeClock(), progress=progress)
+    assert progress.names()[:4] == [
+        "sweep_started",
+        "event_checked",
+        "sweep_total",
+        "settle_started",
+    ]
+    assert ("sweep_total", (4,)) in progress.calls
 
 
 def test_the_export_instant_lands_on_the_monotonic_clock_by_its_age() -> None:
