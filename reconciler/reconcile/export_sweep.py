@@ -6,18 +6,21 @@ export time, translated to the pass's monotonic clock, and goes through the same
 live first look; the pass then rechecks the suspects live as usual, no earlier than the export
 time plus the settle window, and :func:`reconciler.reconcile.core.confirm` corrects only those
 whose live look agrees with the snapshot (see :mod:`reconciler.reconcile.export_core`).
+A suspect whose event has a backfilled ledger goes to the ledger path's own live first look.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from reconciler.kernel.logs import get_logger
+from reconciler.kernel.model import EventKey
 from reconciler.reconcile.core import Observation
-from reconciler.reconcile.export_core import SnapshotRow
+from reconciler.reconcile.export_core import SnapshotRow, SnapshotVerdict, judge
 from reconciler.reconcile.export_manifest import Manifest
+from reconciler.reconcile.ledger_tally import LedgerLook
 from reconciler.reconcile.pass_control import PassStoppedError
 from reconciler.reconcile.pass_state import PassState
 
@@ -58,14 +61,21 @@ class ExportSweep:
         self._event = event
         self._log = get_logger("reconciler.reconcile")
 
-    def sweep(self, state: PassState, first_look: Callable[[Observation], None]) -> None:
+    def sweep(
+        self,
+        state: PassState,
+        first_look: Callable[[Observation | LedgerLook], None],
+        ledger_look: Callable[[EventKey], LedgerLook | None],
+    ) -> None:
+        """``ledger_look`` takes a live first look at a suspect whose event has a backfilled
+        ledger (``None`` for the others): such a counter is kept against its ledger entries,
+        not against a recount, so the ledger path checks it as in a live pass."""
         summary = state.summary
         summary.sweep = "export"
         manifest, rows = self._source.open()
         exported = manifest.summary.export_time
         at = monotonic_at(exported.timestamp(), self._clock(), self._wall().timestamp())
-        suspects_before = len(state.suspects)
-        report: dict[str, object] = {
+        report: dict[str, Any] = {
             "id": self._source.export_id,
             "time": exported.isoformat(timespec="milliseconds"),
             "items": manifest.summary.item_count,
@@ -82,7 +92,8 @@ class ExportSweep:
                 raise PassStoppedError
             summary.events_checked += 1
             report["events"] = summary.events_checked
-            if row.ambiguous:
+            verdict, _ = judge(row)
+            if verdict is SnapshotVerdict.AMBIGUOUS:
                 summary.ambiguous += 1
                 state.progress.event_checked()
                 self._log.warning(
@@ -91,8 +102,13 @@ class ExportSweep:
                     candidates=[f"{k.partition}/{k.sort_key}" for k in row.keys],
                 )
                 continue
-            first_look(Observation(row.keys[0], row.stored, row.counted, at))
-            report["suspects"] = len(state.suspects) - suspects_before
+            live = None
+            if verdict is SnapshotVerdict.SUSPECT:
+                report["suspects"] += 1
+                live = ledger_look(row.keys[0])
+            first_look(
+                Observation(row.keys[0], row.stored, row.counted, at) if live is None else live
+            )
         state.progress.sweep_total(summary.events_checked)
 
 

@@ -1,8 +1,7 @@
 """One reconciliation pass: sweep, settle, recheck, brake, apply.
 
-The imperative shell around :mod:`reconciler.reconcile.core`. It owns ordering and time (the
-clock and sleep are injected, so tests drive the settle window and can run the live handler
-while the pass waits) and talks to the table only through the ports.
+The imperative shell around :mod:`reconciler.reconcile.core`: it owns ordering and time
+(injected, so tests drive the settle window) and talks to the table only through the ports.
 
 ``run_pass`` never raises a :class:`ReconcilerError`: a failed pass is a summary with
 ``failed=True`` and the error, so ``run`` still prints its JSON and ``serve`` its metrics.
@@ -110,8 +109,7 @@ class Reconciler:
         self._clock, self._sleep, self._wall = clock, sleep, wall
         self.on_summary: list[SummaryCallback] = list(on_summary)
         """Called with every finished summary (metrics, CloudWatch publisher...)."""
-        self._on_close = list(on_close)
-        self._log = get_logger("reconciler.reconcile")
+        self._on_close, self._log = list(on_close), get_logger("reconciler.reconcile")
         self._ledger: LedgerPath | None = None
         if ledger is not None:
             if key_audit is None:
@@ -220,9 +218,14 @@ class Reconciler:
     # -- sweep -------------------------------------------------------------------------------
 
     def _observe(self, key: EventKey) -> Observation | LedgerLook:
+        look = self._ledger_look(key)
+        return self._observe_classic(key) if look is None else look
+
+    def _ledger_look(self, key: EventKey) -> LedgerLook | None:
+        """A live first look in ledger mode; ``None`` for an event without a ledger."""
         if self._ledger is not None and self._ledger.store.backfilled(key.slug):
             return self._ledger.look(key)
-        return self._observe_classic(key)
+        return None
 
     def _observe_classic(self, key: EventKey) -> Observation:
         # The event item is read BEFORE the attendees are counted: a record applied after the
@@ -233,8 +236,8 @@ class Reconciler:
         return Observation(key, stored, counted, self._clock())
 
     def _sweep(self, state: PassState) -> None:
-        if self._export is not None:  # the first looks come from a snapshot: no table reads
-            self._export.sweep(state, lambda look: self._first_look(state, look))
+        if self._export is not None:  # first looks from a snapshot (a ledger suspect's live)
+            self._export.sweep(state, lambda look: self._first_look(state, look), self._ledger_look)
             return
         summary = state.summary
         stopped = False

@@ -20,6 +20,7 @@ from tests.fakes.reconcile import (
     RecordingAuditSink,
     stored_counter,
 )
+from tests.fakes.reconcile_ledger import FakeLedger
 from tests.unit.reconciler_support import NO_BRAKE, SETTLE, WALL
 
 
@@ -57,21 +58,26 @@ def _run(
     table: FakeReconcileTable,
     snapshot: FakeSnapshot,
     clock: FakeClock,
+    *,
     event: str | None = None,
     progress: PassProgress = NO_PROGRESS,
+    ledger: FakeLedger | None = None,
 ) -> tuple[PassSummary, list[tuple[str, float]]]:
     """The summary, and every table request with the monotonic time it was made."""
     reads_at: list[tuple[str, float]] = []
+    audit = RecordingAuditSink()
     table.before_op = lambda operation, slug: reads_at.append((operation, clock()))
     reconciler = Reconciler(
         events=table,
         table=table,
-        audit=RecordingAuditSink(),
+        audit=audit,
         options=PassOptions(SETTLE, 2, NO_BRAKE, False, event, None, SweepMode.QUERY),
         clock=clock,
         sleep=clock.sleep,
         wall=lambda: WALL,
         export=ExportSweep(snapshot, clock=clock, wall=lambda: WALL, event=event),
+        ledger=ledger,
+        key_audit=audit,
     )
     summary = reconciler.run_pass(progress=progress)
     table.before_op = None
@@ -135,6 +141,20 @@ def test_a_person_sees_the_export_sweep_as_a_sweep_whose_total_comes_at_its_end(
         "settle_started",
     ]
     assert ("sweep_total", (4,)) in progress.calls
+
+
+def test_a_ledger_event_the_export_suspects_is_checked_live_by_the_ledger_path() -> None:
+    table, _ = _world()
+    ledger = FakeLedger(table)
+    hall = ledger.ledger_event("hall", 3)
+    table.events_by_key[hall].count = 5  # the counter drifted from its three ledger entries
+    snapshot = FakeSnapshot(table, WALL - timedelta(hours=1))
+    summary, _ = _run(table, snapshot, FakeClock(), ledger=ledger)
+    assert table.count_of(hall) == 3
+    assert summary.counter_repairs == 1
+    assert hall not in {c.key for c in table.writes}  # not the classic recount's write
+    assert {c.key.slug for c in table.writes} == {"expo", "talk", "late"}
+    assert ledger.requests["Backfilled"] == 4  # asked of the suspects only, not of "gala"
 
 
 def test_the_export_instant_lands_on_the_monotonic_clock_by_its_age() -> None:
