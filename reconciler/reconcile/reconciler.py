@@ -1,7 +1,11 @@
 """One reconciliation pass: sweep, settle, recheck, brake, apply.
 
-The imperative shell around :mod:`reconciler.reconcile.core`: it owns ordering and time
-(injected, so tests drive the settle window) and talks to the table only through the ports.
+The imperative shell around :mod:`reconciler.reconcile.core`. It owns ordering and time (the
+clock and sleep are injected, so tests drive the settle window and can run the live handler
+while the pass waits) and talks to the table only through the ports. The classic path's
+second looks and writes run in :mod:`reconciler.reconcile.classic_phases`, the ledger path's
+in :mod:`reconciler.reconcile.ledger_pass`, a snapshot's first looks in
+:mod:`reconciler.reconcile.export_sweep`.
 
 ``run_pass`` never raises a :class:`ReconcilerError`: a failed pass is a summary with
 ``failed=True`` and the error, so ``run`` still prints its JSON and ``serve`` its metrics.
@@ -27,20 +31,15 @@ from reconciler.reconcile.audit import (
     resolve_pending,
 )
 from reconciler.reconcile.classic import (
-    WriteResult,
     tally_classic_look,
-    tally_write,
-    write_correction,
 )
+from reconciler.reconcile.classic_phases import recheck_suspects, write_confirmed
 from reconciler.reconcile.core import (
     Correction,
     CorrectionOutcome,
     Observation,
-    Recheck,
     WriteMode,
-    confirm,
     plan_corrections,
-    recheck_due,
 )
 from reconciler.reconcile.export_sweep import ExportSweep
 from reconciler.reconcile.fanout import fan_out
@@ -102,14 +101,22 @@ class Reconciler:
         scan: TableScan | None = None,
         export: ExportSweep | None = None,
     ) -> None:
-        self._scan, self._export = scan, export
-        self._spool_limit, self._intents = spool_limit, intents
+        self._scan = scan
+        self._export = export
+        self._spool_limit = spool_limit
         self._rotation = rotation if options.rotating else None
-        self._events, self._table, self._audit, self._options = events, table, audit, options
-        self._clock, self._sleep, self._wall = clock, sleep, wall
+        self._intents = intents
+        self._events = events
+        self._table = table
+        self._audit = audit
+        self._options = options
+        self._clock = clock
+        self._sleep = sleep
+        self._wall = wall
         self.on_summary: list[SummaryCallback] = list(on_summary)
         """Called with every finished summary (metrics, CloudWatch publisher...)."""
-        self._on_close, self._log = list(on_close), get_logger("reconciler.reconcile")
+        self._on_close = list(on_close)
+        self._log = get_logger("reconciler.reconcile")
         self._ledger: LedgerPath | None = None
         if ledger is not None:
             if key_audit is None:
@@ -308,29 +315,12 @@ class Reconciler:
         summary = state.summary
         settle = self._options.settle_seconds
         state.progress.settle_started(len(state.suspects) + len(state.ledger.suspects), settle)
-
-        def due() -> Iterator[Observation]:
-            # The wait happens here, in the pass's own thread: suspects are in the order of
-            # their first looks, so each is handed to a worker as soon as its window is over.
-            for first in state.suspects:
-                self._wait(state, recheck_due(first, settle))
-                yield first
-
-        def second_look(first: Observation) -> tuple[Observation, Correction | None]:
-            verdict, correction = confirm(first, self._observe_classic(first.key))
-            return first, None if verdict is Recheck.IN_FLUX else correction
-
-        def tally(result: tuple[Observation, Correction | None]) -> None:
-            first, correction = result
-            state.progress.suspect_rechecked()
-            if correction is None:
-                summary.in_flux += 1
-                self._log.info("counter_in_flux", slug=first.key.slug)
-            else:
-                state.confirmed.append(correction)
-
-        fan_out(
-            due(), second_look, tally, limit=self._options.concurrency, name="reconcile-recheck"
+        recheck_suspects(
+            state,
+            self._observe_classic,
+            lambda due: self._wait(state, due),
+            settle,
+            self._options.concurrency,
         )
         summary.confirmed = len(state.confirmed) + len(state.ledger.corrections)
         if self._ledger is not None:
@@ -365,26 +355,12 @@ class Reconciler:
                 self._audit_outcome(state, correction, plan.outcome)
                 state.progress.correction_done()
         else:
-
-            def write(correction: Correction) -> tuple[Correction, WriteResult]:
-                return correction, write_correction(
-                    self._table,
-                    state.control,
-                    lambda c: self._audit.write(intent_record(state.run_id, c, self._now())),
-                    correction,
-                )
-
-            def tally(result: tuple[Correction, WriteResult]) -> None:
-                correction, outcome = result[0], tally_write(summary, *result)
-                self._audit_outcome(state, correction, outcome)
-                state.progress.correction_done()
-
-            fan_out(
-                state.confirmed,
-                write,
-                tally,
-                limit=self._options.concurrency,
-                name="reconcile-write",
+            write_confirmed(
+                state,
+                self._table,
+                lambda c: self._audit.write(intent_record(state.run_id, c, self._now())),
+                lambda c, outcome: self._audit_outcome(state, c, outcome),
+                self._options.concurrency,
             )
         if self._ledger is not None:
             self._ledger.apply(
