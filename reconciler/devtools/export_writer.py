@@ -147,6 +147,28 @@ def write_items(
     return directory, _write_manifests(directory, export_id, data, when), when
 
 
+_FIRST = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken")
+_LAST = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson")
+_PROFESSIONS = ("engineer", "designer", "student", "researcher", "manager")
+
+
+def _attendee(model: TableModel, pk: dict[str, str], slug: str, number: int) -> Item:
+    """An attendee item of the registration system's shape (invented names), so that the
+    benchmark parses lines of the size a real export holds, not bare keys."""
+    first, last = _FIRST[number % len(_FIRST)], _LAST[number // len(_FIRST) % len(_LAST)]
+    email = f"{first.lower()}.{last.lower()}{number}@{slug}.example.com"
+    return {
+        model.pk_attr: pk,
+        model.sk_attr: {"S": email},
+        "firstName": {"S": first},
+        "lastName": {"S": last},
+        "email": {"S": email},
+        "phone": {"S": f"+1555{number:07d}"},
+        "profession": {"S": _PROFESSIONS[number % len(_PROFESSIONS)]},
+        "eventType": {"S": "conference"},
+    }
+
+
 def _generated(spec: ExportSpec, model: TableModel, drifted: set[str]) -> Iterator[Item]:
     rng = random.Random(spec.seed)
     width = len(str(spec.events))
@@ -165,11 +187,7 @@ def _generated(spec: ExportSpec, model: TableModel, drifted: set[str]) -> Iterat
         }
         pk = {"S": model.attendee_pk(slug)}
         for attendee in range(spec.attendees_per_event):
-            yield {
-                model.pk_attr: pk,
-                model.sk_attr: {"S": f"a{attendee:07d}"},
-                "ticket": {"N": "1"},
-            }
+            yield _attendee(model, pk, slug, attendee)
     for number in range(spec.other_items):
         yield {model.pk_attr: {"S": "_RECONCILER"}, model.sk_attr: {"S": f"other-{number}"}}
 

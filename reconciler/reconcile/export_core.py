@@ -1,11 +1,11 @@
-"""Pure decisions of a recount from an export: which events the snapshot suspects, and when a
-live look confirms one.
+"""Pure decisions of a recount from an export: which events the snapshot suspects.
 
 The export is a consistent snapshot: each event's counter and its attendee items as they all
 were at one instant. It plays the first look of the race-safety argument in
 :mod:`reconciler.reconcile.core`: a suspect is corrected only if one live look, started at least
 a settle window after the export time, sees the same count, the same stored value and the same
-``counterVersion``. A record in flight at the export instant (the attendee written, its counter
+``counterVersion`` (:func:`reconciler.reconcile.core.confirm`, with the snapshot as the first
+look). A record in flight at the export instant (the attendee written, its counter
 update not yet applied) is applied by the handler within the settle window and moves the
 version; so does any registration after the export. Either way the live look disagrees and the
 event is in flux, never corrected.
@@ -18,15 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from reconciler.kernel.model import EventKey
-from reconciler.reconcile.core import (
-    Correction,
-    Observation,
-    Reason,
-    Recheck,
-    StoredCounter,
-    confirm,
-    correction_reason,
-)
+from reconciler.reconcile.core import Reason, StoredCounter, correction_reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,28 +93,3 @@ def suspects(
         elif reason is not None:
             tally.suspects += 1
             yield Suspect(row, reason)
-
-
-def live_look_due(export_time: float, settle_seconds: float) -> float:
-    """The wall-clock time (epoch seconds) from which a suspect's live look may start."""
-    return export_time + settle_seconds
-
-
-def confirm_live(
-    suspect: Suspect,
-    live: Observation,
-    *,
-    export_time: float,
-    live_started_at: float,
-    settle_seconds: float,
-) -> tuple[Recheck, Correction | None]:
-    """Confirm a suspect with its live look (read the counter, then count the attendees).
-
-    ``export_time`` and ``live_started_at`` are epoch seconds (the export's clock is a wall
-    clock, not this process's monotonic one). A look started before the settle window has
-    passed proves nothing and is refused: the shell must wait for :func:`live_look_due`.
-    """
-    if live_started_at < live_look_due(export_time, settle_seconds):
-        raise ValueError("the live look must start a settle window after the export time")
-    snapshot = Observation(suspect.key, suspect.row.stored, suspect.row.counted, export_time)
-    return confirm(snapshot, live)

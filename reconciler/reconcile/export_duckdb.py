@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 
 from reconciler.kernel.model import EventKey, ItemKind, TableModel, classify, is_valid_slug
+from reconciler.reconcile.core import CounterKind, StoredCounter
 from reconciler.reconcile.dynamo import stored_counter
 from reconciler.reconcile.export_core import SnapshotRow
 from reconciler.reconcile.export_manifest import (
@@ -93,26 +94,53 @@ def _path(attribute: str, kind: str | None = None) -> str:
     return path if kind is None else f"{path}.{kind}"
 
 
+_CREATE = """
+CREATE TEMP TABLE keyed (
+    pk VARCHAR, sk VARCHAR, malformed BOOLEAN, no_sk BOOLEAN, empty_sk BOOLEAN,
+    counter VARCHAR, version VARCHAR, n BIGINT
+)
+"""
+
+# One JSON parse per line for the keys (a multi-path extract), and the lines folded by
+# partition key at once: an event's attendees share one, so what is kept is a few rows per
+# event. Only an event partition's items keep their sort key and counter attributes.
 _SCAN = """
-CREATE TEMP TABLE scanned AS
+INSERT INTO keyed
 WITH lines AS (
-    SELECT json AS line,
-           json_extract_string(json, $pk_path) AS pk,
-           json_extract_string(json, $sk_path) AS sk
+    SELECT json AS line, json_extract_string(json, [$pk_path, $sk_path]) AS keys
     FROM read_ndjson_objects($files, compression = 'gzip', ignore_errors = true)
-), kinds AS (
-    SELECT line, pk, sk,
+), split AS (
+    SELECT line, keys[1] AS pk, keys[2] AS sk, list_contains($partitions, keys[1]) AS evented
+    FROM lines
+)
+SELECT pk,
+       CASE WHEN evented THEN sk END,
+       line IS NULL,
+       sk IS NULL,
+       sk = '',
+       CASE WHEN evented THEN json_extract(line, $counter_path)::VARCHAR END,
+       CASE WHEN evented THEN json_extract(line, $version_path)::VARCHAR END,
+       count(*)
+FROM split
+GROUP BY ALL
+"""
+
+_CLASSIFY = """
+CREATE TEMP TABLE scanned AS
+WITH kinds AS (
+    SELECT pk, sk, counter, version, n,
         CASE
-            WHEN line IS NULL THEN 'malformed'
-            WHEN pk IS NULL OR sk IS NULL THEN 'other'
+            WHEN malformed THEN 'malformed'
+            WHEN pk IS NULL OR no_sk THEN 'other'
             WHEN list_contains($partitions, pk)
                  AND strpos(sk, $sep) > 1
                  AND length(sk) > strpos(sk, $sep) + length($sep) - 1 THEN 'event'
             WHEN list_contains($partitions, pk) THEN 'other'
-            WHEN suffix(pk, $suffix) AND length(pk) > length($suffix) AND sk <> '' THEN 'attendee'
+            WHEN suffix(pk, $suffix) AND length(pk) > length($suffix) AND NOT empty_sk
+                THEN 'attendee'
             ELSE 'other'
         END AS kind
-    FROM lines
+    FROM keyed
 )
 SELECT kind,
        CASE kind
@@ -121,9 +149,9 @@ SELECT kind,
        END AS slug,
        CASE kind WHEN 'event' THEN pk END AS pk,
        CASE kind WHEN 'event' THEN sk END AS sk,
-       CASE kind WHEN 'event' THEN json_extract(line, $counter_path)::VARCHAR END AS counter,
-       CASE kind WHEN 'event' THEN json_extract(line, $version_path)::VARCHAR END AS version,
-       count(*) AS n
+       CASE kind WHEN 'event' THEN counter END AS counter,
+       CASE kind WHEN 'event' THEN version END AS version,
+       sum(n)::BIGINT AS n
 FROM kinds
 GROUP BY ALL
 """
@@ -175,20 +203,36 @@ class DuckDbExportReader:
         iterator is exhausted. With ``manifest``, the items scanned must be the items it
         announces and none may be malformed, else the export is refused as incomplete before
         any row is yielded."""
+        return self.snapshot_batches([files], manifest)
+
+    def snapshot_batches(
+        self, batches: Iterable[Sequence[str]], manifest: Manifest | None = None
+    ) -> Iterator[SnapshotRow]:
+        """:meth:`snapshot` over files that become available a batch at a time: each batch is
+        scanned (and may be deleted) before the next is asked for, so an export fetched from
+        S3 needs local room for one batch only."""
         self.tally = ScanTally()
         model = self._model
         with duckdb.connect(config=self._config) as connection:
+            connection.execute(_CREATE)
+            for files in batches:
+                connection.execute(
+                    _SCAN,
+                    {
+                        "files": list(files),
+                        "pk_path": _path(model.pk_attr, "S"),
+                        "sk_path": _path(model.sk_attr, "S"),
+                        "partitions": list(model.event_partitions),
+                        "counter_path": _path(model.counter_attr),
+                        "version_path": _path(model.version_attr),
+                    },
+                )
             connection.execute(
-                _SCAN,
+                _CLASSIFY,
                 {
-                    "files": list(files),
-                    "pk_path": _path(model.pk_attr, "S"),
-                    "sk_path": _path(model.sk_attr, "S"),
                     "partitions": list(model.event_partitions),
                     "sep": model.separator,
                     "suffix": model.attendee_suffix,
-                    "counter_path": _path(model.counter_attr),
-                    "version_path": _path(model.version_attr),
                 },
             )
             totals = {kind: int(count) for kind, count in connection.execute(_TOTALS).fetchall()}
@@ -208,27 +252,31 @@ class DuckDbExportReader:
     def _rows(self, connection: duckdb.DuckDBPyConnection) -> Iterator[SnapshotRow]:
         slug: str | None = None
         keys: list[EventKey] = []
-        first: dict[str, Any] = {}
+        first: tuple[str | None, str | None] = (None, None)
         counted = 0
         while batch := connection.fetchmany(FETCH_ROWS):
             for row_slug, pk, sk, counter, version, attendees in batch:
                 if row_slug != slug:
                     if slug is not None:
                         yield from self._finish(slug, keys, first, counted)
-                    slug, keys, first, counted = row_slug, [], {}, int(attendees)
+                    slug, keys, first, counted = row_slug, [], (None, None), int(attendees)
                 if pk is None:
                     continue
                 if classify(pk, sk, self._model).kind is not ItemKind.EVENT:
                     self.tally.other += 1
                     continue
                 if not keys:
-                    first = _attributes(self._model, counter, version)
+                    first = (counter, version)
                 keys.append(EventKey(pk, sk))
         if slug is not None:
             yield from self._finish(slug, keys, first, counted)
 
     def _finish(
-        self, slug: str, keys: list[EventKey], first: dict[str, Any], counted: int
+        self,
+        slug: str,
+        keys: list[EventKey],
+        first: tuple[str | None, str | None],
+        counted: int,
     ) -> Iterator[SnapshotRow]:
         tally = self.tally
         tally.events += len(keys)  # each already passed classify()
@@ -241,7 +289,33 @@ class DuckDbExportReader:
         if not keys:
             tally.orphan_attendees += counted
             return
-        yield SnapshotRow(slug, tuple(keys), stored_counter(first, self._model), counted)
+        yield SnapshotRow(slug, tuple(keys), stored_attributes(self._model, *first), counted)
+
+
+def plain_integer(text: str | None) -> int | None:
+    """The integer of ``text`` when it is exactly ``{"N":"<integer>"}`` as
+    :func:`~reconciler.reconcile.dynamo.render_attribute` writes it (no sign but ``-``, no
+    leading zero, no ``-0``), else ``None``: such a counter needs no JSON round trip, which
+    is most of the Python side's cost on a table of small events."""
+    if text is None or not text.startswith('{"N":"') or not text.endswith('"}'):
+        return None
+    inner = text[6:-2]
+    digits = inner.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 30:
+        return None
+    if (digits[0] == "0" and len(digits) > 1) or inner == "-0":
+        return None
+    return int(inner)
+
+
+def stored_attributes(model: TableModel, counter: str | None, version: str | None) -> StoredCounter:
+    """The counter attributes an export holds (DynamoDB JSON text, or ``None`` when absent),
+    read as :func:`~reconciler.reconcile.dynamo.stored_counter` reads a live item."""
+    value = plain_integer(counter)
+    version_value = plain_integer(version)
+    if value is not None and (version is None or version_value is not None):
+        return StoredCounter(CounterKind.NUMBER, value=value, raw=counter, version=version_value)
+    return stored_counter(_attributes(model, counter, version), model)
 
 
 def _attributes(model: TableModel, counter: str | None, version: str | None) -> dict[str, Any]:

@@ -11,9 +11,9 @@ import pytest
 from reconciler.devtools.export_writer import GeneratedExport, export_table
 from reconciler.kernel.aws import Clients
 from reconciler.kernel.model import EventKey
-from reconciler.reconcile.core import Observation, Recheck
+from reconciler.reconcile.core import Observation, Recheck, confirm
 from reconciler.reconcile.dynamo import DynamoReconcileTable
-from reconciler.reconcile.export_core import SnapshotTally, Suspect, confirm_live, suspects
+from reconciler.reconcile.export_core import SnapshotTally, Suspect, suspects
 from reconciler.reconcile.export_duckdb import DuckDbExportReader, load_local_export
 from reconciler.reconcile.ratelimit import ReadRateLimiter
 from tests.fakes.reconcile import FakeClock
@@ -84,13 +84,8 @@ def test_an_event_written_between_the_export_and_the_live_look_is_never_correcte
     started = exported + SETTLE + (timedelta(minutes=1)).total_seconds()
     verdicts = {}
     for slug, suspect in found.items():
-        recheck, correction = confirm_live(
-            suspect,
-            _live_look(adapter, suspect, started),
-            export_time=exported,
-            live_started_at=started,
-            settle_seconds=SETTLE,
-        )
+        first = Observation(suspect.key, suspect.row.stored, suspect.row.counted, exported)
+        recheck, correction = confirm(first, _live_look(adapter, suspect, started))
         verdicts[slug] = recheck
         if correction is not None:
             adapter.write_correction(correction)

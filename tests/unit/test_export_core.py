@@ -1,19 +1,24 @@
-"""The snapshot's verdicts and the live-confirmation rule, on plain values."""
+"""The snapshot's verdicts, and the live confirmation with the snapshot as first look."""
 
 from __future__ import annotations
 
 import pytest
 
 from reconciler.kernel.model import EventKey
-from reconciler.reconcile.core import CounterKind, Observation, Reason, Recheck, StoredCounter
+from reconciler.reconcile.core import (
+    CounterKind,
+    Observation,
+    Reason,
+    Recheck,
+    StoredCounter,
+    confirm,
+)
 from reconciler.reconcile.export_core import (
     SnapshotRow,
     SnapshotTally,
     SnapshotVerdict,
     Suspect,
-    confirm_live,
     judge,
-    live_look_due,
     suspects,
 )
 
@@ -35,6 +40,11 @@ def _row(value: int | None, counted: int, *keys: EventKey) -> SnapshotRow:
 def _suspect(value: int | None = 5, counted: int = 7) -> Suspect:
     (suspect,) = suspects([_row(value, counted)], SnapshotTally())
     return suspect
+
+
+def _first_look(suspect: Suspect) -> Observation:
+    """The export plays the first look, dated at its own instant."""
+    return Observation(suspect.key, suspect.row.stored, suspect.row.counted, EXPORTED)
 
 
 def _live(value: int | None, counted: int, version: int | None = 4) -> Observation:
@@ -62,13 +72,7 @@ def test_two_event_items_for_one_slug_are_ambiguous_and_never_suspects() -> None
 
 
 def test_a_live_look_that_agrees_with_the_snapshot_confirms_the_correction() -> None:
-    recheck, correction = confirm_live(
-        _suspect(),
-        _live(5, 7),
-        export_time=EXPORTED,
-        live_started_at=EXPORTED + SETTLE,
-        settle_seconds=SETTLE,
-    )
+    recheck, correction = confirm(_first_look(_suspect()), _live(5, 7))
     assert recheck is Recheck.CONFIRMED
     assert correction is not None
     assert (correction.key, correction.counted, correction.delta) == (KEY, 7, 2)
@@ -84,23 +88,5 @@ def test_a_live_look_that_agrees_with_the_snapshot_confirms_the_correction() -> 
     ],
 )
 def test_a_live_look_that_differs_from_the_snapshot_is_in_flux(live: Observation) -> None:
-    recheck, correction = confirm_live(
-        _suspect(),
-        live,
-        export_time=EXPORTED,
-        live_started_at=EXPORTED + SETTLE,
-        settle_seconds=SETTLE,
-    )
+    recheck, correction = confirm(_first_look(_suspect()), live)
     assert (recheck, correction) == (Recheck.IN_FLUX, None)
-
-
-def test_a_live_look_before_the_settle_window_is_refused() -> None:
-    assert live_look_due(EXPORTED, SETTLE) == EXPORTED + SETTLE
-    with pytest.raises(ValueError, match="settle window"):
-        confirm_live(
-            _suspect(),
-            _live(5, 7),
-            export_time=EXPORTED,
-            live_started_at=EXPORTED + SETTLE - 0.5,
-            settle_seconds=SETTLE,
-        )

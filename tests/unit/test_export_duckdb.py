@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,14 @@ import pytest
 from reconciler.devtools.export_writer import ExportSpec, generate_export, write_items
 from reconciler.kernel.model import EventKey, TableModel
 from reconciler.reconcile.core import CounterKind
+from reconciler.reconcile.dynamo import stored_counter
 from reconciler.reconcile.export_core import SnapshotRow, SnapshotTally, suspects
-from reconciler.reconcile.export_duckdb import DuckDbExportReader, load_local_export
+from reconciler.reconcile.export_duckdb import (
+    DuckDbExportReader,
+    load_local_export,
+    plain_integer,
+    stored_attributes,
+)
 from reconciler.reconcile.export_manifest import ExportIncompleteError
 
 MODEL = TableModel()
@@ -138,3 +145,48 @@ def test_a_custom_table_model_is_respected(tmp_path: Path) -> None:
     assert {s.row.slug for s in suspects(rows, SnapshotTally())} == generated.drifted
     assert all(row.keys[0].partition == "CONF" and row.stored.version for row in rows)
     assert tally.other == 0
+
+
+@pytest.mark.parametrize(
+    "attribute",
+    [
+        {"N": "0"},
+        {"N": "7"},
+        {"N": "-12"},
+        {"N": "123456789012345678901234567890"},
+        {"N": "007"},
+        {"N": "-0"},
+        {"N": "+5"},
+        {"N": "2.5"},
+        {"N": "1e3"},
+        {"N": "5_0"},
+        {"N": " 5"},
+        {"S": "5"},
+        {"NS": ["1", "2"]},
+        {"N": "١٢"},
+    ],
+)
+def test_the_fast_reading_of_a_counter_equals_the_live_pass_reading(
+    attribute: dict[str, Any],
+) -> None:
+    # GIVEN a counter and a version as an export's JSON text holds them
+    model = TableModel()
+    text = json.dumps(attribute, separators=(",", ":"))
+    # WHEN the export reader reads them THEN it reads what the live adapter reads
+    live = stored_counter({model.counter_attr: attribute, model.version_attr: attribute}, model)
+    assert stored_attributes(model, text, text) == live
+    assert stored_attributes(model, text, None) == stored_counter(
+        {model.counter_attr: attribute}, model
+    )
+    assert stored_attributes(model, None, text) == stored_counter(
+        {model.version_attr: attribute}, model
+    )
+
+
+def test_a_plain_integer_is_read_without_json_only_in_the_canonical_form() -> None:
+    assert plain_integer('{"N":"42"}') == 42
+    assert plain_integer('{"N":"-3"}') == -3
+    assert plain_integer('{"N": "42"}') is None
+    assert plain_integer('{"N":"042"}') is None
+    assert plain_integer('{"S":"42"}') is None
+    assert plain_integer(None) is None
