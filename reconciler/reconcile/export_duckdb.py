@@ -40,6 +40,9 @@ from reconciler.reconcile.export_manifest import (
 FETCH_ROWS = 10_000
 """Rows fetched from DuckDB at a time: the Python side holds one batch, never the result."""
 
+STORED_CACHE = 65_536
+"""Distinct (counter, version) pairs a reader keeps read; a few MB at most."""
+
 _CHUNK = 1 << 20
 
 
@@ -158,16 +161,37 @@ GROUP BY ALL
 
 _TOTALS = "SELECT kind, sum(n)::BIGINT FROM scanned GROUP BY kind"
 
-_ROWS = """
+_ROWS = r"""
 WITH counts AS (
     SELECT slug, sum(n)::BIGINT AS attendees FROM scanned WHERE kind = 'attendee' GROUP BY slug
+), joined AS (
+    SELECT coalesce(e.slug, c.slug) AS slug, e.pk, e.sk, e.counter, e.version,
+           coalesce(c.attendees, 0) AS attendees
+    FROM (SELECT * FROM scanned WHERE kind = 'event') AS e
+    FULL OUTER JOIN counts AS c ON e.slug = c.slug
 )
-SELECT coalesce(e.slug, c.slug) AS slug, e.pk, e.sk, e.counter, e.version,
-       coalesce(c.attendees, 0) AS attendees
-FROM (SELECT * FROM scanned WHERE kind = 'event') AS e
-FULL OUTER JOIN counts AS c ON e.slug = c.slug
-ORDER BY slug, e.pk NULLS LAST, e.sk NULLS LAST
+SELECT slug, pk, sk, counter, version, attendees,
+       regexp_full_match(slug, '[!-~]+') AND strpos(slug, $sep) = 0 AS plain_slug,
+       TRY_CAST(regexp_extract(counter, '^\{"N":"(0|-?[1-9][0-9]{0,17})"\}$', 1) AS BIGINT)
+           AS counter_value,
+       TRY_CAST(regexp_extract(version, '^\{"N":"(0|-?[1-9][0-9]{0,17})"\}$', 1) AS BIGINT)
+           AS version_value
+FROM joined
+ORDER BY slug, pk NULLS LAST, sk NULLS LAST
 """
+"""A row per event item (and one per slug with attendees and no event item), so a slug's rows
+come together: flat rows, because DuckDB hands lists over to Python several times slower.
+
+``plain_slug`` (printable ASCII without a space or the separator) is a slug
+:func:`~reconciler.kernel.model.is_valid_slug` accepts, and SQL classified its event items as
+:func:`~reconciler.kernel.model.classify` does: only the other rows are classified again in
+Python. The ``_value`` columns hold the integer of a counter written exactly
+``{"N":"<integer>"}``, as :func:`~reconciler.reconcile.dynamo.render_attribute` writes it and
+small enough for a BIGINT: the integer the live adapter reads, without a JSON round trip."""
+
+
+_Counter = tuple[str | None, str | None, int | None, int | None]
+"""The counter and version texts of a slug's first event item, and their canonical values."""
 
 
 class DuckDbExportReader:
@@ -195,6 +219,7 @@ class DuckDbExportReader:
         if temp_directory is not None:
             self._config["temp_directory"] = temp_directory
         self.tally = ScanTally()
+        self._cache: dict[tuple[str | None, str | None], StoredCounter] = {}
 
     def snapshot(
         self, files: Sequence[str], manifest: Manifest | None = None
@@ -246,85 +271,76 @@ class DuckDbExportReader:
                     f"{malformed} malformed line(s); the manifest announces "
                     f"{manifest.summary.item_count} items"
                 )
-            connection.execute(_ROWS)
+            connection.execute(_ROWS, {"sep": model.separator})
             yield from self._rows(connection)
 
     def _rows(self, connection: duckdb.DuckDBPyConnection) -> Iterator[SnapshotRow]:
+        model, tally = self._model, self.tally
         slug: str | None = None
+        plain = False
         keys: list[EventKey] = []
-        first: tuple[str | None, str | None] = (None, None)
+        first: _Counter = (None, None, None, None)
         counted = 0
         while batch := connection.fetchmany(FETCH_ROWS):
-            for row_slug, pk, sk, counter, version, attendees in batch:
+            for row_slug, pk, sk, *counter, attendees, row_plain, value, version in batch:
                 if row_slug != slug:
-                    if slug is not None:
-                        yield from self._finish(slug, keys, first, counted)
-                    slug, keys, first, counted = row_slug, [], (None, None), int(attendees)
+                    if slug is not None and (
+                        row := self._finish(slug, plain, keys, first, counted)
+                    ):
+                        yield row
+                    slug, plain, keys, counted = row_slug, row_plain, [], attendees
                 if pk is None:
                     continue
-                if classify(pk, sk, self._model).kind is not ItemKind.EVENT:
-                    self.tally.other += 1
+                if not plain and classify(pk, sk, model).kind is not ItemKind.EVENT:
+                    tally.other += 1
                     continue
                 if not keys:
-                    first = (counter, version)
+                    first = (counter[0], counter[1], value, version)
                 keys.append(EventKey(pk, sk))
-        if slug is not None:
-            yield from self._finish(slug, keys, first, counted)
+        if slug is not None and (row := self._finish(slug, plain, keys, first, counted)):
+            yield row
 
     def _finish(
-        self,
-        slug: str,
-        keys: list[EventKey],
-        first: tuple[str | None, str | None],
-        counted: int,
-    ) -> Iterator[SnapshotRow]:
+        self, slug: str, plain: bool, keys: list[EventKey], first: _Counter, counted: int
+    ) -> SnapshotRow | None:
         tally = self.tally
-        tally.events += len(keys)  # each already passed classify()
-        if not is_valid_slug(slug, self._model):
+        tally.events += len(keys)  # each passed classify()
+        if not plain and not is_valid_slug(slug, self._model):
             # SQL let through an attendee slug the model refuses (whitespace SQL does not
             # strip): those items are neither events nor attendees.
             tally.other += counted
-            return
+            return None
         tally.attendees += counted
         if not keys:
             tally.orphan_attendees += counted
-            return
-        yield SnapshotRow(slug, tuple(keys), stored_attributes(self._model, *first), counted)
+            return None
+        return SnapshotRow(slug, tuple(keys), self._stored(first), counted)
 
+    def _stored(self, first: _Counter) -> StoredCounter:
+        """The live adapter's reading of the counter attributes; canonical integers (nearly
+        every counter) are taken from SQL as they are. A :class:`StoredCounter` is immutable
+        and events share counter and version values, so each pair is read once (up to
+        :data:`STORED_CACHE` pairs: building one costs more than the rest of a slug's row)."""
+        key = first[:2]
+        stored = self._cache.get(key)
+        if stored is None:
+            stored = self._read_stored(first)
+            if len(self._cache) < STORED_CACHE:
+                self._cache[key] = stored
+        return stored
 
-def plain_integer(text: str | None) -> int | None:
-    """The integer of ``text`` when it is exactly ``{"N":"<integer>"}`` as
-    :func:`~reconciler.reconcile.dynamo.render_attribute` writes it (no sign but ``-``, no
-    leading zero, no ``-0``), else ``None``: such a counter needs no JSON round trip, which
-    is most of the Python side's cost on a table of small events."""
-    if text is None or not text.startswith('{"N":"') or not text.endswith('"}'):
-        return None
-    inner = text[6:-2]
-    digits = inner.removeprefix("-")
-    if not (digits.isascii() and digits.isdigit()) or len(digits) > 30:
-        return None
-    if (digits[0] == "0" and len(digits) > 1) or inner == "-0":
-        return None
-    return int(inner)
-
-
-def stored_attributes(model: TableModel, counter: str | None, version: str | None) -> StoredCounter:
-    """The counter attributes an export holds (DynamoDB JSON text, or ``None`` when absent),
-    read as :func:`~reconciler.reconcile.dynamo.stored_counter` reads a live item."""
-    value = plain_integer(counter)
-    version_value = plain_integer(version)
-    if value is not None and (version is None or version_value is not None):
-        return StoredCounter(CounterKind.NUMBER, value=value, raw=counter, version=version_value)
-    return stored_counter(_attributes(model, counter, version), model)
-
-
-def _attributes(model: TableModel, counter: str | None, version: str | None) -> dict[str, Any]:
-    attributes: dict[str, Any] = {}
-    if counter is not None:
-        attributes[model.counter_attr] = json.loads(counter)
-    if version is not None:
-        attributes[model.version_attr] = json.loads(version)
-    return attributes
+    def _read_stored(self, first: _Counter) -> StoredCounter:
+        counter, version, value, version_value = first
+        if value is not None and (version is None or version_value is not None):
+            return StoredCounter(
+                CounterKind.NUMBER, value=value, raw=counter, version=version_value
+            )
+        attributes: dict[str, Any] = {}
+        if counter is not None:
+            attributes[self._model.counter_attr] = json.loads(counter)
+        if version is not None:
+            attributes[self._model.version_attr] = json.loads(version)
+        return stored_counter(attributes, self._model)
 
 
 class LocalDuckDbExport:
