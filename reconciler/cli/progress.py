@@ -71,9 +71,9 @@ class RichPassProgress:
         if self._sweep is not None:
             self._bars.update(self._sweep, total=total)
 
-    def event_checked(self) -> None:
+    def event_checked(self, events: int = 1) -> None:
         if self._sweep is not None:
-            self._bars.advance(self._sweep)
+            self._bars.advance(self._sweep, events)
 
     def settle_started(self, suspects: int, settle_seconds: float) -> None:
         self._finish(self._sweep, at_total=False)

@@ -128,7 +128,7 @@ def _export_sweep(settings: RunSettings, clock: Clock, wall: WallClock) -> Expor
         raise ConfigError(
             "--from-export", "needs DuckDB, which is not installed: pip install '.[export]'"
         ) from exc
-    source = LocalDuckDbExport(settings.from_export, settings.table.model)
+    source = LocalDuckDbExport(settings.from_export, settings.table.model, settings.event)
     return ExportSweep(source, clock=clock, wall=wall, event=settings.event)
 
 

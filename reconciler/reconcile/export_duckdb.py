@@ -25,7 +25,7 @@ import duckdb
 from reconciler.kernel.model import EventKey, ItemKind, TableModel, classify, is_valid_slug
 from reconciler.reconcile.core import CounterKind, StoredCounter
 from reconciler.reconcile.dynamo import stored_counter
-from reconciler.reconcile.export_core import SnapshotRow
+from reconciler.reconcile.export_core import InSyncEvents, SnapshotRow, SnapshotRows
 from reconciler.reconcile.export_manifest import (
     FILES_NAME,
     SUMMARY_NAME,
@@ -161,7 +161,8 @@ GROUP BY ALL
 
 _TOTALS = "SELECT kind, sum(n)::BIGINT FROM scanned GROUP BY kind"
 
-_ROWS = r"""
+_FLAG = r"""
+CREATE TEMP TABLE flagged AS
 WITH counts AS (
     SELECT slug, sum(n)::BIGINT AS attendees FROM scanned WHERE kind = 'attendee' GROUP BY slug
 ), joined AS (
@@ -169,25 +170,42 @@ WITH counts AS (
            coalesce(c.attendees, 0) AS attendees
     FROM (SELECT * FROM scanned WHERE kind = 'event') AS e
     FULL OUTER JOIN counts AS c ON e.slug = c.slug
+), valued AS (
+    SELECT *,
+           regexp_full_match(slug, '[!-~]+') AND strpos(slug, $sep) = 0 AS plain_slug,
+           TRY_CAST(regexp_extract(counter, '^\{"N":"(0|-?[1-9][0-9]{0,17})"\}$', 1) AS BIGINT)
+               AS counter_value,
+           TRY_CAST(regexp_extract(version, '^\{"N":"(0|-?[1-9][0-9]{0,17})"\}$', 1) AS BIGINT)
+               AS version_value,
+           count(pk) OVER (PARTITION BY slug) AS event_items
+    FROM joined
+    WHERE $event IS NULL OR slug = $event
 )
-SELECT slug, pk, sk, counter, version, attendees,
-       regexp_full_match(slug, '[!-~]+') AND strpos(slug, $sep) = 0 AS plain_slug,
-       TRY_CAST(regexp_extract(counter, '^\{"N":"(0|-?[1-9][0-9]{0,17})"\}$', 1) AS BIGINT)
-           AS counter_value,
-       TRY_CAST(regexp_extract(version, '^\{"N":"(0|-?[1-9][0-9]{0,17})"\}$', 1) AS BIGINT)
-           AS version_value
-FROM joined
-ORDER BY slug, pk NULLS LAST, sk NULLS LAST
+SELECT *,
+       coalesce($bulk AND event_items = 1 AND plain_slug AND counter_value = attendees
+                AND (version IS NULL OR version_value IS NOT NULL), false) AS in_sync
+FROM valued
 """
-"""A row per event item (and one per slug with attendees and no event item), so a slug's rows
-come together: flat rows, because DuckDB hands lists over to Python several times slower.
+"""One row per event item and one per slug with attendees but no event item.
 
 ``plain_slug`` (printable ASCII without a space or the separator) is a slug
 :func:`~reconciler.kernel.model.is_valid_slug` accepts, and SQL classified its event items as
-:func:`~reconciler.kernel.model.classify` does: only the other rows are classified again in
-Python. The ``_value`` columns hold the integer of a counter written exactly
-``{"N":"<integer>"}``, as :func:`~reconciler.reconcile.dynamo.render_attribute` writes it and
-small enough for a BIGINT: the integer the live adapter reads, without a JSON round trip."""
+:func:`~reconciler.kernel.model.classify` does. The ``_value`` columns hold the integer of an
+attribute written exactly ``{"N":"<integer>"}`` (as
+:func:`~reconciler.reconcile.dynamo.render_attribute` writes it) and small enough for a BIGINT:
+the integer the live adapter reads. ``in_sync`` is a sufficient condition for
+:func:`~reconciler.reconcile.export_core.judge`'s verdict: one event item, a readable version
+or none, a counter equal to the count. Such slugs (nearly all) are counted, not listed."""
+
+_IN_SYNC = "SELECT count(*), coalesce(sum(attendees), 0)::BIGINT FROM flagged WHERE in_sync"
+
+_ROWS = """
+SELECT slug, pk, sk, counter, version, attendees, plain_slug, counter_value, version_value
+FROM flagged WHERE NOT in_sync
+ORDER BY slug, pk NULLS LAST, sk NULLS LAST
+"""
+"""Flat rows, sorted so that a slug's rows come together: DuckDB hands lists over to Python
+several times slower than flat rows."""
 
 
 _Counter = tuple[str | None, str | None, int | None, int | None]
@@ -208,8 +226,12 @@ class DuckDbExportReader:
         memory_limit: str = "512MB",
         threads: int | None = None,
         temp_directory: str | None = None,
+        event: str | None = None,
+        list_in_sync: bool = False,
     ) -> None:
         self._model = model
+        self._event = event
+        self._list_in_sync = list_in_sync
         self._config: dict[str, Any] = {
             "memory_limit": memory_limit,
             "preserve_insertion_order": False,
@@ -221,10 +243,9 @@ class DuckDbExportReader:
         self.tally = ScanTally()
         self._cache: dict[tuple[str | None, str | None], StoredCounter] = {}
 
-    def snapshot(
-        self, files: Sequence[str], manifest: Manifest | None = None
-    ) -> Iterator[SnapshotRow]:
-        """Every slug with an event item, sorted by slug. ``tally`` is complete once the
+    def snapshot(self, files: Sequence[str], manifest: Manifest | None = None) -> SnapshotRows:
+        """Every slug with an event item, sorted by slug (those found in sync in SQL counted
+        in one :class:`InSyncEvents` first, unless ``list_in_sync``). ``tally`` is complete once the
         iterator is exhausted. With ``manifest``, the items scanned must be the items it
         announces and none may be malformed, else the export is refused as incomplete before
         any row is yielded."""
@@ -232,7 +253,7 @@ class DuckDbExportReader:
 
     def snapshot_batches(
         self, batches: Iterable[Sequence[str]], manifest: Manifest | None = None
-    ) -> Iterator[SnapshotRow]:
+    ) -> SnapshotRows:
         """:meth:`snapshot` over files that become available a batch at a time: each batch is
         scanned (and may be deleted) before the next is asked for, so an export fetched from
         S3 needs local room for one batch only."""
@@ -271,7 +292,14 @@ class DuckDbExportReader:
                     f"{malformed} malformed line(s); the manifest announces "
                     f"{manifest.summary.item_count} items"
                 )
-            connection.execute(_ROWS, {"sep": model.separator})
+            flags = {"sep": model.separator, "event": self._event, "bulk": not self._list_in_sync}
+            connection.execute(_FLAG, flags)
+            in_sync = connection.execute(_IN_SYNC).fetchone() or (0, 0)
+            if in_sync[0]:
+                self.tally.events += in_sync[0]
+                self.tally.attendees += in_sync[1]
+                yield InSyncEvents(in_sync[0])
+            connection.execute(_ROWS)
             yield from self._rows(connection)
 
     def _rows(self, connection: duckdb.DuckDBPyConnection) -> Iterator[SnapshotRow]:
@@ -346,14 +374,16 @@ class DuckDbExportReader:
 class LocalDuckDbExport:
     """A local export directory read by DuckDB: the snapshot source of ``run --from-export``."""
 
-    def __init__(self, directory: Path, model: TableModel) -> None:
+    def __init__(self, directory: Path, model: TableModel, event: str | None = None) -> None:
         self._directory = directory
         self._model = model
+        self._event = event
 
     @property
     def export_id(self) -> str:
         return self._directory.resolve().name
 
-    def open(self) -> tuple[Manifest, Iterator[SnapshotRow]]:
+    def open(self) -> tuple[Manifest, SnapshotRows]:
         manifest, paths = load_local_export(self._directory)
-        return manifest, DuckDbExportReader(self._model).snapshot(paths, manifest)
+        reader = DuckDbExportReader(self._model, event=self._event)
+        return manifest, reader.snapshot(paths, manifest)

@@ -11,14 +11,14 @@ A suspect whose event has a backfilled ledger goes to the ledger path's own live
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
 from reconciler.kernel.logs import get_logger
 from reconciler.kernel.model import EventKey
 from reconciler.reconcile.core import Observation
-from reconciler.reconcile.export_core import SnapshotRow, SnapshotVerdict, judge
+from reconciler.reconcile.export_core import InSyncEvents, SnapshotRows, SnapshotVerdict, judge
 from reconciler.reconcile.export_manifest import Manifest
 from reconciler.reconcile.ledger_tally import LedgerLook
 from reconciler.reconcile.pass_control import PassStoppedError
@@ -31,7 +31,7 @@ class SnapshotSource(Protocol):
     @property
     def export_id(self) -> str: ...
 
-    def open(self) -> tuple[Manifest, Iterator[SnapshotRow]]:
+    def open(self) -> tuple[Manifest, SnapshotRows]:
         """Raises an :class:`~reconciler.reconcile.export_manifest.ExportError` for an export
         that is partial or malformed (possibly only once the rows are read)."""
         ...
@@ -86,10 +86,18 @@ class ExportSweep:
         self._log.info("export_sweep_started", export_id=report["id"], export_time=report["time"])
         state.progress.sweep_started(None)  # rows stream: their number is known at the end
         for row in rows:
-            if self._event is not None and row.slug != self._event:
-                continue
             if state.control.should_stop():
                 raise PassStoppedError
+            if isinstance(row, InSyncEvents):
+                # As many in-sync first looks as it counts, none of them worth a second look.
+                summary.events_checked += row.events
+                summary.classic_events += row.events
+                summary.in_sync += row.events
+                report["events"] = summary.events_checked
+                state.progress.event_checked(row.events)
+                continue
+            if self._event is not None and row.slug != self._event:
+                continue
             summary.events_checked += 1
             report["events"] = summary.events_checked
             verdict, _ = judge(row)

@@ -25,8 +25,9 @@ class PassProgress(Protocol):
         """The total became known during the sweep (the scan sweep, once the table is read)."""
         ...
 
-    def event_checked(self) -> None:
-        """One event's first look is done (in sync, suspect, ambiguous or skipped)."""
+    def event_checked(self, events: int = 1) -> None:
+        """``events`` first looks are done (in sync, suspect, ambiguous or skipped); more
+        than one when an export's engine counted the events it found in sync."""
         ...
 
     def settle_started(self, suspects: int, settle_seconds: float) -> None:
@@ -60,7 +61,7 @@ class NoProgress:
     def sweep_total(self, total: int) -> None:
         return None
 
-    def event_checked(self) -> None:
+    def event_checked(self, events: int = 1) -> None:
         return None
 
     def settle_started(self, suspects: int, settle_seconds: float) -> None:

@@ -15,8 +15,8 @@ class RecordingProgress:
     def sweep_total(self, total: int) -> None:
         self.calls.append(("sweep_total", (total,)))
 
-    def event_checked(self) -> None:
-        self.calls.append(("event_checked", ()))
+    def event_checked(self, events: int = 1) -> None:
+        self.calls.append(("event_checked", () if events == 1 else (events,)))
 
     def settle_started(self, suspects: int, settle_seconds: float) -> None:
         self.calls.append(("settle_started", (suspects, settle_seconds)))

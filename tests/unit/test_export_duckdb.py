@@ -12,7 +12,7 @@ from reconciler.devtools.export_writer import ExportSpec, generate_export, write
 from reconciler.kernel.model import EventKey, TableModel
 from reconciler.reconcile.core import CounterKind
 from reconciler.reconcile.dynamo import stored_counter
-from reconciler.reconcile.export_core import SnapshotRow, SnapshotTally, suspects
+from reconciler.reconcile.export_core import InSyncEvents, SnapshotRow, SnapshotTally, suspects
 from reconciler.reconcile.export_duckdb import (
     DuckDbExportReader,
     load_local_export,
@@ -23,10 +23,17 @@ MODEL = TableModel()
 
 
 def _rows(directory: Path, model: TableModel = MODEL) -> tuple[list[SnapshotRow], Any]:
+    """Every slug listed, the in-sync ones included, to check each row's content."""
     manifest, paths = load_local_export(directory)
-    reader = DuckDbExportReader(model, threads=2)
-    rows = list(reader.snapshot(paths, manifest))
+    reader = DuckDbExportReader(model, threads=2, list_in_sync=True)
+    rows = [row for row in reader.snapshot(paths, manifest) if isinstance(row, SnapshotRow)]
     return rows, reader.tally
+
+
+def _read(directory: Path, **options: Any) -> tuple[list[SnapshotRow | InSyncEvents], Any]:
+    manifest, paths = load_local_export(directory)
+    reader = DuckDbExportReader(MODEL, threads=2, **options)
+    return list(reader.snapshot(paths, manifest)), reader.tally
 
 
 def _event(slug: str, count: object, partition: str = "FAD", **extra: Any) -> dict[str, Any]:
@@ -181,7 +188,55 @@ def test_a_counter_and_version_read_from_an_export_are_read_as_the_live_adapter_
         items.append(_event(slug, None) | attributes)
         live[slug] = stored_counter(attributes, model)
     directory, _, _ = write_items(tmp_path, items, model=model, files=1)
-    manifest, paths = load_local_export(directory)
     # WHEN the export is read THEN each stored counter is what a live read makes of the item
-    rows = DuckDbExportReader(model).snapshot(paths, manifest)
+    rows, _ = _rows(directory, model)
     assert {row.slug: row.stored for row in rows} == live
+
+
+def test_events_sql_proves_in_sync_are_counted_not_listed_and_nothing_else_changes(
+    tmp_path: Path,
+) -> None:
+    # GIVEN a generated export with drift
+    spec = ExportSpec(events=200, attendees_per_event=5, drift_percent=10, files=4, seed=8)
+    generated = generate_export(tmp_path, spec)
+    # WHEN it is read by default and with every slug listed
+    counted, counted_tally = _read(generated.directory)
+    listed, listed_tally = _read(generated.directory, list_in_sync=True)
+    # THEN the in-sync events come first as one count, and only the others are listed
+    assert counted[0] == InSyncEvents(200 - len(generated.drifted))
+    assert {row.slug for row in counted[1:] if isinstance(row, SnapshotRow)} == generated.drifted
+    # AND the suspects, the verdict tallies and the reader's tally are the same either way
+    tallies = SnapshotTally(), SnapshotTally()
+    assert list(suspects(counted, tallies[0])) == list(suspects(listed, tallies[1]))
+    assert tallies[0] == tallies[1]
+    assert counted_tally == listed_tally
+
+
+def test_a_slug_sql_cannot_prove_in_sync_is_listed_and_judged_in_python(tmp_path: Path) -> None:
+    items = [
+        _event("padded", {"N": "1"}, counterVersion={"N": "007"}),
+        *_attendees("padded", 1),
+        _event("twice", {"N": "1"}),
+        _event("twice", {"N": "1"}, "EVENT"),
+        *_attendees("twice", 1),
+        _event("plain", {"N": "2"}, counterVersion={"N": "9"}),
+        *_attendees("plain", 2),
+    ]
+    directory, _, _ = write_items(tmp_path, items, model=MODEL, files=2)
+    rows, _ = _read(directory)
+    assert rows[0] == InSyncEvents(1)
+    assert [row.slug for row in rows[1:] if isinstance(row, SnapshotRow)] == ["padded", "twice"]
+    tally = SnapshotTally()
+    assert list(suspects(rows, tally)) == []
+    assert (tally.events, tally.in_sync, tally.ambiguous) == (3, 2, 1)
+
+
+def test_one_event_is_read_alone_when_asked_for(tmp_path: Path) -> None:
+    spec = ExportSpec(events=30, attendees_per_event=3, drift_percent=50, files=2, seed=4)
+    generated = generate_export(tmp_path, spec)
+    drifted = min(generated.drifted)
+    in_sync = min(set(generated.counts) - generated.drifted)
+    assert [getattr(r, "slug", r) for r in _read(generated.directory, event=drifted)[0]] == [
+        drifted
+    ]
+    assert _read(generated.directory, event=in_sync)[0] == [InSyncEvents(1)]
