@@ -150,6 +150,7 @@ def await_export(
         progress.export_waiting(export.export_id, export.status, clock() - started)
 
     tick(0.0)
+    polls = 0
     while export.status == IN_PROGRESS:
         deadline = started + spec.timeout_seconds
         if clock() >= deadline:
@@ -159,7 +160,11 @@ def await_export(
                 "(--export-timeout); it keeps running in AWS: once COMPLETED, read it with "
                 f"--from-export s3://{spec.bucket}/{spec.prefix or ''}"
             )
-        wait_until(min(clock() + spec.poll_seconds, deadline), control, clock, sleep, tick)
+        # 1, 2, 4, 8 s, then every poll_seconds: a small table's export is soon done, a large
+        # one's takes minutes, and DescribeExport is cheap either way.
+        interval = min(spec.poll_seconds, 2.0**polls)
+        polls += 1
+        wait_until(min(clock() + interval, deadline), control, clock, sleep, tick)
         export = service.describe(export.arn)
         tick(0.0)
     if export.status != COMPLETED:
