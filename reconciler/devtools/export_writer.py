@@ -222,8 +222,10 @@ def export_table(
     model: TableModel | None = None,
     files: int = 4,
     export_time: datetime | None = None,
+    seed: int = 0,
 ) -> GeneratedExport:
-    """Export a (moto or dynalite) table's live contents in AWS's layout. The drifted slugs are
+    """Export a (moto or dynalite) table's live contents in AWS's layout (``seed`` sets the
+    export id: exports written side by side need different seeds). The drifted slugs are
     those whose single event item's counter is not its attendee count; binary attributes, which
     an export writes as base64, are not expected in such test tables."""
     model = model or TableModel()
@@ -241,7 +243,12 @@ def export_table(
             yield item
 
     directory, items, when = write_items(
-        root, observed(_scan(client, table_name)), model=model, files=files, export_time=export_time
+        root,
+        observed(_scan(client, table_name)),
+        model=model,
+        files=files,
+        seed=seed,
+        export_time=export_time,
     )
     drifted = frozenset(
         slug

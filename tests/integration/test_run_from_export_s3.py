@@ -64,10 +64,11 @@ def test_a_location_of_several_exports_reads_the_newest_complete_one(
         tmp_path / "a", table.ddb, table.name, export_time=datetime(2026, 5, 1, tzinfo=UTC)
     )
     newer = export_table(
-        tmp_path / "b", table.ddb, table.name, export_time=datetime(2026, 5, 2, tzinfo=UTC)
+        tmp_path / "b", table.ddb, table.name, export_time=datetime(2026, 5, 2, tzinfo=UTC), seed=1
     )
-    running = export_table(tmp_path / "c", table.ddb, table.name)  # the newest, unfinished
+    running = export_table(tmp_path / "c", table.ddb, table.name, seed=2)  # newest, unfinished
     (running.directory / SUMMARY_NAME).unlink()
+    assert len({e.directory.name for e in (older, newer, running)}) == 3
     for export in (older, newer, running):
         upload_export(s3, export.directory, BUCKET, "exports/")
     code, summary, _ = _run(capsys, table, "--from-export", f"s3://{BUCKET}/exports")
@@ -81,7 +82,7 @@ def test_a_local_location_of_several_exports_reads_the_newest_complete_one(
 ) -> None:
     export_table(tmp_path, table.ddb, table.name, export_time=datetime(2026, 5, 2, tzinfo=UTC))
     newest = export_table(
-        tmp_path / "x", table.ddb, table.name, export_time=datetime(2026, 5, 3, tzinfo=UTC)
+        tmp_path / "x", table.ddb, table.name, export_time=datetime(2026, 5, 3, tzinfo=UTC), seed=1
     )
     code, summary, _ = _run(capsys, table, "--from-export", str(tmp_path), "--dry-run")
     assert code == 0
