@@ -63,6 +63,16 @@ class RichPassProgress:
         self._settle: TaskID | None = None
         self._recheck: TaskID | None = None
         self._writes: TaskID | None = None
+        self._export: TaskID | None = None
+
+    def export_waiting(self, export_id: str, status: str, elapsed_seconds: float) -> None:
+        label = f"export {export_id}: {status}, {timedelta(seconds=round(elapsed_seconds))}"
+        if self._export is None:
+            self._export = self._bars.add_task(label, total=None)
+        done = status != "IN_PROGRESS"
+        self._bars.update(self._export, description=label, total=1 if done else None)
+        if done:
+            self._bars.update(self._export, completed=1)
 
     def sweep_started(self, total: int | None) -> None:
         self._sweep = self._bars.add_task("sweep", total=total)

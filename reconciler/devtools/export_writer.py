@@ -280,8 +280,10 @@ def export_table(
     model: TableModel | None = None,
     files: int = 4,
     export_time: datetime | None = None,
+    seed: int = 0,
 ) -> GeneratedExport:
-    """Export a (moto or dynalite) table's live contents in AWS's layout. The drifted slugs are
+    """Export a (moto or dynalite) table's live contents in AWS's layout (``seed`` sets the
+    export id: exports written side by side need different seeds). The drifted slugs are
     those whose single event item's counter is not its attendee count; binary attributes, which
     an export writes as base64, are not expected in such test tables."""
     model = model or TableModel()
@@ -299,7 +301,12 @@ def export_table(
             yield item
 
     directory, items, when = write_items(
-        root, observed(_scan(client, table_name)), model=model, files=files, export_time=export_time
+        root,
+        observed(_scan(client, table_name)),
+        model=model,
+        files=files,
+        seed=seed,
+        export_time=export_time,
     )
     drifted = frozenset(
         slug
@@ -308,3 +315,18 @@ def export_table(
     )
     truth = {slug: counts.get(slug, 0) for slug in counters}
     return GeneratedExport(directory, when, items, drifted, truth)
+
+
+def upload_export(s3: Any, directory: Path, bucket: str, prefix: str = "") -> str:
+    """Copy a local export (``<root>/AWSDynamoDB/<export-id>``) to ``s3://bucket/prefix``
+    under the same ``AWSDynamoDB/<export-id>/`` layout DynamoDB writes; returns the export's
+    URI. The manifests go last, as DynamoDB writes the summary once the data is complete."""
+    base = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+    export_key = f"{base}{EXPORT_ROOT}/{directory.name}/"
+    data = sorted((directory / DATA_DIRECTORY).glob("*"))
+    manifests = [directory / FILES_NAME, directory / SUMMARY_NAME]
+    with aws_call("PutObject"):
+        for path in [*data, *(m for m in manifests if m.exists())]:
+            key = export_key + path.relative_to(directory).as_posix()
+            s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+    return f"s3://{bucket}/{export_key}"

@@ -54,11 +54,16 @@ class ExportSweep:
         clock: Callable[[], float],
         wall: Callable[[], datetime],
         event: str | None = None,
+        watch: Callable[[PassState], None] | None = None,
     ) -> None:
+        """``watch`` hears of each pass before the source is opened (a source that requests
+        an export waits for it with the pass's progress and stop requests)."""
         self._source = source
         self._clock = clock
         self._wall = wall
         self._event = event
+        self._watch = watch
+        self._previous: str | None = None
         self._log = get_logger("reconciler.reconcile")
 
     def sweep(
@@ -72,6 +77,8 @@ class ExportSweep:
         not against a recount, so the ledger path checks it as in a live pass."""
         summary = state.summary
         summary.sweep = "export"
+        if self._watch is not None:
+            self._watch(state)
         manifest, rows = self._source.open()
         exported = manifest.summary.export_time
         at = monotonic_at(exported.timestamp(), self._clock(), self._wall().timestamp())
@@ -83,6 +90,16 @@ class ExportSweep:
             "suspects": 0,
         }
         summary.export = report
+        if report["id"] == self._previous:
+            # serve on a location: no newer export since the last pass. Its suspects were
+            # confirmed (or found in flux) then; the same snapshot says nothing new.
+            report["unchanged"] = True
+            close = getattr(rows, "close", None)
+            if close is not None:
+                close()
+            self._log.info("export_unchanged", export_id=report["id"], export_time=report["time"])
+            state.progress.sweep_started(0)
+            return
         self._log.info("export_sweep_started", export_id=report["id"], export_time=report["time"])
         state.progress.sweep_started(None)  # rows stream: their number is known at the end
         for row in rows:
@@ -118,6 +135,7 @@ class ExportSweep:
                 Observation(row.keys[0], row.stored, row.counted, at) if live is None else live
             )
         state.progress.sweep_total(summary.events_checked)
+        self._previous = report["id"]  # read whole: a pass that failed reading it reads it again
 
 
 __all__ = ["ExportSweep", "SnapshotSource", "monotonic_at"]

@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 class RecordingProgress:
     calls: list[tuple[str, tuple[object, ...]]] = field(default_factory=list)
 
+    def export_waiting(self, export_id: str, status: str, elapsed_seconds: float) -> None:
+        self.calls.append(("export_waiting", (export_id, status, elapsed_seconds)))
+
     def sweep_started(self, total: int | None) -> None:
         self.calls.append(("sweep_started", (total,)))
 
