@@ -34,6 +34,9 @@ EXPORT_TIMEOUT = "50m"
 EXPORT_CPU = 1024
 EXPORT_MEMORY_MIB = 2048
 """DuckDB's 512 MB budget, the interpreter and the download batches, with room to spare."""
+EXPORT_WORKING_DIRECTORY = "/tmp"  # noqa: S108 - the task's own volume, not a shared host /tmp
+"""DuckDB spills past its budget to ``.tmp`` in the working directory; the root file system is
+read-only, and /tmp is the task's writable volume (where the download batches go too)."""
 
 _PREFIX = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
 """No ``*`` or ``?``: the prefix goes into IAM resources and conditions, where they match
@@ -51,6 +54,10 @@ class ExportMode:
     """
 
     prefix: str = DEFAULT_EXPORT_PREFIX
+
+    def task_size(self, cpu: int, memory_mib: int) -> tuple[int, int]:
+        """The task's CPU units and memory, raised to what a pass over an export needs."""
+        return max(cpu, EXPORT_CPU), max(memory_mib, EXPORT_MEMORY_MIB)
 
     def environment(self, bucket: s3.IBucket) -> dict[str, str]:
         """The settings of ``serve --from-export new`` as the task's environment."""
@@ -86,8 +93,8 @@ class ExportMode:
                 actions=["s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"],
                 resources=[objects],
             ),
-            # Listing finds the exports under the prefix; it also lets S3 answer a key not yet
-            # written with NoSuchKey (an incomplete export) rather than AccessDenied.
+            # Listing under the prefix only: what reading a location of several exports needs
+            # (``--from-export s3://BUCKET/PREFIX/``), for a run by hand with the task's role.
             iam.PolicyStatement(
                 sid="ListExports",
                 actions=["s3:ListBucket"],

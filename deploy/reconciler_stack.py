@@ -24,7 +24,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct
 
-from deploy.export_mode import EXPORT_CPU, EXPORT_MEMORY_MIB, ExportMode
+from deploy.export_mode import EXPORT_WORKING_DIRECTORY, ExportMode
 from deploy.tables import ExistingTable, TableRefs, table_refs
 from reconciler.kernel import deployment_spec as spec
 from reconciler.kernel.model import TableModel
@@ -106,7 +106,7 @@ class ReconcilerStack(Stack):
         export_statements: list[iam.PolicyStatement] = []
         export_environment: dict[str, str] = {}
         if from_export is not None:
-            cpu, memory_mib = max(cpu, EXPORT_CPU), max(memory_mib, EXPORT_MEMORY_MIB)
+            cpu, memory_mib = from_export.task_size(cpu, memory_mib)
             bucket = s3.Bucket.from_bucket_name(
                 self, "ExportBucket", Fn.import_value(spec.BUCKET_NAME_EXPORT)
             )
@@ -173,6 +173,7 @@ class ReconcilerStack(Stack):
                 exclude=list(IMAGE_EXCLUDES),
             ),
             command=["serve"],
+            working_directory=EXPORT_WORKING_DIRECTORY if from_export else None,
             environment={
                 "TABLE_NAME": tables.table_name,
                 "RECONCILER_STATE_TABLE": tables.state_table_name,

@@ -109,9 +109,26 @@ def test_export_mode_runs_serve_from_a_fresh_export_into_the_stateful_bucket(
     assert stateful_exports[spec.BUCKET_NAME_EXPORT] == {"Ref": bucket_id}
 
 
-def test_export_mode_gives_the_task_room_for_duckdb(exporting: Synth) -> None:
+def test_export_mode_gives_duckdb_memory_and_a_writable_place_to_spill(exporting: Synth) -> None:
+    from aws_cdk.assertions import Match
+
     exporting.template("reconciler").has_resource_properties(
-        "AWS::ECS::TaskDefinition", {"Cpu": "1024", "Memory": "2048"}
+        "AWS::ECS::TaskDefinition",
+        {
+            "Cpu": "1024",
+            "Memory": "2048",
+            "ContainerDefinitions": [
+                Match.object_like(
+                    {
+                        "WorkingDirectory": "/tmp",
+                        "ReadonlyRootFilesystem": True,
+                        "MountPoints": [
+                            {"ContainerPath": "/tmp", "ReadOnly": False, "SourceVolume": "tmp"}
+                        ],
+                    }
+                )
+            ],
+        },
     )
 
 
@@ -136,6 +153,8 @@ def test_without_the_context_value_the_service_reads_the_table_live(synth: Synth
         "AWS::ECS::TaskDefinition", {"Cpu": "256", "Memory": "512"}
     )
     assert "ExportBucket" not in str(template)
+    _, task_definition = only_resource(template, "AWS::ECS::TaskDefinition")
+    assert "WorkingDirectory" not in task_definition["Properties"]["ContainerDefinitions"][0]
 
 
 @pytest.mark.parametrize(
