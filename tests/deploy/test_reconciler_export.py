@@ -183,3 +183,28 @@ def test_no_context_value_is_no_export_mode() -> None:
 def test_the_app_documents_the_context_value() -> None:
     text = (Path(__file__).resolve().parents[2] / "docs" / "deployment.md").read_text()
     assert f"-c {RECONCILER_FROM_EXPORT_CONTEXT}=new" in text
+
+
+def test_serve_accepts_the_export_mode_environment_as_the_task_gets_it(exporting: Synth) -> None:
+    import argparse
+
+    from reconciler.kernel.settings import Source
+    from reconciler.reconcile.export_location import NewExport
+    from reconciler.reconcile.settings import add_run_arguments, parse_run_settings
+    from reconciler.serve.settings import add_serve_arguments, parse_serve_settings
+
+    imported = {"TABLE_NAME": "registrations", "RECONCILER_STATE_TABLE": "registrations-state"}
+    imported |= {"RECONCILER_EXPORT_BUCKET": "app-bucket"}
+    environment = {
+        name: value if isinstance(value, str) else imported[name]
+        for name, value in _environment(exporting).items()
+        if isinstance(value, str) or name in imported
+    }
+    parser = argparse.ArgumentParser()
+    add_run_arguments(parser)
+    add_serve_arguments(parser)
+    source = Source(parser.parse_args([]), environment)
+    run = parse_run_settings(source)
+    settings = parse_serve_settings(source, run)
+    assert run.from_export == NewExport(bucket="app-bucket", prefix="exports", timeout_seconds=3000)
+    assert settings.schedule.every == 3600
