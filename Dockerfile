@@ -5,18 +5,26 @@
 # Lambda runtime's (deploy/stateless_stack.py HANDLER_RUNTIME): the handler and the reconciler
 # run on one interpreter version, the one the tests check against.
 
+# RECONCILER_EXTRAS names the project's optional dependencies the image carries: `export` by
+# default (DuckDB, about 65 MB, for `serve --from-export`); `--build-arg RECONCILER_EXTRAS=`
+# builds the slim image, which recounts from live reads only.
+ARG RECONCILER_EXTRAS=export
+
 FROM python:3.12.8-slim-bookworm AS builder
+ARG RECONCILER_EXTRAS
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY reconciler ./reconciler
 COPY alarms ./alarms
-# The project wheel, then wheels of its runtime dependencies only (no dev or deploy extras).
+# The project wheel, then wheels of its runtime dependencies and of RECONCILER_EXTRAS only (no
+# dev or deploy extras).
 RUN pip wheel --no-deps --wheel-dir /dist . \
-    && pip wheel --wheel-dir /wheels /dist/*.whl
+    && pip wheel --wheel-dir /wheels "$(echo /dist/*.whl)${RECONCILER_EXTRAS:+[$RECONCILER_EXTRAS]}"
 
 FROM python:3.12.8-slim-bookworm AS runtime
+ARG RECONCILER_EXTRAS
 # OCI annotations: what the image is and where it came from (pyproject.toml's metadata).
 LABEL org.opencontainers.image.title="attendee-counter-reconciler" \
       org.opencontainers.image.description="reconciler serve: keeps DynamoDB attendeeCount counters exact, with Prometheus metrics on 9464" \
@@ -34,7 +42,8 @@ RUN groupadd --system --gid 10001 reconciler \
     && useradd --system --uid 10001 --gid reconciler --no-create-home \
        --home-dir /nonexistent --shell /usr/sbin/nologin reconciler
 COPY --from=builder /wheels /wheels
-RUN pip install --no-index --find-links=/wheels /wheels/attendee_counter_reconciler-*.whl \
+RUN pip install --no-index --find-links=/wheels \
+       "$(echo /wheels/attendee_counter_reconciler-*.whl)${RECONCILER_EXTRAS:+[$RECONCILER_EXTRAS]}" \
     && rm -rf /wheels
 USER 10001:10001
 EXPOSE 9464

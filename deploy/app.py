@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from aws_cdk import App
 
 from alarms.runbooks import check_runbook_url_template
+from deploy.export_mode import export_mode
 from deploy.monitoring_stack import MonitoringStack
 from deploy.reconciler_stack import RECONCILER_CLOUDWATCH_NAMESPACE, ReconcilerStack
 from deploy.stateful_stack import StatefulStack
@@ -88,6 +89,8 @@ def build_app(outdir: str | None = None, context: Mapping[str, object] | None = 
         on_failure_queue_name=stateless.on_failure_queue_name,
         cloudwatch_namespace=RECONCILER_CLOUDWATCH_NAMESPACE,
         existing=existing,
+        # -c reconcilerFromExport=new: recount from a fresh export in the bucket each pass.
+        from_export=export_mode(app.node.try_get_context),
         description="reconciler serve on ECS Fargate: keeps attendeeCount exact and replays "
         "the batches the stream mapping dropped",
     )
@@ -155,7 +158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "NAME-state); or existingTableName=NAME with existingTableStreamArn=ARN to adopt a "
         "table the app did not create (its state table NAME-state, or "
         "existingStateTableName=NAME); reconcilerDesiredCount=1|2, "
-        "alarmEmail=ADDRESS[,ADDRESS], runbookUrlTemplate=URL (with {name}, the alarm key)",
+        "alarmEmail=ADDRESS[,ADDRESS], runbookUrlTemplate=URL (with {name}, the alarm key), "
+        "reconcilerFromExport=new (recount from a DynamoDB export in the bucket each pass; "
+        "exportPrefix=PREFIX, default exports)",
     )
     args = parser.parse_args(argv)
     try:

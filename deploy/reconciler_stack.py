@@ -15,14 +15,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Aws, CfnOutput, Duration, RemovalPolicy, Size, Stack
+from aws_cdk import Aws, CfnOutput, Duration, Fn, RemovalPolicy, Size, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct
 
+from deploy.export_mode import EXPORT_WORKING_DIRECTORY, ExportMode
 from deploy.tables import ExistingTable, TableRefs, table_refs
 from reconciler.kernel import deployment_spec as spec
 from reconciler.kernel.model import TableModel
@@ -73,7 +75,8 @@ class ReconcilerStack(Stack):
     the ledger, which per-key repair and backfill read and rewrite. With an on-failure queue
     (the StatelessStack's, by its fixed name) the task replays it: receive and delete on that
     queue only, read the imported stream, and the handler's one extra table read
-    (``BatchGetItem`` on event items).
+    (``BatchGetItem`` on event items). With ``from_export`` each pass recounts from a fresh
+    export in the StatefulStack's bucket (``deploy.export_mode``).
     """
 
     def __init__(
@@ -91,6 +94,7 @@ class ReconcilerStack(Stack):
         memory_mib: int = 512,
         model: TableModel | None = None,
         existing: ExistingTable | None = None,
+        from_export: ExportMode | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -99,6 +103,15 @@ class ReconcilerStack(Stack):
         model = model or TableModel()
         self.cloudwatch_namespace = cloudwatch_namespace
         tables = table_refs(self, existing)
+        export_statements: list[iam.PolicyStatement] = []
+        export_environment: dict[str, str] = {}
+        if from_export is not None:
+            cpu, memory_mib = from_export.task_size(cpu, memory_mib)
+            bucket = s3.Bucket.from_bucket_name(
+                self, "ExportBucket", Fn.import_value(spec.BUCKET_NAME_EXPORT)
+            )
+            export_statements = from_export.statements(bucket, tables.table_arn)
+            export_environment = from_export.environment(bucket)
         # Built from the fixed name, as the MonitoringStack names it: an export would pin the
         # StatelessStack, which must stay free to be destroyed and redeployed.
         self.on_failure_queue_arn: str | None = None
@@ -127,7 +140,9 @@ class ReconcilerStack(Stack):
             self,
             "TaskPolicy",
             roles=[self.task_role],
-            statements=self._statements(tables, model) + self._replay_statements(tables, model),
+            statements=self._statements(tables, model)
+            + self._replay_statements(tables, model)
+            + export_statements,
         )
 
         self.log_group = logs.LogGroup(
@@ -158,6 +173,7 @@ class ReconcilerStack(Stack):
                 exclude=list(IMAGE_EXCLUDES),
             ),
             command=["serve"],
+            working_directory=EXPORT_WORKING_DIRECTORY if from_export else None,
             environment={
                 "TABLE_NAME": tables.table_name,
                 "RECONCILER_STATE_TABLE": tables.state_table_name,
@@ -172,6 +188,7 @@ class ReconcilerStack(Stack):
                     if self.on_failure_queue_url
                     else {}
                 ),
+                **export_environment,
             },
             port_mappings=[
                 ecs.PortMapping(

@@ -18,6 +18,7 @@ from constructs import Construct
 
 from deploy.tables import ExistingTable
 from reconciler.kernel.deployment_spec import (
+    BUCKET_NAME_EXPORT,
     STATE_TABLE_NAME_EXPORT,
     TABLE_NAME_EXPORT,
     TABLE_STREAM_ARN_EXPORT,
@@ -59,7 +60,13 @@ class StatefulStack(Stack):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        CfnOutput(self, "BucketName", value=self.bucket.bucket_name)
+        CfnOutput(
+            self,
+            "BucketName",
+            value=self.bucket.bucket_name,
+            export_name=BUCKET_NAME_EXPORT,
+            description="The bucket; imported by the reconciler's export mode",
+        )
         if existing is not None:
             self._export(existing.name, existing.stream_arn, existing.state_table_name)
             return

@@ -86,6 +86,8 @@ RECONCILER_TASK_ROLE_OUTPUT = "TaskRoleArn"
 TABLE_STREAM_ARN_EXPORT = "TableStreamArn"
 TABLE_NAME_EXPORT = "TableName"
 STATE_TABLE_NAME_EXPORT = "StateTableName"
+BUCKET_NAME_EXPORT = "BucketName"
+"""The StatefulStack's bucket; the ReconcilerStack's export mode writes its exports there."""
 
 # CloudWatch Embedded Metric Format emitted by the handler: namespace default and metric names.
 HANDLER_METRICS_NAMESPACE = "AttendeeCounter/Handler"

@@ -71,3 +71,19 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 def adopted(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     """The app adopting an existing table: ``-c existingTableName -c existingTableStreamArn``."""
     return synthesize(tmp_path_factory.mktemp("cdk.out-adopted"), ADOPTED_CONTEXT)
+
+
+EXPORT_CONTEXT = {"reconcilerFromExport": "new"}
+"""The reconciler recounting from a fresh export each pass (``deploy.export_mode``)."""
+
+
+@pytest.fixture(scope="session")
+def exporting(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    return synthesize(tmp_path_factory.mktemp("cdk.out-export"), EXPORT_CONTEXT)
+
+
+@pytest.fixture(scope="session")
+def adopted_exporting(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """Export mode on an adopted table, with a prefix given as an operator might type it."""
+    context = {**ADOPTED_CONTEXT, **EXPORT_CONTEXT, "exportPrefix": "/n/"}
+    return synthesize(tmp_path_factory.mktemp("cdk.out-adopted-export"), context)

@@ -1,5 +1,5 @@
-"""cfn-lint on every synthesized template, with the app creating its tables and adopting one;
-only W3005 (CDK's redundant DependsOn) is ignored."""
+"""cfn-lint on every synthesized template, with the app creating its tables and adopting one,
+each also in the reconciler's export mode; only W3005 (CDK's redundant DependsOn) is ignored."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def test_every_stack_of_the_app_is_linted(synth: Synth) -> None:
     assert all(path.exists() for path in synth.template_files.values())
 
 
-@pytest.mark.parametrize("mode", ["synth", "adopted"])
+@pytest.mark.parametrize("mode", ["synth", "adopted", "exporting", "adopted_exporting"])
 def test_cfn_lint_finds_nothing_in_any_template(mode: str, request: pytest.FixtureRequest) -> None:
     app: Synth = request.getfixturevalue(mode)
     templates = [str(path) for _, path in sorted(app.template_files.items())]

@@ -35,12 +35,24 @@ def _instructions() -> list[tuple[str, str]]:
     return pairs
 
 
-def _stages() -> list[list[tuple[str, str]]]:
-    stages: list[list[tuple[str, str]]] = []
+def _global_args() -> dict[str, str]:
+    """The ARGs before the first FROM (name to default), which every stage may redeclare."""
+    args: dict[str, str] = {}
     for keyword, rest in _instructions():
         if keyword == "FROM":
+            return args
+        assert keyword == "ARG", "only ARG may come before the first FROM"
+        name, _, default = rest.partition("=")
+        args[name] = default
+    return args
+
+
+def _stages() -> list[list[tuple[str, str]]]:
+    stages: list[list[tuple[str, str]]] = []
+    for keyword, rest in _instructions()[len(_global_args()) :]:
+        if keyword == "FROM":
             stages.append([])
-        assert stages, "the Dockerfile must start with FROM"
+        assert stages, "the Dockerfile must start with FROM (after its global ARGs)"
         stages[-1].append((keyword, rest))
     return stages
 
@@ -157,3 +169,45 @@ def test_the_image_runs_the_python_of_the_lambda_runtime() -> None:
     tag = builder[0][1].split()[0].removeprefix("python:")
     major_minor = ".".join(tag.split(".")[:2])
     assert HANDLER_RUNTIME.name == f"python{major_minor}"
+
+
+def _requirements_naming_the_extras() -> list[str]:
+    """The quoted pip requirement of the builder's ``pip wheel`` and the runtime's install."""
+    found = []
+    for stage in _stages():
+        assert ("ARG", "RECONCILER_EXTRAS") in stage  # a global ARG is unset until redeclared
+        for keyword, rest in stage:
+            if keyword == "RUN" and "pip" in rest:
+                found += re.findall(r'"([^"]*RECONCILER_EXTRAS[^"]*)"', rest)
+    return found
+
+
+def test_the_default_image_carries_the_export_extra() -> None:
+    import tomllib
+
+    extras = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    assert _global_args()["RECONCILER_EXTRAS"] == "export"
+    assert any(requirement.startswith("duckdb") for requirement in extras["export"])
+
+
+@pytest.mark.parametrize(
+    ("build_arg", "suffix"), [("export", "[export]"), ("export,demo", "[export,demo]"), ("", "")]
+)
+def test_the_build_argument_names_the_extras_both_stages_install(
+    build_arg: str, suffix: str
+) -> None:
+    wheel, install = _requirements_naming_the_extras()
+    assert wheel.startswith("$(echo /dist/")
+    assert install.startswith("$(echo /wheels/attendee_counter_reconciler-")
+    for requirement in (wheel, install):
+        # The shell the RUN lines use expands it: no extras, no brackets (the slim image).
+        expanded = subprocess.run(
+            ["/bin/sh", "-c", f'printf %s "{requirement}"'],
+            env={"RECONCILER_EXTRAS": build_arg},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert expanded.endswith(".whl" + suffix)

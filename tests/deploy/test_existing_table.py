@@ -108,6 +108,7 @@ def test_the_stateful_stack_keeps_the_bucket_and_exports_the_adopted_names(
         spec.TABLE_NAME_EXPORT: ADOPTED_TABLE,
         spec.TABLE_STREAM_ARN_EXPORT: ADOPTED_STREAM_ARN,
         spec.STATE_TABLE_NAME_EXPORT: f"{ADOPTED_TABLE}-state",
+        spec.BUCKET_NAME_EXPORT: {"Ref": only_resource(template, "AWS::S3::Bucket")[0]},
     }
 
 

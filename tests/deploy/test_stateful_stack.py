@@ -98,6 +98,7 @@ def test_table_name_stream_arn_and_state_table_name_are_exported_under_the_spec_
         spec.TABLE_NAME_EXPORT: {"Ref": table_id},
         spec.TABLE_STREAM_ARN_EXPORT: {"Fn::GetAtt": [table_id, "StreamArn"]},
         spec.STATE_TABLE_NAME_EXPORT: {"Ref": table_ids["state_table"]},
+        spec.BUCKET_NAME_EXPORT: {"Ref": only_resource(template, "AWS::S3::Bucket")[0]},
     }
     assert spec.TABLE_STREAM_ARN_EXPORT == "TableStreamArn"
     assert spec.STATE_TABLE_NAME_EXPORT == "StateTableName"
