@@ -14,31 +14,24 @@ the manifest's and any malformed line refuses the snapshot as incomplete.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from reconciler.kernel.model import EventKey, ItemKind, TableModel, classify, is_valid_slug
-from reconciler.reconcile.core import CounterKind, StoredCounter
-from reconciler.reconcile.dynamo import stored_counter
+from reconciler.kernel.model import TableModel
 from reconciler.reconcile.export_core import SnapshotRow
 from reconciler.reconcile.export_manifest import (
     FILES_NAME,
     SUMMARY_NAME,
     ExportFormatError,
-    ExportIncompleteError,
     Manifest,
     parse_files,
     parse_summary,
     verify,
 )
-
-FETCH_ROWS = 10_000
-"""Rows fetched from DuckDB at a time: the Python side holds one batch, never the result."""
+from reconciler.reconcile.export_rows import ScanTally, SnapshotFold, check_totals, fetched
 
 _CHUNK = 1 << 20
 
@@ -69,22 +62,6 @@ def load_local_export(directory: Path) -> tuple[Manifest, list[str]]:
     digests = {f.relative_path: _md5(directory / f.relative_path) for f in files}
     manifest = verify(summary, files, digests)
     return manifest, [str(directory / f.relative_path) for f in manifest.files]
-
-
-@dataclass(slots=True)
-class ScanTally:
-    """Every line of the export, by what it is."""
-
-    events: int = 0
-    attendees: int = 0
-    orphan_attendees: int = 0
-    """Attendee items of a slug with no event item (no counter to check)."""
-    other: int = 0
-    malformed: int = 0
-
-    @property
-    def items(self) -> int:
-        return self.events + self.attendees + self.other
 
 
 def _path(attribute: str, kind: str | None = None) -> str:
@@ -236,95 +213,9 @@ class DuckDbExportReader:
                 },
             )
             totals = {kind: int(count) for kind, count in connection.execute(_TOTALS).fetchall()}
-            self.tally.other = totals.get("other", 0)
-            self.tally.malformed = malformed = totals.pop("malformed", 0)
-            if manifest is not None and (
-                malformed or sum(totals.values()) != manifest.summary.item_count
-            ):
-                raise ExportIncompleteError(
-                    f"the data files hold {sum(totals.values())} readable items and "
-                    f"{malformed} malformed line(s); the manifest announces "
-                    f"{manifest.summary.item_count} items"
-                )
+            check_totals(totals, self.tally, manifest)
             connection.execute(_ROWS)
-            yield from self._rows(connection)
-
-    def _rows(self, connection: duckdb.DuckDBPyConnection) -> Iterator[SnapshotRow]:
-        slug: str | None = None
-        keys: list[EventKey] = []
-        first: tuple[str | None, str | None] = (None, None)
-        counted = 0
-        while batch := connection.fetchmany(FETCH_ROWS):
-            for row_slug, pk, sk, counter, version, attendees in batch:
-                if row_slug != slug:
-                    if slug is not None:
-                        yield from self._finish(slug, keys, first, counted)
-                    slug, keys, first, counted = row_slug, [], (None, None), int(attendees)
-                if pk is None:
-                    continue
-                if classify(pk, sk, self._model).kind is not ItemKind.EVENT:
-                    self.tally.other += 1
-                    continue
-                if not keys:
-                    first = (counter, version)
-                keys.append(EventKey(pk, sk))
-        if slug is not None:
-            yield from self._finish(slug, keys, first, counted)
-
-    def _finish(
-        self,
-        slug: str,
-        keys: list[EventKey],
-        first: tuple[str | None, str | None],
-        counted: int,
-    ) -> Iterator[SnapshotRow]:
-        tally = self.tally
-        tally.events += len(keys)  # each already passed classify()
-        if not is_valid_slug(slug, self._model):
-            # SQL let through an attendee slug the model refuses (whitespace SQL does not
-            # strip): those items are neither events nor attendees.
-            tally.other += counted
-            return
-        tally.attendees += counted
-        if not keys:
-            tally.orphan_attendees += counted
-            return
-        yield SnapshotRow(slug, tuple(keys), stored_attributes(self._model, *first), counted)
-
-
-def plain_integer(text: str | None) -> int | None:
-    """The integer of ``text`` when it is exactly ``{"N":"<integer>"}`` as
-    :func:`~reconciler.reconcile.dynamo.render_attribute` writes it (no sign but ``-``, no
-    leading zero, no ``-0``), else ``None``: such a counter needs no JSON round trip, which
-    is most of the Python side's cost on a table of small events."""
-    if text is None or not text.startswith('{"N":"') or not text.endswith('"}'):
-        return None
-    inner = text[6:-2]
-    digits = inner.removeprefix("-")
-    if not (digits.isascii() and digits.isdigit()) or len(digits) > 30:
-        return None
-    if (digits[0] == "0" and len(digits) > 1) or inner == "-0":
-        return None
-    return int(inner)
-
-
-def stored_attributes(model: TableModel, counter: str | None, version: str | None) -> StoredCounter:
-    """The counter attributes an export holds (DynamoDB JSON text, or ``None`` when absent),
-    read as :func:`~reconciler.reconcile.dynamo.stored_counter` reads a live item."""
-    value = plain_integer(counter)
-    version_value = plain_integer(version)
-    if value is not None and (version is None or version_value is not None):
-        return StoredCounter(CounterKind.NUMBER, value=value, raw=counter, version=version_value)
-    return stored_counter(_attributes(model, counter, version), model)
-
-
-def _attributes(model: TableModel, counter: str | None, version: str | None) -> dict[str, Any]:
-    attributes: dict[str, Any] = {}
-    if counter is not None:
-        attributes[model.counter_attr] = json.loads(counter)
-    if version is not None:
-        attributes[model.version_attr] = json.loads(version)
-    return attributes
+            yield from SnapshotFold(model, self.tally).rows(fetched(connection))
 
 
 class LocalDuckDbExport:

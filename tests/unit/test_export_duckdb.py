@@ -14,13 +14,9 @@ from reconciler.kernel.model import EventKey, TableModel
 from reconciler.reconcile.core import CounterKind
 from reconciler.reconcile.dynamo import stored_counter
 from reconciler.reconcile.export_core import SnapshotRow, SnapshotTally, suspects
-from reconciler.reconcile.export_duckdb import (
-    DuckDbExportReader,
-    load_local_export,
-    plain_integer,
-    stored_attributes,
-)
+from reconciler.reconcile.export_duckdb import DuckDbExportReader, load_local_export
 from reconciler.reconcile.export_manifest import ExportIncompleteError
+from reconciler.reconcile.export_rows import plain_integer, stored_attributes
 
 MODEL = TableModel()
 
