@@ -23,7 +23,7 @@ from reconciler.reconcile.audit import (
     LogAuditSink,
 )
 from reconciler.reconcile.dynamo import DynamoReconcileTable
-from reconciler.reconcile.export_sweep import ExportSweep
+from reconciler.reconcile.export_sweep import ExportSweep, SnapshotSource
 from reconciler.reconcile.ledger_dynamo import DynamoLedger
 from reconciler.reconcile.pass_control import utc_now
 from reconciler.reconcile.publisher import SummaryPublisher
@@ -117,18 +117,29 @@ def build_reconciler(
 
 
 def _export_sweep(settings: RunSettings, clock: Clock, wall: WallClock) -> ExportSweep | None:
-    """DuckDB is an optional dependency (the ``export`` extra): imported only when asked for."""
+    """DuckDB is an optional dependency (the ``export`` extra): imported only when asked for.
+    So is PySpark (``spark``), needed only once a Spark job must run here (see
+    :mod:`reconciler.reconcile.export_spark`)."""
     if settings.from_export is None:
         return None
+    source: SnapshotSource
     try:
-        from reconciler.reconcile.export_duckdb import LocalDuckDbExport  # noqa: PLC0415
+        if settings.engine == "spark":
+            from reconciler.reconcile.export_spark import LocalSparkExport  # noqa: PLC0415
+
+            source = LocalSparkExport(
+                settings.from_export, settings.table.model, master=settings.spark_master
+            )
+        else:
+            from reconciler.reconcile.export_duckdb import LocalDuckDbExport  # noqa: PLC0415
+
+            source = LocalDuckDbExport(settings.from_export, settings.table.model)
     except ModuleNotFoundError as exc:
         if exc.name != "duckdb":
             raise
         raise ConfigError(
             "--from-export", "needs DuckDB, which is not installed: pip install '.[export]'"
         ) from exc
-    source = LocalDuckDbExport(settings.from_export, settings.table.model)
     return ExportSweep(source, clock=clock, wall=wall, event=settings.event)
 
 

@@ -38,6 +38,10 @@ DEFAULT_MAX_KEY_SUSPECTS = 10_000
 
 DEFAULT_ENGINE = "duckdb"
 ENGINES = ("duckdb", "spark")
+DEFAULT_SPARK_MASTER = "local[*]"
+_SPARK_MASTER = re.compile(
+    r"^(local(\[(\*|[1-9][0-9]*)(,[0-9]+)?\])?|yarn|spark://[^\s,/]+(,[^\s,/]+)*|k8s://\S+)$"
+)
 
 DEFAULT_BRAKE = BrakePolicy(
     DEFAULT_MAX_CORRECTIONS, DEFAULT_MAX_CORRECTION_RATIO, DEFAULT_BRAKE_MIN_EVENTS
@@ -74,6 +78,8 @@ class RunSettings:
     """A local export directory (``.../AWSDynamoDB/<export-id>``) the sweep reads instead of
     the table; its suspects are still confirmed live."""
     engine: str = DEFAULT_ENGINE
+    spark_master: str = DEFAULT_SPARK_MASTER
+    """Where ``--engine spark`` runs its job when the export holds no snapshot of it yet."""
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -151,7 +157,14 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--engine",
         metavar="ENGINE",
-        help="what reads the export: duckdb (default; spark is not available yet)",
+        help="what reads the export: duckdb (default, embedded) or spark (the snapshot job, "
+        "run in a local Spark session unless the export already holds its snapshot)",
+    )
+    group.add_argument(
+        "--spark-master",
+        metavar="URL",
+        help=f"--engine spark: the Spark master of the local job ({DEFAULT_SPARK_MASTER}; "
+        "local[N], spark://host:port, yarn or k8s://...)",
     )
     group.add_argument("--audit-file", metavar="PATH", help="append audit records (JSON lines)")
     group.add_argument(
@@ -237,6 +250,7 @@ def parse_run_settings(source: Source) -> RunSettings:
         sweep=sweep,
         from_export=from_export,
         engine=engine,
+        spark_master=_spark_master(source, engine),
     )
 
 
@@ -244,7 +258,7 @@ _NOT_WITH_EXPORT = ("--shard", "--sweep", "--max-read-units", "--full-sweep-ever
 
 
 def _export(source: Source) -> tuple[Path | None, str]:
-    """``--from-export`` and ``--engine``: only a local directory read by DuckDB for now."""
+    """``--from-export`` and ``--engine``: only a local directory for now."""
     label, raw = source.raw("--from-export")
     engine_label, engine_raw = source.raw("--engine")
     engine = source.choice("--engine", DEFAULT_ENGINE, ENGINES)
@@ -252,8 +266,6 @@ def _export(source: Source) -> tuple[Path | None, str]:
         if engine_raw is not None:
             raise ConfigError(engine_label, "only applies with --from-export")
         return None, engine
-    if engine != DEFAULT_ENGINE:
-        raise ConfigError(engine_label, f"{engine!r} is not available yet; use duckdb")
     text = str(raw).strip()
     if text == "new" or "://" in text:
         raise ConfigError(label, f"{text!r} is not available yet: give a local export directory")
@@ -267,6 +279,20 @@ def _export(source: Source) -> tuple[Path | None, str]:
     if not path.is_dir():
         raise ConfigError(label, f"is not a directory: {str(path)!r}")
     return path, engine
+
+
+def _spark_master(source: Source, engine: str) -> str:
+    label, raw = source.raw("--spark-master")
+    if raw is None or str(raw).strip() == "":
+        return DEFAULT_SPARK_MASTER
+    if engine != "spark":
+        raise ConfigError(label, "only applies with --engine spark")
+    master = str(raw).strip()
+    if not _SPARK_MASTER.match(master):
+        raise ConfigError(
+            label, f"is not a Spark master (local[*], local[N], spark://host:port...): {raw!r}"
+        )
+    return master
 
 
 def _duration(text: object, label: str) -> float:
