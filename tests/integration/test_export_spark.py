@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -157,3 +160,29 @@ def test_a_snapshot_left_for_another_table_model_is_refused(tmp_path: Path) -> N
     assert (generated.directory / SNAPSHOT_DIRECTORY / "totals" / "_SUCCESS").is_file()
     with pytest.raises(ExportFormatError, match="another table model"):
         LocalSparkExport(generated.directory, MODEL).open()
+
+
+def test_without_java_the_engine_says_spark_needs_it(tmp_path: Path) -> None:
+    generated = generate_export(tmp_path, ExportSpec(events=2, attendees_per_event=1, files=1))
+    # A process of its own: this one's JVM is already running.
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from reconciler.kernel.model import TableModel\n"
+        "from reconciler.reconcile.export_spark import LocalSparkExport, SparkJobError\n"
+        "_, rows = LocalSparkExport(Path(sys.argv[1]), TableModel(), master='local[1]').open()\n"
+        "try:\n"
+        "    list(rows)\n"
+        "except SparkJobError as exc:\n"
+        "    print(exc)\n"
+    )
+    environment = {**os.environ, "JAVA_HOME": str(tmp_path / "no-java")}
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(generated.directory)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert "needs Java 17 or later" in result.stdout
