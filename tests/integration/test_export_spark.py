@@ -26,22 +26,13 @@ from reconciler.reconcile.export_spark import (
     read_totals,
     run_job,
 )
+from tests.unit.test_export_duckdb import _attendees, _event
+from tests.unit.test_export_spark import MODEL as CUSTOM
 
 pytestmark = [pytest.mark.xdist_group("spark"), pytest.mark.usefixtures("spark")]
 
 MODEL = TableModel()
 MASTER = "local[2]"
-
-
-def _event(slug: str, count: object, partition: str = "FAD", **extra: Any) -> dict[str, Any]:
-    item: dict[str, Any] = {"pk": {"S": partition}, "sk": {"S": f"{slug}#2026-05-01"}}
-    if count is not None:
-        item["attendeeCount"] = count
-    return item | extra
-
-
-def _attendees(slug: str, count: int) -> list[dict[str, Any]]:
-    return [{"pk": {"S": f"{slug}#ATTENDEE"}, "sk": {"S": f"a{n}"}} for n in range(count)]
 
 
 EDGES = [
@@ -54,14 +45,20 @@ EDGES = [
     _event("bare", None),  # no counter at all
     *_attendees("bare", 1),
     _event("odd", {"N": "0"}, counterVersion={"S": "x"}),  # an unreadable version
+    # Neither events nor attendees: keys of another type, missing, or not of either shape.
     {"pk": {"S": "_RECONCILER"}, "sk": {"S": "lease"}},
     {"pk": {"N": "1"}, "sk": {"S": "gala#x"}},
     {"pk": {"S": "FAD"}},
-    {"pk": {"S": "FAD"}, "sk": {"S": "gala"}},
-    {"pk": {"S": "FAD"}, "sk": {"S": "#2026"}},
-    {"pk": {"S": "a#b#ATTENDEE"}, "sk": {"S": "x"}},
-    {"pk": {"S": "gala#ATTENDEE"}, "sk": {"S": ""}},
-    {"pk": {"S": " gala#ATTENDEE"}, "sk": {"S": "x"}},
+    *(
+        {"pk": {"S": pk}, "sk": {"S": sk}}
+        for pk, sk in [
+            ("EVENT", "gala"),
+            ("FAD", "#2026"),
+            ("a#b#ATTENDEE", "x"),
+            ("gala#ATTENDEE", ""),
+            ("\tgala#ATTENDEE", "x"),
+        ]
+    ),
 ]
 
 
@@ -105,15 +102,7 @@ def test_both_engines_give_the_same_rows_and_tallies_and_find_exactly_the_drift(
 
 
 def test_a_custom_table_model_is_counted_alike_by_both_engines(tmp_path: Path) -> None:
-    model = TableModel(
-        pk_attr="PK",
-        sk_attr="SK",
-        event_partitions=("CONF",),
-        attendee_suffix="|GUEST",
-        separator="|",
-        counter_attr="guests",
-        version_attr="rev",
-    )
+    model = CUSTOM
     spec = ExportSpec(events=30, attendees_per_event=3, drift_percent=25, files=3, seed=11)
     generated = generate_export(tmp_path, spec, model)
     rows, tally = _spark(generated.directory, model)
