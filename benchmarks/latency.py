@@ -260,13 +260,13 @@ def scenario_label(scenario: Scenario, args: argparse.Namespace) -> str:
     )
 
 
-def write_markdown(path: Path, table: str) -> None:
+def write_markdown(path: Path, table: str, start: str = START, end: str = END) -> None:
     """Between the markers of an existing page, or the table alone as a new file."""
-    block = f"{START}\n{table}\n{END}"
+    block = f"{start}\n{table}\n{end}"
     text = path.read_text() if path.exists() else ""
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + block + rest.split(end, 1)[1]
     else:
         text = block + "\n"
     path.write_text(text)

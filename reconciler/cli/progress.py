@@ -63,6 +63,16 @@ class RichPassProgress:
         self._settle: TaskID | None = None
         self._recheck: TaskID | None = None
         self._writes: TaskID | None = None
+        self._export: TaskID | None = None
+
+    def export_waiting(self, export_id: str, status: str, elapsed_seconds: float) -> None:
+        label = f"export {export_id}: {status}, {timedelta(seconds=round(elapsed_seconds))}"
+        if self._export is None:
+            self._export = self._bars.add_task(label, total=None)
+        done = status != "IN_PROGRESS"
+        self._bars.update(self._export, description=label, total=1 if done else None)
+        if done:
+            self._bars.update(self._export, completed=1)
 
     def sweep_started(self, total: int | None) -> None:
         self._sweep = self._bars.add_task("sweep", total=total)
@@ -71,9 +81,9 @@ class RichPassProgress:
         if self._sweep is not None:
             self._bars.update(self._sweep, total=total)
 
-    def event_checked(self) -> None:
+    def event_checked(self, events: int = 1) -> None:
         if self._sweep is not None:
-            self._bars.advance(self._sweep)
+            self._bars.advance(self._sweep, events)
 
     def settle_started(self, suspects: int, settle_seconds: float) -> None:
         self._finish(self._sweep, at_total=False)

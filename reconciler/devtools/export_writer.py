@@ -75,6 +75,7 @@ class _DataFiles:
         self.names = [f"{rng.getrandbits(64):016x}{index:04d}.json.gz" for index in range(files)]
         self.paths = [directory / DATA_DIRECTORY / name for name in self.names]
         self.counts = [0] * files
+        self._last_pk, self._last_index = "", _file_of("", files)
         self._streams: list[TextIO] = [
             # The caller's ExitStack closes them all, however writing ends.
             stack.enter_context(gzip.open(path, "wt", encoding="utf-8", compresslevel=1))  # noqa: SIM115
@@ -82,7 +83,9 @@ class _DataFiles:
         ]
 
     def write(self, pk: str, line: str) -> None:
-        index = _file_of(pk, len(self._streams))
+        if pk != self._last_pk:  # an event's attendees come together: hash their key once
+            self._last_pk, self._last_index = pk, _file_of(pk, len(self._streams))
+        index = self._last_index
         self._streams[index].write(line)
         self.counts[index] += 1
 
@@ -134,15 +137,32 @@ def write_items(
     export_time: datetime | None = None,
 ) -> tuple[Path, int, datetime]:
     """Write ``items`` (DynamoDB JSON maps) as an export under ``root``."""
+
+    def lines() -> Iterator[tuple[str, str]]:
+        for item in items:
+            pk = item.get(model.pk_attr, {}).get("S", "")
+            yield str(pk), json.dumps({"Item": item}, separators=(",", ":")) + "\n"
+
+    return _write_lines(root, lines(), files=files, seed=seed, export_time=export_time)
+
+
+def _write_lines(
+    root: Path,
+    lines: Iterable[tuple[str, str]],
+    *,
+    files: int,
+    seed: int,
+    export_time: datetime | None,
+) -> tuple[Path, int, datetime]:
+    """Write ``(partition key, line)`` pairs as an export under ``root``."""
     rng = random.Random(seed)
     export_id = f"{rng.getrandbits(40):013d}-{rng.getrandbits(32):08x}"
     directory = root / EXPORT_ROOT / export_id
     when = export_time or datetime.now(UTC)
     with ExitStack() as stack:
         data = _DataFiles(directory, files, seed, stack)
-        for item in items:
-            pk = item.get(model.pk_attr, {}).get("S", "")
-            data.write(str(pk), json.dumps({"Item": item}, separators=(",", ":")) + "\n")
+        for pk, line in lines:
+            data.write(pk, line)
     (directory / "_started").touch()
     return directory, _write_manifests(directory, export_id, data, when), when
 
@@ -152,13 +172,13 @@ _LAST = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen",
 _PROFESSIONS = ("engineer", "designer", "student", "researcher", "manager")
 
 
-def _attendee(model: TableModel, pk: dict[str, str], slug: str, number: int) -> Item:
+def _attendee(model: TableModel, slug: str, number: int) -> Item:
     """An attendee item of the registration system's shape (invented names), so that the
     benchmark parses lines of the size a real export holds, not bare keys."""
     first, last = _FIRST[number % len(_FIRST)], _LAST[number // len(_FIRST) % len(_LAST)]
     email = f"{first.lower()}.{last.lower()}{number}@{slug}.example.com"
     return {
-        model.pk_attr: pk,
+        model.pk_attr: {"S": model.attendee_pk(slug)},
         model.sk_attr: {"S": email},
         "firstName": {"S": first},
         "lastName": {"S": last},
@@ -169,9 +189,31 @@ def _attendee(model: TableModel, pk: dict[str, str], slug: str, number: int) -> 
     }
 
 
-def _generated(spec: ExportSpec, model: TableModel, drifted: set[str]) -> Iterator[Item]:
+def _line(item: Item) -> str:
+    return json.dumps({"Item": item}, separators=(",", ":")) + "\n"
+
+
+def _attendee_template(model: TableModel) -> str:
+    """:func:`_attendee`'s line as a ``str.format`` template (the values are plain ASCII)."""
+    line = _line(_attendee(model, "zz-slug-zz", 0)).replace("{", "{{").replace("}", "}}")
+    for value, placeholder in (
+        ("ada.lovelace0@", "{lower}{number}@"),
+        ("+15550000000", "+1555{number:07d}"),
+        ('"Ada"', '"{first}"'),
+        ('"Lovelace"', '"{last}"'),
+        ('"engineer"', '"{profession}"'),
+        ("zz-slug-zz", "{slug}"),
+    ):
+        line = line.replace(value, placeholder)
+    return line
+
+
+def _generated(spec: ExportSpec, model: TableModel, drifted: set[str]) -> Iterator[tuple[str, str]]:
+    """``(partition key, line)`` pairs; each event's attendee lines are rendered once as a
+    template and filled per attendee, since a benchmark export holds tens of millions."""
     rng = random.Random(spec.seed)
     width = len(str(spec.events))
+    template = _attendee_template(model)
     for number in range(spec.events):
         slug = f"ev{number:0{width}d}"
         counter = spec.attendees_per_event
@@ -179,17 +221,33 @@ def _generated(spec: ExportSpec, model: TableModel, drifted: set[str]) -> Iterat
             drifted.add(slug)
             counter += rng.choice((-3, -2, -1, 1, 2, 3))
         partition = model.event_partitions[number % len(model.event_partitions)]
-        yield {
+        event = {
             model.pk_attr: {"S": partition},
             model.sk_attr: {"S": f"{slug}{model.separator}2026-01-01"},
             model.counter_attr: {"N": str(counter)},
             model.version_attr: {"N": str(rng.randrange(1, 1000))},
         }
-        pk = {"S": model.attendee_pk(slug)}
+        yield partition, _line(event)
+        pk = model.attendee_pk(slug)
         for attendee in range(spec.attendees_per_event):
-            yield _attendee(model, pk, slug, attendee)
+            first = _FIRST[attendee % len(_FIRST)]
+            last = _LAST[attendee // len(_FIRST) % len(_LAST)]
+            yield (
+                pk,
+                template.format(
+                    slug=slug,
+                    number=attendee,
+                    first=first,
+                    last=last,
+                    lower=f"{first.lower()}.{last.lower()}",
+                    profession=_PROFESSIONS[attendee % len(_PROFESSIONS)],
+                ),
+            )
     for number in range(spec.other_items):
-        yield {model.pk_attr: {"S": "_RECONCILER"}, model.sk_attr: {"S": f"other-{number}"}}
+        yield (
+            "_RECONCILER",
+            _line({model.pk_attr: {"S": "_RECONCILER"}, model.sk_attr: {"S": f"other-{number}"}}),
+        )
 
 
 def generate_export(
@@ -199,8 +257,8 @@ def generate_export(
     attendee items; about ``drift_percent`` of the counters off by one to three."""
     model = model or TableModel()
     drifted: set[str] = set()
-    directory, items, when = write_items(
-        root, _generated(spec, model, drifted), model=model, files=spec.files, seed=spec.seed
+    directory, items, when = _write_lines(
+        root, _generated(spec, model, drifted), files=spec.files, seed=spec.seed, export_time=None
     )
     width = len(str(spec.events))
     counts = {f"ev{n:0{width}d}": spec.attendees_per_event for n in range(spec.events)}
@@ -222,8 +280,10 @@ def export_table(
     model: TableModel | None = None,
     files: int = 4,
     export_time: datetime | None = None,
+    seed: int = 0,
 ) -> GeneratedExport:
-    """Export a (moto or dynalite) table's live contents in AWS's layout. The drifted slugs are
+    """Export a (moto or dynalite) table's live contents in AWS's layout (``seed`` sets the
+    export id: exports written side by side need different seeds). The drifted slugs are
     those whose single event item's counter is not its attendee count; binary attributes, which
     an export writes as base64, are not expected in such test tables."""
     model = model or TableModel()
@@ -241,7 +301,12 @@ def export_table(
             yield item
 
     directory, items, when = write_items(
-        root, observed(_scan(client, table_name)), model=model, files=files, export_time=export_time
+        root,
+        observed(_scan(client, table_name)),
+        model=model,
+        files=files,
+        seed=seed,
+        export_time=export_time,
     )
     drifted = frozenset(
         slug
@@ -250,3 +315,18 @@ def export_table(
     )
     truth = {slug: counts.get(slug, 0) for slug in counters}
     return GeneratedExport(directory, when, items, drifted, truth)
+
+
+def upload_export(s3: Any, directory: Path, bucket: str, prefix: str = "") -> str:
+    """Copy a local export (``<root>/AWSDynamoDB/<export-id>``) to ``s3://bucket/prefix``
+    under the same ``AWSDynamoDB/<export-id>/`` layout DynamoDB writes; returns the export's
+    URI. The manifests go last, as DynamoDB writes the summary once the data is complete."""
+    base = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+    export_key = f"{base}{EXPORT_ROOT}/{directory.name}/"
+    data = sorted((directory / DATA_DIRECTORY).glob("*"))
+    manifests = [directory / FILES_NAME, directory / SUMMARY_NAME]
+    with aws_call("PutObject"):
+        for path in [*data, *(m for m in manifests if m.exists())]:
+            key = export_key + path.relative_to(directory).as_posix()
+            s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+    return f"s3://{bucket}/{export_key}"

@@ -132,6 +132,11 @@ class Clients:
     def sts(self) -> STSClient:
         return self._client("sts")  # type: ignore[no-any-return]
 
+    def s3(self) -> Any:
+        """Untyped: the S3 stubs are not a dependency; the one adapter using it
+        (:mod:`reconciler.reconcile.export_store`) calls three operations."""
+        return self._client("s3")
+
 
 _THROTTLE_CODES = frozenset(
     {

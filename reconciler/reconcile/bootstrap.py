@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.kernel.deployment_spec import BATCHING_WINDOW_SECONDS
@@ -23,6 +24,9 @@ from reconciler.reconcile.audit import (
     LogAuditSink,
 )
 from reconciler.reconcile.dynamo import DynamoReconcileTable
+from reconciler.reconcile.export_location import S3Location
+from reconciler.reconcile.export_request import DynamoExportService, requested
+from reconciler.reconcile.export_store import S3ExportStore, is_local_export
 from reconciler.reconcile.export_sweep import ExportSweep, SnapshotSource
 from reconciler.reconcile.ledger_dynamo import DynamoLedger
 from reconciler.reconcile.pass_control import utc_now
@@ -61,7 +65,7 @@ def build_reconciler(
 
     Call :meth:`Reconciler.close` when done (closes the audit file, unhooks the client).
     """
-    export = _export_sweep(settings, clock, wall)  # refused before any client is made
+    export = _export_sweep(settings, clients, clock, sleep, wall)
     limiter = ReadRateLimiter(settings.max_reads_per_second, clock=clock, sleep=sleep)
     tables = settings.table
     table = DynamoReconcileTable(
@@ -116,31 +120,59 @@ def build_reconciler(
     )
 
 
-def _export_sweep(settings: RunSettings, clock: Clock, wall: WallClock) -> ExportSweep | None:
-    """DuckDB is an optional dependency (the ``export`` extra): imported only when asked for.
-    So is PySpark (``spark``), needed only once a Spark job must run here (see
-    :mod:`reconciler.reconcile.export_spark`)."""
-    if settings.from_export is None:
+def _export_sweep(
+    settings: RunSettings, clients: Clients, clock: Clock, sleep: Sleep, wall: WallClock
+) -> ExportSweep | None:
+    """The location kind first (a local export, a location of several, S3, a new export per
+    pass), then the engine that reads it. DuckDB is an optional dependency (the ``export``
+    extra): imported only when asked for. So is PySpark (``spark``), needed only once a Spark
+    job must run here (see :mod:`reconciler.reconcile.export_spark`)."""
+    where = settings.from_export
+    if where is None:
         return None
-    source: SnapshotSource
     try:
-        if settings.engine == "spark":
-            from reconciler.reconcile.export_spark import LocalSparkExport  # noqa: PLC0415
-
-            source = LocalSparkExport(
-                settings.from_export, settings.table.model, master=settings.spark_master
-            )
-        else:
-            from reconciler.reconcile.export_duckdb import LocalDuckDbExport  # noqa: PLC0415
-
-            source = LocalDuckDbExport(settings.from_export, settings.table.model)
+        from reconciler.reconcile import export_fetch  # noqa: PLC0415
+        from reconciler.reconcile.export_duckdb import LocalDuckDbExport  # noqa: PLC0415
     except ModuleNotFoundError as exc:
         if exc.name != "duckdb":
             raise
         raise ConfigError(
             "--from-export", "needs DuckDB, which is not installed: pip install '.[export]'"
         ) from exc
-    return ExportSweep(source, clock=clock, wall=wall, event=settings.event)
+    model, event = settings.table.model, settings.event
+    source: SnapshotSource
+    watch = None
+    if settings.engine == "spark":
+        source = _spark_source(settings, where)
+    elif isinstance(where, Path):
+        if is_local_export(where):
+            source = LocalDuckDbExport(where, model, event)
+        else:
+            source = export_fetch.NewestLocalExport(where, model, event)
+    elif isinstance(where, S3Location):
+        store = S3ExportStore(clients.s3(), where.bucket)
+        source = export_fetch.StoredExport(
+            store, export_fetch.newest_in(store, where.prefix), model, event=event
+        )
+    else:
+        service = DynamoExportService(clients.dynamodb(), settings.table.table_name)
+        locate = requested(service, where, clock=clock, sleep=sleep)
+        store = S3ExportStore(clients.s3(), where.bucket)
+        stored = export_fetch.StoredExport(store, locate, model, event=event)
+        source, watch = stored, stored.watch
+    return ExportSweep(source, clock=clock, wall=wall, event=settings.event, watch=watch)
+
+
+def _spark_source(settings: RunSettings, where: object) -> SnapshotSource:
+    from reconciler.reconcile.export_spark import LocalSparkExport  # noqa: PLC0415
+
+    if not isinstance(where, Path) or not is_local_export(where):
+        raise ConfigError(
+            "--engine", "spark reads one export's own directory (the one with its manifests)"
+        )
+    return LocalSparkExport(
+        where, settings.table.model, master=settings.spark_master, event=settings.event
+    )
 
 
 def _publish_safely(publisher: SummaryPublisher) -> SummaryCallback:

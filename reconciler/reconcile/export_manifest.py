@@ -182,12 +182,33 @@ def _named(paths: Sequence[str]) -> str:
     return shown if more <= 0 else f"{shown} and {more} more"
 
 
+def verify_structure(summary: ExportSummary, files: Sequence[DataFile]) -> Manifest:
+    """The checks that need no data file: the per-file counts add up to the summary's. An
+    export read from S3 passes them before a byte of data is downloaded; each file's digest is
+    then checked with :func:`check_digest` as it arrives."""
+    listed = sum(f.item_count for f in files)
+    if listed != summary.item_count:
+        raise ExportIncompleteError(
+            f"{FILES_NAME} lists {listed} items in {len(files)} file(s), "
+            f"but {SUMMARY_NAME} announces {summary.item_count}"
+        )
+    return Manifest(summary, tuple(files))
+
+
+def check_digest(data_file: DataFile, digest: bytes) -> None:
+    """Refuse a data file whose content is not what the manifest's MD5 (when given) says."""
+    if data_file.md5 is not None and not md5_matches(data_file.md5, digest):
+        raise ExportChecksumError(
+            f"{data_file.relative_path}: MD5 differs from the manifest's {data_file.md5}"
+        )
+
+
 def verify(
     summary: ExportSummary,
     files: Sequence[DataFile],
     digests: Mapping[str, bytes | None],
 ) -> Manifest:
-    """Check the export is whole: every listed file present (``digests`` maps each file's
+    """Check a local export is whole: every listed file present (``digests`` maps each file's
     :attr:`DataFile.relative_path` to its MD5 digest, ``None`` or absent when the file is
     missing), the per-file counts adding up to the summary's, each given checksum matching.
 
@@ -197,16 +218,7 @@ def verify(
     missing = [f.relative_path for f in files if digests.get(f.relative_path) is None]
     if missing:
         raise ExportIncompleteError(f"{len(missing)} data file(s) missing: {_named(missing)}")
-    listed = sum(f.item_count for f in files)
-    if listed != summary.item_count:
-        raise ExportIncompleteError(
-            f"{FILES_NAME} lists {listed} items in {len(files)} file(s), "
-            f"but {SUMMARY_NAME} announces {summary.item_count}"
-        )
+    manifest = verify_structure(summary, files)
     for data_file in files:
-        digest = digests[data_file.relative_path] or b""
-        if data_file.md5 is not None and not md5_matches(data_file.md5, digest):
-            raise ExportChecksumError(
-                f"{data_file.relative_path}: MD5 differs from the manifest's {data_file.md5}"
-            )
-    return Manifest(summary, tuple(files))
+        check_digest(data_file, digests[data_file.relative_path] or b"")
+    return manifest

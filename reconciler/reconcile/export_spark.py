@@ -11,26 +11,25 @@ Two ways to the same table (see :mod:`reconciler.reconcile.export_spark_job`):
   job runs in a local Spark session (``--spark-master``, ``local[*]`` by default) into a
   scratch directory.
 
-Either way DuckDB reads the Parquet rows back sorted by slug, and
-:class:`~reconciler.reconcile.export_rows.SnapshotFold` folds them exactly as it folds the
-DuckDB engine's own rows.
+Either way the job's table is the DuckDB reader's own ``scanned`` table (the lines grouped by
+kind, slug and event item), so
+:meth:`~reconciler.reconcile.export_duckdb.DuckDbExportReader.snapshot_scanned` takes it from
+there with the very code that judges and folds a DuckDB scan: the same rows, the same tallies,
+the same refusal of a partial export.
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import duckdb
 
 from reconciler.kernel.errors import ReconcilerError
 from reconciler.kernel.logs import get_logger
 from reconciler.kernel.model import TableModel
-from reconciler.reconcile.export_core import SnapshotRow
-from reconciler.reconcile.export_duckdb import load_local_export
+from reconciler.reconcile.export_core import SnapshotRows
+from reconciler.reconcile.export_duckdb import DuckDbExportReader, ScanTally, load_local_export
 from reconciler.reconcile.export_manifest import (
     FILES_NAME,
     SUMMARY_NAME,
@@ -40,7 +39,6 @@ from reconciler.reconcile.export_manifest import (
     parse_files,
     parse_summary,
 )
-from reconciler.reconcile.export_rows import ScanTally, SnapshotFold, check_totals, fetched
 from reconciler.reconcile.export_spark_job import (
     FORMAT,
     SNAPSHOT_DIRECTORY,
@@ -50,11 +48,6 @@ from reconciler.reconcile.export_spark_job import (
 )
 
 DEFAULT_MASTER = "local[*]"
-
-_ROWS = """
-SELECT slug, pk, sk, counter, version, attendees FROM read_parquet($glob)
-ORDER BY slug, pk NULLS LAST, sk NULLS LAST
-"""
 
 
 class SparkJobError(ReconcilerError):
@@ -97,30 +90,30 @@ def read_totals(snapshot: Path) -> dict[str, Any] | None:
 
 
 def read_snapshot(
-    snapshot: Path,
-    totals: dict[str, Any],
-    model: TableModel,
-    manifest: Manifest,
-    tally: ScanTally,
-) -> Iterator[SnapshotRow]:
-    """The rows of a job's run, folded in slug order; refused as :func:`check_totals` refuses
-    an export read by DuckDB."""
-    check_totals(dict(totals["items"]), tally, manifest)
-    glob = str(snapshot / str(totals["rows"]) / "*.parquet")
-    with duckdb.connect() as connection:
-        connection.execute(_ROWS, {"glob": glob})
-        yield from SnapshotFold(model, tally).rows(fetched(connection))
+    snapshot: Path, totals: dict[str, Any], reader: DuckDbExportReader, manifest: Manifest
+) -> SnapshotRows:
+    """The snapshot rows of a job's run, judged and folded by ``reader`` (whose ``tally`` is
+    then the export's), and refused as a DuckDB scan of the same export would be."""
+    glob = str(snapshot / str(totals["scanned"]) / "*.parquet")
+    return reader.snapshot_scanned(glob, manifest)
 
 
 class LocalSparkExport:
     """A local export directory counted by the Spark job: the snapshot source of
     ``run --from-export DIR --engine spark``."""
 
-    def __init__(self, directory: Path, model: TableModel, *, master: str = DEFAULT_MASTER) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        model: TableModel,
+        *,
+        master: str = DEFAULT_MASTER,
+        event: str | None = None,
+    ) -> None:
         self._directory = directory
         self._model = model
         self._master = master
-        self.tally = ScanTally()
+        self._reader = DuckDbExportReader(model, event=event)
         self.precomputed = False
         """Whether the last :meth:`open` read a snapshot the job had left beside the export."""
 
@@ -128,17 +121,21 @@ class LocalSparkExport:
     def export_id(self) -> str:
         return self._directory.resolve().name
 
-    def open(self) -> tuple[Manifest, Iterator[SnapshotRow]]:
-        self.tally = ScanTally()
+    @property
+    def tally(self) -> ScanTally:
+        """Every line of the export by kind, once the rows of :meth:`open` are read."""
+        return self._reader.tally
+
+    def open(self) -> tuple[Manifest, SnapshotRows]:
         snapshot = self._directory / SNAPSHOT_DIRECTORY
         totals = read_totals(snapshot)
         self.precomputed = totals is not None
         if totals is not None:
             manifest = self._counted_manifest(totals)
             get_logger(__name__).info(
-                "export_snapshot_precomputed", export_id=self.export_id, rows=totals["rows"]
+                "export_snapshot_precomputed", export_id=self.export_id, scanned=totals["scanned"]
             )
-            return manifest, read_snapshot(snapshot, totals, self._model, manifest, self.tally)
+            return manifest, read_snapshot(snapshot, totals, self._reader, manifest)
         manifest, _ = load_local_export(self._directory)
         return manifest, self._counted_here(manifest)
 
@@ -167,14 +164,14 @@ class LocalSparkExport:
             )
         return Manifest(summary, files)
 
-    def _counted_here(self, manifest: Manifest) -> Iterator[SnapshotRow]:
+    def _counted_here(self, manifest: Manifest) -> SnapshotRows:
         with tempfile.TemporaryDirectory(prefix="reconciler-spark-") as scratch:
             output = Path(scratch) / SNAPSHOT_DIRECTORY
             run_job(self._master, job_arguments(self._model, str(self._directory), str(output)))
             totals = read_totals(output)
             if totals is None:
                 raise SparkJobError(f"the Spark job left no totals in {output}")
-            yield from read_snapshot(output, totals, self._model, manifest, self.tally)
+            yield from read_snapshot(output, totals, self._reader, manifest)
 
 
 def _text(path: Path) -> str | None:

@@ -11,14 +11,14 @@ A suspect whose event has a backfilled ledger goes to the ledger path's own live
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
 from reconciler.kernel.logs import get_logger
 from reconciler.kernel.model import EventKey
 from reconciler.reconcile.core import Observation
-from reconciler.reconcile.export_core import SnapshotRow, SnapshotVerdict, judge
+from reconciler.reconcile.export_core import InSyncEvents, SnapshotRows, SnapshotVerdict, judge
 from reconciler.reconcile.export_manifest import Manifest
 from reconciler.reconcile.ledger_tally import LedgerLook
 from reconciler.reconcile.pass_control import PassStoppedError
@@ -31,7 +31,7 @@ class SnapshotSource(Protocol):
     @property
     def export_id(self) -> str: ...
 
-    def open(self) -> tuple[Manifest, Iterator[SnapshotRow]]:
+    def open(self) -> tuple[Manifest, SnapshotRows]:
         """Raises an :class:`~reconciler.reconcile.export_manifest.ExportError` for an export
         that is partial or malformed (possibly only once the rows are read)."""
         ...
@@ -54,11 +54,16 @@ class ExportSweep:
         clock: Callable[[], float],
         wall: Callable[[], datetime],
         event: str | None = None,
+        watch: Callable[[PassState], None] | None = None,
     ) -> None:
+        """``watch`` hears of each pass before the source is opened (a source that requests
+        an export waits for it with the pass's progress and stop requests)."""
         self._source = source
         self._clock = clock
         self._wall = wall
         self._event = event
+        self._watch = watch
+        self._previous: str | None = None
         self._log = get_logger("reconciler.reconcile")
 
     def sweep(
@@ -72,6 +77,8 @@ class ExportSweep:
         not against a recount, so the ledger path checks it as in a live pass."""
         summary = state.summary
         summary.sweep = "export"
+        if self._watch is not None:
+            self._watch(state)
         manifest, rows = self._source.open()
         exported = manifest.summary.export_time
         at = monotonic_at(exported.timestamp(), self._clock(), self._wall().timestamp())
@@ -83,13 +90,31 @@ class ExportSweep:
             "suspects": 0,
         }
         summary.export = report
+        if report["id"] == self._previous:
+            # serve on a location: no newer export since the last pass. Its suspects were
+            # confirmed (or found in flux) then; the same snapshot says nothing new.
+            report["unchanged"] = True
+            close = getattr(rows, "close", None)
+            if close is not None:
+                close()
+            self._log.info("export_unchanged", export_id=report["id"], export_time=report["time"])
+            state.progress.sweep_started(0)
+            return
         self._log.info("export_sweep_started", export_id=report["id"], export_time=report["time"])
         state.progress.sweep_started(None)  # rows stream: their number is known at the end
         for row in rows:
-            if self._event is not None and row.slug != self._event:
-                continue
             if state.control.should_stop():
                 raise PassStoppedError
+            if isinstance(row, InSyncEvents):
+                # As many in-sync first looks as it counts, none of them worth a second look.
+                summary.events_checked += row.events
+                summary.classic_events += row.events
+                summary.in_sync += row.events
+                report["events"] = summary.events_checked
+                state.progress.event_checked(row.events)
+                continue
+            if self._event is not None and row.slug != self._event:
+                continue
             summary.events_checked += 1
             report["events"] = summary.events_checked
             verdict, _ = judge(row)
@@ -110,6 +135,7 @@ class ExportSweep:
                 Observation(row.keys[0], row.stored, row.counted, at) if live is None else live
             )
         state.progress.sweep_total(summary.events_checked)
+        self._previous = report["id"]  # read whole: a pass that failed reading it reads it again
 
 
 __all__ = ["ExportSweep", "SnapshotSource", "monotonic_at"]

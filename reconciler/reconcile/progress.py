@@ -14,7 +14,13 @@ from typing import Protocol
 
 
 class PassProgress(Protocol):
-    """Called in this order: the sweep, the settle wait, the second looks, the writes."""
+    """Called in this order: the sweep, the settle wait, the second looks, the writes (a pass
+    that requests an export first reports its wait for it)."""
+
+    def export_waiting(self, export_id: str, status: str, elapsed_seconds: float) -> None:
+        """``--from-export new``: the export requested for this pass is ``status``
+        (``IN_PROGRESS`` until done); called at each poll and about once a second between."""
+        ...
 
     def sweep_started(self, total: int | None) -> None:
         """``total`` is the number of events to look at when known before the first look
@@ -25,8 +31,9 @@ class PassProgress(Protocol):
         """The total became known during the sweep (the scan sweep, once the table is read)."""
         ...
 
-    def event_checked(self) -> None:
-        """One event's first look is done (in sync, suspect, ambiguous or skipped)."""
+    def event_checked(self, events: int = 1) -> None:
+        """``events`` first looks are done (in sync, suspect, ambiguous or skipped); more
+        than one when an export's engine counted the events it found in sync."""
         ...
 
     def settle_started(self, suspects: int, settle_seconds: float) -> None:
@@ -54,13 +61,16 @@ class PassProgress(Protocol):
 class NoProgress:
     """The default: a pass nobody watches (``serve``, the demo, tests)."""
 
+    def export_waiting(self, export_id: str, status: str, elapsed_seconds: float) -> None:
+        return None
+
     def sweep_started(self, total: int | None) -> None:
         return None
 
     def sweep_total(self, total: int) -> None:
         return None
 
-    def event_checked(self) -> None:
+    def event_checked(self, events: int = 1) -> None:
         return None
 
     def settle_started(self, suspects: int, settle_seconds: float) -> None:

@@ -23,6 +23,12 @@ from reconciler.kernel.settings import (
     parse_table_settings,
 )
 from reconciler.reconcile.core import BrakePolicy, Shard
+from reconciler.reconcile.export_location import ExportLocation
+from reconciler.reconcile.export_settings import (
+    add_new_export_arguments,
+    parse_export_location,
+    refuse_new_export_flags,
+)
 from reconciler.reconcile.scan_core import SweepMode
 
 DEFAULT_SETTLE_SECONDS = 120.0
@@ -74,9 +80,10 @@ class RunSettings:
     full_sweep_every: float | None = None
     """Rotating sweep: every event is recounted at least once per this many seconds."""
     sweep: SweepMode = SweepMode.AUTO
-    from_export: Path | None = None
-    """A local export directory (``.../AWSDynamoDB/<export-id>``) the sweep reads instead of
-    the table; its suspects are still confirmed live."""
+    from_export: ExportLocation | None = None
+    """The export the sweep reads instead of the table (a local directory, an S3 location, or
+    a fresh one per pass: :mod:`reconciler.reconcile.export_location`); its suspects are still
+    confirmed live."""
     engine: str = DEFAULT_ENGINE
     spark_master: str = DEFAULT_SPARK_MASTER
     """Where ``--engine spark`` runs its job when the export holds no snapshot of it yet."""
@@ -149,11 +156,14 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--from-export",
-        metavar="DIR",
-        help="take the pass's first look from a DynamoDB point-in-time export (a local "
-        "AWSDynamoDB/<export-id> directory) instead of reading the table; each suspect is "
-        "confirmed by one live look a settle window after the export time",
+        metavar="URI",
+        help="take the pass's first look from a DynamoDB point-in-time export instead of "
+        "reading the table: an export's directory (local, or s3://bucket/prefix/AWSDynamoDB/"
+        "<export-id>/), a location holding several (the newest complete one is read), or "
+        "new (request one per pass, see --export-bucket); each suspect is confirmed by one "
+        "live look a settle window after the export time",
     )
+    add_new_export_arguments(group)
     group.add_argument(
         "--engine",
         metavar="ENGINE",
@@ -257,28 +267,30 @@ def parse_run_settings(source: Source) -> RunSettings:
 _NOT_WITH_EXPORT = ("--shard", "--sweep", "--max-read-units", "--full-sweep-every")
 
 
-def _export(source: Source) -> tuple[Path | None, str]:
-    """``--from-export`` and ``--engine``: only a local directory for now."""
+def _export(source: Source) -> tuple[ExportLocation | None, str]:
+    """``--from-export`` and ``--engine``: the location kind first, then the engine."""
     label, raw = source.raw("--from-export")
     engine_label, engine_raw = source.raw("--engine")
     engine = source.choice("--engine", DEFAULT_ENGINE, ENGINES)
     if raw is None or str(raw).strip() == "":
         if engine_raw is not None:
             raise ConfigError(engine_label, "only applies with --from-export")
+        refuse_new_export_flags(source)
         return None, engine
-    text = str(raw).strip()
-    if text == "new" or "://" in text:
-        raise ConfigError(label, f"{text!r} is not available yet: give a local export directory")
     for flag in _NOT_WITH_EXPORT:
         other, value = source.raw(flag)
         if value is not None:
             raise ConfigError(
                 other, "cannot be combined with --from-export (the export is the sweep)"
             )
-    path = Path(text).expanduser()
-    if not path.is_dir():
-        raise ConfigError(label, f"is not a directory: {str(path)!r}")
-    return path, engine
+    location = parse_export_location(source, label, str(raw).strip())
+    if engine == "spark" and not isinstance(location, Path):
+        raise ConfigError(
+            engine_label,
+            "spark reads a local export directory (for an export in S3, run its job on Glue "
+            "or EMR Serverless: docs/export.md)",
+        )
+    return location, engine
 
 
 def _spark_master(source: Source, engine: str) -> str:

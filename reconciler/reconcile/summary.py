@@ -259,14 +259,18 @@ class PassSummary:
     @property
     def outcome(self) -> PassOutcome:
         """An aborted pass outranks its failure (a lost lease is not an unhealthy pass), a
-        tripped brake outranks success."""
+        tripped brake outranks success. A pass that found no export newer than the previous
+        pass's checks no event on purpose: a success, not an empty pass."""
         if self.stop is not StopReason.NONE:
             return PassOutcome.ABORTED
         if self.failed:
             return PassOutcome.FAILURE
         if self.brake_tripped:
             return PassOutcome.BRAKE
-        return PassOutcome.EMPTY if self.events_checked == 0 else PassOutcome.SUCCESS
+        unchanged = self.export is not None and self.export.get("unchanged") is True
+        if self.events_checked == 0 and not unchanged:
+            return PassOutcome.EMPTY
+        return PassOutcome.SUCCESS
 
     def correction_outcomes(self) -> dict[CorrectionOutcome, int]:
         """Every outcome, zero included; held corrections under their hold's outcome."""

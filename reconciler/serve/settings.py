@@ -12,9 +12,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from reconciler.kernel.errors import ConfigError
 from reconciler.kernel.settings import Source
+from reconciler.reconcile.export_location import S3Location, names_one_export
+from reconciler.reconcile.export_store import is_local_export
 from reconciler.reconcile.settings import RunSettings
 from reconciler.serve.lease_store import DEFAULT_LEASE_NAME
 from reconciler.serve.scheduler import (
@@ -193,12 +196,24 @@ def parse_lease(source: Source, run: RunSettings) -> LeaseSettings | None:
     )
 
 
-def parse_serve_settings(source: Source, run: RunSettings) -> ServeSettings:
-    if run.from_export is not None:
-        # Every scheduled pass would read the same snapshot: serve needs fresh exports.
+def _check_export(source: Source, run: RunSettings) -> None:
+    """Every scheduled pass needs a snapshot newer than the last: a fresh export (``new``) or a
+    location exports keep arriving in. One fixed export would be read again each pass."""
+    where = run.from_export
+    one = (isinstance(where, Path) and is_local_export(where)) or (
+        isinstance(where, S3Location) and names_one_export(where.prefix)
+    )
+    if one:
         raise ConfigError(
-            source.raw("--from-export")[0], "is not available in serve yet; use run --once"
+            source.raw("--from-export")[0],
+            "names one export, which every scheduled pass would read again: give serve "
+            "new (with --export-bucket) or the location the exports are written to "
+            "(each pass reads the newest); use run --once for a single export",
         )
+
+
+def parse_serve_settings(source: Source, run: RunSettings) -> ServeSettings:
+    _check_export(source, run)
     function_name = (source.string("--handler-function-name") or "").strip()
     return ServeSettings(
         schedule=parse_schedule(source),

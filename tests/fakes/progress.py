@@ -9,14 +9,17 @@ from dataclasses import dataclass, field
 class RecordingProgress:
     calls: list[tuple[str, tuple[object, ...]]] = field(default_factory=list)
 
+    def export_waiting(self, export_id: str, status: str, elapsed_seconds: float) -> None:
+        self.calls.append(("export_waiting", (export_id, status, elapsed_seconds)))
+
     def sweep_started(self, total: int | None) -> None:
         self.calls.append(("sweep_started", (total,)))
 
     def sweep_total(self, total: int) -> None:
         self.calls.append(("sweep_total", (total,)))
 
-    def event_checked(self) -> None:
-        self.calls.append(("event_checked", ()))
+    def event_checked(self, events: int = 1) -> None:
+        self.calls.append(("event_checked", () if events == 1 else (events,)))
 
     def settle_started(self, suspects: int, settle_seconds: float) -> None:
         self.calls.append(("settle_started", (suspects, settle_seconds)))

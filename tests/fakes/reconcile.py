@@ -220,7 +220,9 @@ def stored_counter(event: FakeEvent) -> StoredCounter:
     """The same interpretation the DynamoDB adapter applies to a real item."""
     unreadable = event.version_raw is not None and not isinstance(event.version_raw, int)
     version = None if unreadable else event.version
-    version_raw = json.dumps({"S": str(event.version_raw)}) if unreadable else None
+    version_raw = (
+        json.dumps({"S": str(event.version_raw)}, separators=(",", ":")) if unreadable else None
+    )
     if event.count is MISSING:
         return StoredCounter(
             CounterKind.MISSING,
@@ -232,14 +234,14 @@ def stored_counter(event: FakeEvent) -> StoredCounter:
         return StoredCounter(
             CounterKind.NUMBER,
             value=event.count,
-            raw=json.dumps({"N": str(event.count)}),
+            raw=json.dumps({"N": str(event.count)}, separators=(",", ":")),
             version=version,
             version_unreadable=unreadable,
             version_raw=version_raw,
         )
     return StoredCounter(
         CounterKind.INVALID,
-        raw=json.dumps({"S": str(event.count)}),
+        raw=json.dumps({"S": str(event.count)}, separators=(",", ":")),
         version=version,
         version_unreadable=unreadable,
         version_raw=version_raw,

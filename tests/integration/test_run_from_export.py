@@ -26,6 +26,11 @@ def _key(slug: str) -> EventKey:
 
 @pytest.fixture
 def table(clients: Clients, table_name: str) -> Table:
+    return seeded(clients, table_name)
+
+
+def seeded(clients: Clients, table_name: str) -> Table:
+    """The events of ``SEEDED`` with their attendees (shared by the S3 and ``new`` tests)."""
     table = Table(clients, table_name)
     for slug, counter, attendees in SEEDED:
         table.put_event(_key(slug), counter)

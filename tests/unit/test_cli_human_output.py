@@ -127,3 +127,18 @@ def test_the_doctors_last_line_says_1_warning_not_1_warnings():
     assert (
         out.getvalue().splitlines()[-1] == "doctor: OK (1 passed, 1 warning, 0 failed, 0 skipped)"
     )
+
+
+def test_the_export_row_shows_the_export_its_status_and_the_time_waited():
+    def steps(display: RichPassProgress) -> None:
+        display.export_waiting("01700000000000-feedbeef", "IN_PROGRESS", 0.0)
+        display.export_waiting("01700000000000-feedbeef", "IN_PROGRESS", 65.2)
+
+    assert "export 01700000000000-feedbeef: IN_PROGRESS, 0:01:05" in drawn(steps)
+
+    def done(display: RichPassProgress) -> None:
+        steps(display)
+        display.export_waiting("01700000000000-feedbeef", "COMPLETED", 312.0)
+        display.sweep_started(None)
+
+    assert re.search(r"export 01700000000000-feedbeef: COMPLETED, 0:05:12\s.*1/1", drawn(done))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import json
 from pathlib import Path
 from typing import Any
 
@@ -13,19 +12,28 @@ from reconciler.devtools.export_writer import ExportSpec, generate_export, write
 from reconciler.kernel.model import EventKey, TableModel
 from reconciler.reconcile.core import CounterKind
 from reconciler.reconcile.dynamo import stored_counter
-from reconciler.reconcile.export_core import SnapshotRow, SnapshotTally, suspects
-from reconciler.reconcile.export_duckdb import DuckDbExportReader, load_local_export
+from reconciler.reconcile.export_core import InSyncEvents, SnapshotRow, SnapshotTally, suspects
+from reconciler.reconcile.export_duckdb import (
+    DuckDbExportReader,
+    load_local_export,
+)
 from reconciler.reconcile.export_manifest import ExportIncompleteError
-from reconciler.reconcile.export_rows import plain_integer, stored_attributes
 
 MODEL = TableModel()
 
 
 def _rows(directory: Path, model: TableModel = MODEL) -> tuple[list[SnapshotRow], Any]:
+    """Every slug listed, the in-sync ones included, to check each row's content."""
     manifest, paths = load_local_export(directory)
-    reader = DuckDbExportReader(model, threads=2)
-    rows = list(reader.snapshot(paths, manifest))
+    reader = DuckDbExportReader(model, threads=2, list_in_sync=True)
+    rows = [row for row in reader.snapshot(paths, manifest) if isinstance(row, SnapshotRow)]
     return rows, reader.tally
+
+
+def _read(directory: Path, **options: Any) -> tuple[list[SnapshotRow | InSyncEvents], Any]:
+    manifest, paths = load_local_export(directory)
+    reader = DuckDbExportReader(MODEL, threads=2, **options)
+    return list(reader.snapshot(paths, manifest)), reader.tally
 
 
 def _event(slug: str, count: object, partition: str = "FAD", **extra: Any) -> dict[str, Any]:
@@ -149,6 +157,7 @@ def test_a_custom_table_model_is_respected(tmp_path: Path) -> None:
         {"N": "0"},
         {"N": "7"},
         {"N": "-12"},
+        {"N": "123456789012345678"},
         {"N": "123456789012345678901234567890"},
         {"N": "007"},
         {"N": "-0"},
@@ -158,31 +167,76 @@ def test_a_custom_table_model_is_respected(tmp_path: Path) -> None:
         {"N": "5_0"},
         {"N": " 5"},
         {"S": "5"},
-        {"NS": ["1", "2"]},
-        {"N": "١٢"},
+        {"NS": ["2", "1"]},
+        {"N": "\u0661\u0662"},
+        None,
     ],
 )
-def test_the_fast_reading_of_a_counter_equals_the_live_pass_reading(
-    attribute: dict[str, Any],
+def test_a_counter_and_version_read_from_an_export_are_read_as_the_live_adapter_reads_them(
+    tmp_path: Path, attribute: dict[str, Any] | None
 ) -> None:
-    # GIVEN a counter and a version as an export's JSON text holds them
+    # GIVEN event items holding the attribute as counter, as version, and as both
     model = TableModel()
-    text = json.dumps(attribute, separators=(",", ":"))
-    # WHEN the export reader reads them THEN it reads what the live adapter reads
-    live = stored_counter({model.counter_attr: attribute, model.version_attr: attribute}, model)
-    assert stored_attributes(model, text, text) == live
-    assert stored_attributes(model, text, None) == stored_counter(
-        {model.counter_attr: attribute}, model
-    )
-    assert stored_attributes(model, None, text) == stored_counter(
-        {model.version_attr: attribute}, model
-    )
+    items: list[dict[str, Any]] = []
+    live = {}
+    for slug, names in (
+        ("both", (model.counter_attr, model.version_attr)),
+        ("counter", (model.counter_attr,)),
+        ("version", (model.version_attr,)),
+    ):
+        attributes = {name: attribute for name in names if attribute is not None}
+        items.append(_event(slug, None) | attributes)
+        live[slug] = stored_counter(attributes, model)
+    directory, _, _ = write_items(tmp_path, items, model=model, files=1)
+    # WHEN the export is read THEN each stored counter is what a live read makes of the item
+    rows, _ = _rows(directory, model)
+    assert {row.slug: row.stored for row in rows} == live
 
 
-def test_a_plain_integer_is_read_without_json_only_in_the_canonical_form() -> None:
-    assert plain_integer('{"N":"42"}') == 42
-    assert plain_integer('{"N":"-3"}') == -3
-    assert plain_integer('{"N": "42"}') is None
-    assert plain_integer('{"N":"042"}') is None
-    assert plain_integer('{"S":"42"}') is None
-    assert plain_integer(None) is None
+def test_events_sql_proves_in_sync_are_counted_not_listed_and_nothing_else_changes(
+    tmp_path: Path,
+) -> None:
+    # GIVEN a generated export with drift
+    spec = ExportSpec(events=200, attendees_per_event=5, drift_percent=10, files=4, seed=8)
+    generated = generate_export(tmp_path, spec)
+    # WHEN it is read by default and with every slug listed
+    counted, counted_tally = _read(generated.directory)
+    listed, listed_tally = _read(generated.directory, list_in_sync=True)
+    # THEN the in-sync events come first as one count, and only the others are listed
+    assert counted[0] == InSyncEvents(200 - len(generated.drifted))
+    assert {row.slug for row in counted[1:] if isinstance(row, SnapshotRow)} == generated.drifted
+    # AND the suspects, the verdict tallies and the reader's tally are the same either way
+    tallies = SnapshotTally(), SnapshotTally()
+    assert list(suspects(counted, tallies[0])) == list(suspects(listed, tallies[1]))
+    assert tallies[0] == tallies[1]
+    assert counted_tally == listed_tally
+
+
+def test_a_slug_sql_cannot_prove_in_sync_is_listed_and_judged_in_python(tmp_path: Path) -> None:
+    items = [
+        _event("padded", {"N": "1"}, counterVersion={"N": "007"}),
+        *_attendees("padded", 1),
+        _event("twice", {"N": "1"}),
+        _event("twice", {"N": "1"}, "EVENT"),
+        *_attendees("twice", 1),
+        _event("plain", {"N": "2"}, counterVersion={"N": "9"}),
+        *_attendees("plain", 2),
+    ]
+    directory, _, _ = write_items(tmp_path, items, model=MODEL, files=2)
+    rows, _ = _read(directory)
+    assert rows[0] == InSyncEvents(1)
+    assert [row.slug for row in rows[1:] if isinstance(row, SnapshotRow)] == ["padded", "twice"]
+    tally = SnapshotTally()
+    assert list(suspects(rows, tally)) == []
+    assert (tally.events, tally.in_sync, tally.ambiguous) == (3, 2, 1)
+
+
+def test_one_event_is_read_alone_when_asked_for(tmp_path: Path) -> None:
+    spec = ExportSpec(events=30, attendees_per_event=3, drift_percent=50, files=2, seed=4)
+    generated = generate_export(tmp_path, spec)
+    drifted = min(generated.drifted)
+    in_sync = min(set(generated.counts) - generated.drifted)
+    assert [getattr(r, "slug", r) for r in _read(generated.directory, event=drifted)[0]] == [
+        drifted
+    ]
+    assert _read(generated.directory, event=in_sync)[0] == [InSyncEvents(1)]

@@ -13,12 +13,15 @@ from reconciler.reconcile.export_duckdb import load_local_export
 from reconciler.reconcile.export_manifest import (
     FILES_NAME,
     SUMMARY_NAME,
+    DataFile,
     ExportChecksumError,
     ExportFormatError,
     ExportIncompleteError,
+    check_digest,
     md5_matches,
     parse_files,
     parse_summary,
+    verify_structure,
 )
 
 SPEC = ExportSpec(events=20, attendees_per_event=5, drift_percent=20, files=3, seed=7)
@@ -141,3 +144,16 @@ def test_a_data_file_without_an_md5_is_accepted_on_its_count(export: GeneratedEx
     manifest, _ = load_local_export(export.directory)
     assert all(data_file.md5 is None for data_file in manifest.files)
     assert sum(data_file.item_count for data_file in manifest.files) == export.items
+
+
+def test_the_structure_is_checked_without_any_data_file_and_each_digest_apart() -> None:
+    document = {"exportTime": "2026-06-01T00:00:00Z", "itemCount": 3}
+    summary = parse_summary(json.dumps({**document, "outputFormat": "DYNAMODB_JSON"}))
+    files = (DataFile("AWSDynamoDB/x/data/a.json.gz", 2, md5="00" * 16), DataFile("k/b", 1))
+    assert verify_structure(summary, files).files == files
+    with pytest.raises(ExportIncompleteError, match="lists 2 items in 1 file"):
+        verify_structure(summary, files[:1])
+    check_digest(files[0], bytes(16))
+    check_digest(files[1], b"anything: no md5 given")
+    with pytest.raises(ExportChecksumError, match=r"data/a\.json\.gz: MD5 differs"):
+        check_digest(files[0], b"\x01" * 16)

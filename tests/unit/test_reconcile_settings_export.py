@@ -10,6 +10,7 @@ import pytest
 from reconciler.kernel.aws import Clients
 from reconciler.kernel.errors import ConfigError
 from reconciler.reconcile.bootstrap import build_reconciler
+from reconciler.reconcile.export_location import NewExport, S3Location
 from tests.unit.test_reconcile_settings import parse
 
 
@@ -19,10 +20,69 @@ def test_a_local_export_directory_is_read_by_duckdb_by_default(tmp_path: Path) -
     assert parse([]).from_export is None
 
 
-@pytest.mark.parametrize("uri", ["s3://bucket/prefix/AWSDynamoDB/01234-abc/", "new"])
-def test_an_s3_uri_or_a_fresh_export_is_refused_as_not_available_yet(uri: str) -> None:
-    with pytest.raises(ConfigError, match=r"--from-export: .*not available yet"):
+def test_an_s3_uri_names_a_bucket_and_a_directory_prefix() -> None:
+    settings = parse(["--from-export", "s3://bucket/prefix/AWSDynamoDB/01234-abc"])
+    assert settings.from_export == S3Location("bucket", "prefix/AWSDynamoDB/01234-abc/")
+    assert parse(["--from-export", "s3://bucket"]).from_export == S3Location("bucket", "")
+
+
+@pytest.mark.parametrize("uri", ["s3://Not_A_Bucket/x", "gs://bucket/x"])
+def test_a_uri_that_is_not_an_s3_location_is_refused(uri: str) -> None:
+    with pytest.raises(ConfigError, match="--from-export: "):
         parse(["--from-export", uri])
+
+
+def test_a_new_export_needs_a_bucket() -> None:
+    with pytest.raises(
+        ConfigError, match=r"--export-bucket .*: is required with --from-export new"
+    ):
+        parse(["--from-export", "new"])
+
+
+def test_a_new_export_takes_its_bucket_prefix_owner_and_timeout() -> None:
+    settings = parse(
+        [
+            *("--from-export", "new", "--export-bucket", "exports-bucket"),
+            *("--export-prefix", "/a/b/", "--export-bucket-owner", "123456789012"),
+            *("--export-timeout", "30m"),
+        ]
+    )
+    assert settings.from_export == NewExport("exports-bucket", "a/b", "123456789012", 1800.0)
+
+
+def test_a_new_export_waits_two_hours_by_default_and_reads_the_environment() -> None:
+    settings = parse(["--from-export", "new"], {"RECONCILER_EXPORT_BUCKET": "exports-bucket"})
+    assert settings.from_export == NewExport("exports-bucket", timeout_seconds=7200.0)
+
+
+@pytest.mark.parametrize(
+    "flag", [["--export-bucket", "b-u-c"], ["--export-prefix", "p"], ["--export-timeout", "1h"]]
+)
+def test_new_export_flags_are_refused_without_a_new_export(tmp_path: Path, flag: list[str]) -> None:
+    with pytest.raises(ConfigError, match=f"{flag[0]}: only applies with --from-export new"):
+        parse(["--from-export", str(tmp_path), *flag])
+    with pytest.raises(ConfigError, match=f"{flag[0]}: only applies with --from-export new"):
+        parse(flag)
+
+
+@pytest.mark.parametrize(
+    ("flag", "problem"),
+    [
+        (["--export-bucket", "UPPER"], "is not an S3 bucket name"),
+        (["--export-bucket", "b-u-c", "--export-bucket-owner", "me"], "12-digit"),
+        (["--export-bucket", "b-u-c", "--export-timeout", "0"], "--export-timeout"),
+    ],
+)
+def test_bad_new_export_settings_are_refused_at_start_up(flag: list[str], problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        parse(["--from-export", "new", *flag])
+
+
+@pytest.mark.parametrize("where", ["s3://bucket/exports/", "new"])
+def test_the_spark_engine_reads_only_a_local_export(where: str) -> None:
+    flags = ["--from-export", where, "--export-bucket", "b-u-c"] if where == "new" else []
+    with pytest.raises(ConfigError, match="--engine: spark reads a local export directory"):
+        parse([*(flags or ["--from-export", where]), "--engine", "spark"])
 
 
 def test_the_spark_engine_runs_its_job_on_all_local_cores_by_default(tmp_path: Path) -> None:

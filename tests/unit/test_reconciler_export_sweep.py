@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from reconciler.kernel.model import EventKey
-from reconciler.reconcile.export_core import SnapshotRow
+from reconciler.reconcile.export_core import InSyncEvents, SnapshotRow, SnapshotRows
 from reconciler.reconcile.export_manifest import ExportSummary, Manifest
 from reconciler.reconcile.export_sweep import ExportSweep, monotonic_at
 from reconciler.reconcile.progress import NO_PROGRESS, PassProgress
@@ -31,13 +30,13 @@ class FakeSnapshot:
 
     def __init__(self, table: FakeReconcileTable, exported: datetime) -> None:
         self.exported = exported
-        self.rows = [
+        self.rows: list[SnapshotRow | InSyncEvents] = [
             SnapshotRow(key.slug, (key,), stored_counter(event), table.attendees[key.slug])
             for key, event in sorted(table.events_by_key.items(), key=lambda kv: kv[0].sort_key)
         ]
         self.opened = 0
 
-    def open(self) -> tuple[Manifest, Iterator[SnapshotRow]]:
+    def open(self) -> tuple[Manifest, SnapshotRows]:
         self.opened += 1
         summary = ExportSummary(self.exported, len(self.rows), "DYNAMODB_JSON")
         return Manifest(summary, ()), iter(self.rows)
@@ -159,3 +158,20 @@ def test_a_ledger_event_the_export_suspects_is_checked_live_by_the_ledger_path()
 
 def test_the_export_instant_lands_on_the_monotonic_clock_by_its_age() -> None:
     assert monotonic_at(export_time=970.0, now_monotonic=50.0, now_wall=1000.0) == 20.0
+
+
+def test_events_the_engine_counted_in_sync_are_checked_in_sync_without_a_look() -> None:
+    # GIVEN an engine that counted 1,000 more events in sync besides the listed slugs
+    table, _ = _world()
+    snapshot = FakeSnapshot(table, WALL - timedelta(hours=1))
+    snapshot.rows.insert(0, InSyncEvents(1000))
+    progress = RecordingProgress()
+    # WHEN the pass runs
+    summary, reads = _run(table, snapshot, FakeClock(), progress=progress)
+    # THEN they count as checked and in sync, and only the listed suspects are read live
+    assert (summary.events_checked, summary.in_sync, summary.corrected) == (1004, 1001, 3)
+    assert summary.export is not None
+    assert summary.export["events"] == 1004
+    assert ("event_checked", (1000,)) in progress.calls
+    assert ("sweep_total", (1004,)) in progress.calls
+    assert len([op for op, _ in reads if op == "GetItem"]) == 3

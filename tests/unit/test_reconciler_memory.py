@@ -61,7 +61,7 @@ def test_when_every_event_drifted_the_pass_keeps_only_a_bounded_number_in_memory
     assert summary.corrected == 40
     assert all(table.count_of(k) == i % 3 + 1 for i, k in enumerate(keys))
     assert sorted(r.slug for r in audit.records) == [f"e{i:02d}" for i in range(40)]
-    assert {r.stored_raw for r in audit.records if r.reason == "invalid"} == {'{"S": "ten"}'}
+    assert {r.stored_raw for r in audit.records if r.reason == "invalid"} == {'{"S":"ten"}'}
     # ...and neither the suspects nor the corrections were all held in memory at once
     assert peak["observations"] <= 8
     assert peak["corrections"] <= 8

@@ -106,8 +106,3 @@ def test_heartbeat_defaults_to_a_third_of_a_short_lease():
     settings = parse(["--lease-duration", "3s"])
     assert settings.lease is not None
     assert settings.lease.heartbeat_seconds == 1.0
-
-
-def test_serve_refuses_an_export_since_every_pass_would_read_the_same_snapshot(tmp_path):
-    with pytest.raises(ConfigError, match="--from-export: is not available in serve yet"):
-        parse(["--from-export", str(tmp_path)])
