@@ -3,8 +3,8 @@ checks at scale, not speed (the issue's speed targets are DuckDB's).
 
     python -m benchmarks.export_spark --items 1000000 --master 'local[2]'
 
-Generates the export as ``benchmarks.export`` does (not timed), starts a Spark session (timed
-apart: a JVM's start), then verifies and counts the export through
+Generates the export as ``benchmarks.export`` does (``cached_export``, not timed), starts a
+Spark session (timed apart: a JVM's start), then verifies and counts the export through
 :class:`~reconciler.reconcile.export_spark.LocalSparkExport` (the job, then the snapshot table
 read back), and counts it again with DuckDB to check both find the same suspects. Not part of
 ``make bench``.
@@ -18,8 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.export import _export_directory, measure
-from reconciler.devtools.export_writer import EXPORT_ROOT, ExportSpec, generate_export
+from benchmarks.export import cached_export, measure
 from reconciler.kernel.model import TableModel
 from reconciler.reconcile.export_core import SnapshotTally, suspects
 from reconciler.reconcile.export_spark import LocalSparkExport
@@ -29,15 +28,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--attendees", type=int, default=50)
-    parser.add_argument("--files", type=int, default=8)
     parser.add_argument("--master", default="local[2]")
-    parser.add_argument("--directory", type=Path, default=None)
+    parser.add_argument("--cache", type=Path, default=None, help="where exports are kept")
     args = parser.parse_args(argv)
-    root = args.directory or Path(tempfile.mkdtemp(prefix="export-bench-"))
-    if not (root / EXPORT_ROOT).exists():
-        events = max(1, args.items // (args.attendees + 1))
-        generate_export(root, ExportSpec(events, args.attendees, 1.0, args.files, seed=1))
-    directory = _export_directory(root)
+    cache = args.cache or Path(tempfile.mkdtemp(prefix="export-bench-"))
+    directory = cached_export(cache, args.items, args.attendees, 1.0)
     from pyspark.sql import SparkSession  # noqa: PLC0415 - after the generation
 
     started = time.perf_counter()
@@ -70,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
                 "session_seconds": round(session - started, 1),
                 "spark_seconds": round(counted - session, 1),
                 "spark_items_per_second": round(items / (counted - session)),
-                "duckdb_seconds": duckdb["verify_seconds"] + duckdb["count_seconds"],
+                "duckdb_seconds": duckdb["seconds"],
                 "same_as_duckdb": (duckdb["events"], duckdb["suspects"]) == (tally.events, found),
             }
         )
