@@ -1,10 +1,11 @@
 """Read a DynamoDB export with DuckDB: one streaming scan of the gzip JSON-lines files.
 
 DuckDB parses and aggregates the files itself, in parallel and within a memory limit, so no
-item ever becomes a Python object: what comes back is one row per event item and one per slug
-with attendees, a size set by the number of events, not of attendees. The scan classifies keys
-in SQL as :func:`reconciler.kernel.model.classify` does, and every row that comes back is
-classified again in Python with the model itself, so the two can never disagree on a slug.
+item ever becomes a Python object: what the scan keeps is a few rows per event, a size set by
+the number of events, not of attendees. It classifies keys in SQL as
+:func:`reconciler.kernel.model.classify` does and leaves the engine-neutral ``joined`` table
+that :class:`~reconciler.reconcile.export_rows.SnapshotFold` reads, as it reads the Spark
+job's.
 
 Malformed lines (not JSON) are counted, not raised: DuckDB's own error names a line number that
 is not reliable, and a count is enough, because the scan's total of items is checked against
@@ -14,36 +15,26 @@ the manifest's and any malformed line refuses the snapshot as incomplete.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from reconciler.kernel.model import EventKey, ItemKind, TableModel, classify, is_valid_slug
-from reconciler.reconcile.core import CounterKind, StoredCounter
-from reconciler.reconcile.dynamo import stored_counter
-from reconciler.reconcile.export_core import InSyncEvents, SnapshotRow, SnapshotRows
+from reconciler.kernel.model import TableModel
+from reconciler.reconcile.export_core import SnapshotRows
 from reconciler.reconcile.export_manifest import (
     FILES_NAME,
     SUMMARY_NAME,
     ExportFormatError,
-    ExportIncompleteError,
     Manifest,
     parse_files,
     parse_summary,
     verify,
 )
-
-FETCH_ROWS = 10_000
-"""Rows fetched from DuckDB at a time: the Python side holds one batch, never the result."""
-
-STORED_CACHE = 65_536
-"""Distinct (counter, version) pairs a reader keeps read; a few MB at most."""
+from reconciler.reconcile.export_rows import ScanTally, SnapshotFold, check_totals
 
 _CHUNK = 1 << 20
 
@@ -77,22 +68,6 @@ def load_local_export(directory: Path) -> tuple[Manifest, list[str]]:
         digests = dict(zip(paths, pool.map(lambda p: _md5(directory / p), paths), strict=True))
     manifest = verify(summary, files, digests)
     return manifest, [str(directory / f.relative_path) for f in manifest.files]
-
-
-@dataclass(slots=True)
-class ScanTally:
-    """Every line of the export, by what it is."""
-
-    events: int = 0
-    attendees: int = 0
-    orphan_attendees: int = 0
-    """Attendee items of a slug with no event item (no counter to check)."""
-    other: int = 0
-    malformed: int = 0
-
-    @property
-    def items(self) -> int:
-        return self.events + self.attendees + self.other
 
 
 def _path(attribute: str, kind: str | None = None) -> str:
@@ -164,62 +139,19 @@ FROM kinds
 GROUP BY ALL
 """
 
-_SCANNED = """
-CREATE TEMP TABLE scanned AS
-SELECT kind, slug, pk, sk, counter, version, n::BIGINT AS n FROM read_parquet(?)
-"""
-
 _TOTALS = "SELECT kind, sum(n)::BIGINT FROM scanned GROUP BY kind"
 
-_FLAG = r"""
-CREATE TEMP TABLE flagged AS
+_JOIN = """
+CREATE TEMP TABLE joined AS
 WITH counts AS (
     SELECT slug, sum(n)::BIGINT AS attendees FROM scanned WHERE kind = 'attendee' GROUP BY slug
-), joined AS (
-    SELECT coalesce(e.slug, c.slug) AS slug, e.pk, e.sk, e.counter, e.version,
-           coalesce(c.attendees, 0) AS attendees
-    FROM (SELECT * FROM scanned WHERE kind = 'event') AS e
-    FULL OUTER JOIN counts AS c ON e.slug = c.slug
-), valued AS (
-    SELECT *,
-           regexp_full_match(slug, '[!-~]+') AND strpos(slug, $sep) = 0 AS plain_slug,
-           TRY_CAST(regexp_extract(counter, '^\{"N":"(0|-?[1-9][0-9]{0,17})"\}$', 1) AS BIGINT)
-               AS counter_value,
-           TRY_CAST(regexp_extract(version, '^\{"N":"(0|-?[1-9][0-9]{0,17})"\}$', 1) AS BIGINT)
-               AS version_value,
-           count(pk) OVER (PARTITION BY slug) AS event_items
-    FROM joined
-    WHERE $event IS NULL OR slug = $event
 )
-SELECT *,
-       coalesce($bulk AND event_items = 1 AND plain_slug AND counter_value = attendees
-                AND (version IS NULL OR version_value IS NOT NULL), false) AS in_sync
-FROM valued
+SELECT coalesce(e.slug, c.slug) AS slug, e.pk, e.sk, e.counter, e.version,
+       coalesce(c.attendees, 0) AS attendees
+FROM (SELECT * FROM scanned WHERE kind = 'event') AS e
+FULL OUTER JOIN counts AS c ON e.slug = c.slug
 """
-"""One row per event item and one per slug with attendees but no event item.
-
-``plain_slug`` (printable ASCII without a space or the separator) is a slug
-:func:`~reconciler.kernel.model.is_valid_slug` accepts, and SQL classified its event items as
-:func:`~reconciler.kernel.model.classify` does. The ``_value`` columns hold the integer of an
-attribute written exactly ``{"N":"<integer>"}`` (as
-:func:`~reconciler.reconcile.dynamo.render_attribute` writes it) and small enough for a BIGINT:
-the integer the live adapter reads. ``in_sync`` is a sufficient condition for
-:func:`~reconciler.reconcile.export_core.judge`'s verdict: one event item, a readable version
-or none, a counter equal to the count. Such slugs (nearly all) are counted, not listed."""
-
-_IN_SYNC = "SELECT count(*), coalesce(sum(attendees), 0)::BIGINT FROM flagged WHERE in_sync"
-
-_ROWS = """
-SELECT slug, pk, sk, counter, version, attendees, plain_slug, counter_value, version_value
-FROM flagged WHERE NOT in_sync
-ORDER BY slug, pk NULLS LAST, sk NULLS LAST
-"""
-"""Flat rows, sorted so that a slug's rows come together: DuckDB hands lists over to Python
-several times slower than flat rows."""
-
-
-_Counter = tuple[str | None, str | None, int | None, int | None]
-"""The counter and version texts of a slug's first event item, and their canonical values."""
+"""The engine-neutral rows :class:`~reconciler.reconcile.export_rows.SnapshotFold` reads."""
 
 
 class DuckDbExportReader:
@@ -251,7 +183,6 @@ class DuckDbExportReader:
         if temp_directory is not None:
             self._config["temp_directory"] = temp_directory
         self.tally = ScanTally()
-        self._cache: dict[tuple[str | None, str | None], StoredCounter] = {}
 
     def snapshot(self, files: Sequence[str], manifest: Manifest | None = None) -> SnapshotRows:
         """Every slug with an event item, sorted by slug (those found in sync in SQL counted
@@ -291,109 +222,13 @@ class DuckDbExportReader:
                     "suffix": model.attendee_suffix,
                 },
             )
-            yield from self._counted(connection, manifest)
-
-    def snapshot_scanned(self, parquet: str, manifest: Manifest | None = None) -> SnapshotRows:
-        """:meth:`snapshot` of lines another engine already classified and grouped as the scan
-        does: Parquet files (``parquet``, a glob) of the scan's ``scanned`` table, ``kind, slug,
-        pk, sk, counter, version, n``, such as the Spark job writes."""
-        self.tally = ScanTally()
-        with duckdb.connect(config=self._config) as connection:
-            connection.execute(_SCANNED, [parquet])
-            yield from self._counted(connection, manifest)
-
-    def _counted(
-        self, connection: duckdb.DuckDBPyConnection, manifest: Manifest | None
-    ) -> SnapshotRows:
-        model = self._model
-        totals = {kind: int(count) for kind, count in connection.execute(_TOTALS).fetchall()}
-        self.tally.other = totals.get("other", 0)
-        self.tally.malformed = malformed = totals.pop("malformed", 0)
-        if manifest is not None and (
-            malformed or sum(totals.values()) != manifest.summary.item_count
-        ):
-            raise ExportIncompleteError(
-                f"the data files hold {sum(totals.values())} readable items and "
-                f"{malformed} malformed line(s); the manifest announces "
-                f"{manifest.summary.item_count} items"
+            totals = {kind: int(count) for kind, count in connection.execute(_TOTALS).fetchall()}
+            check_totals(totals, self.tally, manifest)
+            connection.execute(_JOIN)
+            fold = SnapshotFold(
+                model, self.tally, event=self._event, list_in_sync=self._list_in_sync
             )
-        flags = {"sep": model.separator, "event": self._event, "bulk": not self._list_in_sync}
-        connection.execute(_FLAG, flags)
-        in_sync = connection.execute(_IN_SYNC).fetchone() or (0, 0)
-        if in_sync[0]:
-            self.tally.events += in_sync[0]
-            self.tally.attendees += in_sync[1]
-            yield InSyncEvents(in_sync[0])
-        connection.execute(_ROWS)
-        yield from self._rows(connection)
-
-    def _rows(self, connection: duckdb.DuckDBPyConnection) -> Iterator[SnapshotRow]:
-        model, tally = self._model, self.tally
-        slug: str | None = None
-        plain = False
-        keys: list[EventKey] = []
-        first: _Counter = (None, None, None, None)
-        counted = 0
-        while batch := connection.fetchmany(FETCH_ROWS):
-            for row_slug, pk, sk, *counter, attendees, row_plain, value, version in batch:
-                if row_slug != slug:
-                    if slug is not None and (
-                        row := self._finish(slug, plain, keys, first, counted)
-                    ):
-                        yield row
-                    slug, plain, keys, counted = row_slug, row_plain, [], attendees
-                if pk is None:
-                    continue
-                if not plain and classify(pk, sk, model).kind is not ItemKind.EVENT:
-                    tally.other += 1
-                    continue
-                if not keys:
-                    first = (counter[0], counter[1], value, version)
-                keys.append(EventKey(pk, sk))
-        if slug is not None and (row := self._finish(slug, plain, keys, first, counted)):
-            yield row
-
-    def _finish(
-        self, slug: str, plain: bool, keys: list[EventKey], first: _Counter, counted: int
-    ) -> SnapshotRow | None:
-        tally = self.tally
-        tally.events += len(keys)  # each passed classify()
-        if not plain and not is_valid_slug(slug, self._model):
-            # SQL let through an attendee slug the model refuses (whitespace SQL does not
-            # strip): those items are neither events nor attendees.
-            tally.other += counted
-            return None
-        tally.attendees += counted
-        if not keys:
-            tally.orphan_attendees += counted
-            return None
-        return SnapshotRow(slug, tuple(keys), self._stored(first), counted)
-
-    def _stored(self, first: _Counter) -> StoredCounter:
-        """The live adapter's reading of the counter attributes; canonical integers (nearly
-        every counter) are taken from SQL as they are. A :class:`StoredCounter` is immutable
-        and events share counter and version values, so each pair is read once (up to
-        :data:`STORED_CACHE` pairs: building one costs more than the rest of a slug's row)."""
-        key = first[:2]
-        stored = self._cache.get(key)
-        if stored is None:
-            stored = self._read_stored(first)
-            if len(self._cache) < STORED_CACHE:
-                self._cache[key] = stored
-        return stored
-
-    def _read_stored(self, first: _Counter) -> StoredCounter:
-        counter, version, value, version_value = first
-        if value is not None and (version is None or version_value is not None):
-            return StoredCounter(
-                CounterKind.NUMBER, value=value, raw=counter, version=version_value
-            )
-        attributes: dict[str, Any] = {}
-        if counter is not None:
-            attributes[self._model.counter_attr] = json.loads(counter)
-        if version is not None:
-            attributes[self._model.version_attr] = json.loads(version)
-        return stored_counter(attributes, self._model)
+            yield from fold.read(connection)
 
 
 class LocalDuckDbExport:

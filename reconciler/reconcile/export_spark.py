@@ -11,11 +11,11 @@ Two ways to the same table (see :mod:`reconciler.reconcile.export_spark_job`):
   job runs in a local Spark session (``--spark-master``, ``local[*]`` by default) into a
   scratch directory.
 
-Either way the job's table is the DuckDB reader's own ``scanned`` table (the lines grouped by
-kind, slug and event item), so
-:meth:`~reconciler.reconcile.export_duckdb.DuckDbExportReader.snapshot_scanned` takes it from
-there with the very code that judges and folds a DuckDB scan: the same rows, the same tallies,
-the same refusal of a partial export.
+Either way the job's rows are the engine-neutral ``joined`` table: DuckDB loads them and
+:class:`~reconciler.reconcile.export_rows.SnapshotFold` folds them with the very code that
+folds a DuckDB scan, after :func:`~reconciler.reconcile.export_rows.check_totals` has checked
+the job's totals against the manifest: the same rows, the same tallies, the same refusal of a
+partial export.
 """
 
 from __future__ import annotations
@@ -25,11 +25,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from reconciler.kernel.errors import ReconcilerError
 from reconciler.kernel.logs import get_logger
 from reconciler.kernel.model import TableModel
 from reconciler.reconcile.export_core import SnapshotRows
-from reconciler.reconcile.export_duckdb import DuckDbExportReader, ScanTally, load_local_export
+from reconciler.reconcile.export_duckdb import load_local_export
 from reconciler.reconcile.export_manifest import (
     FILES_NAME,
     SUMMARY_NAME,
@@ -39,6 +41,7 @@ from reconciler.reconcile.export_manifest import (
     parse_files,
     parse_summary,
 )
+from reconciler.reconcile.export_rows import ScanTally, SnapshotFold, check_totals
 from reconciler.reconcile.export_spark_job import (
     FORMAT,
     SNAPSHOT_DIRECTORY,
@@ -89,13 +92,18 @@ def read_totals(snapshot: Path) -> dict[str, Any] | None:
     return document if isinstance(document, dict) and document.get("format") == FORMAT else None
 
 
+_JOINED = "CREATE TEMP TABLE joined AS SELECT * FROM read_parquet(?)"
+
+
 def read_snapshot(
-    snapshot: Path, totals: dict[str, Any], reader: DuckDbExportReader, manifest: Manifest
+    snapshot: Path, totals: dict[str, Any], fold: SnapshotFold, manifest: Manifest
 ) -> SnapshotRows:
-    """The snapshot rows of a job's run, judged and folded by ``reader`` (whose ``tally`` is
-    then the export's), and refused as a DuckDB scan of the same export would be."""
-    glob = str(snapshot / str(totals["scanned"]) / "*.parquet")
-    return reader.snapshot_scanned(glob, manifest)
+    """The snapshot rows of a job's run, folded by ``fold`` (whose ``tally`` is then the
+    export's), refused as a DuckDB scan of the same export would be."""
+    check_totals(dict(totals["items"]), fold.tally, manifest)
+    with duckdb.connect() as connection:
+        connection.execute(_JOINED, [str(snapshot / str(totals["rows"]) / "*.parquet")])
+        yield from fold.read(connection)
 
 
 class LocalSparkExport:
@@ -113,7 +121,8 @@ class LocalSparkExport:
         self._directory = directory
         self._model = model
         self._master = master
-        self._reader = DuckDbExportReader(model, event=event)
+        self._event = event
+        self._fold = SnapshotFold(model, ScanTally(), event=event)
         self.precomputed = False
         """Whether the last :meth:`open` read a snapshot the job had left beside the export."""
 
@@ -124,18 +133,19 @@ class LocalSparkExport:
     @property
     def tally(self) -> ScanTally:
         """Every line of the export by kind, once the rows of :meth:`open` are read."""
-        return self._reader.tally
+        return self._fold.tally
 
     def open(self) -> tuple[Manifest, SnapshotRows]:
+        self._fold = SnapshotFold(self._model, ScanTally(), event=self._event)
         snapshot = self._directory / SNAPSHOT_DIRECTORY
         totals = read_totals(snapshot)
         self.precomputed = totals is not None
         if totals is not None:
             manifest = self._counted_manifest(totals)
             get_logger(__name__).info(
-                "export_snapshot_precomputed", export_id=self.export_id, scanned=totals["scanned"]
+                "export_snapshot_precomputed", export_id=self.export_id, rows=totals["rows"]
             )
-            return manifest, read_snapshot(snapshot, totals, self._reader, manifest)
+            return manifest, read_snapshot(snapshot, totals, self._fold, manifest)
         manifest, _ = load_local_export(self._directory)
         return manifest, self._counted_here(manifest)
 
@@ -171,7 +181,7 @@ class LocalSparkExport:
             totals = read_totals(output)
             if totals is None:
                 raise SparkJobError(f"the Spark job left no totals in {output}")
-            yield from read_snapshot(output, totals, self._reader, manifest)
+            yield from read_snapshot(output, totals, self._fold, manifest)
 
 
 def _text(path: Path) -> str | None:

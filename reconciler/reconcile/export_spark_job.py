@@ -13,15 +13,13 @@ on it: the attendees of a slug are summed across files.
 
 Output, below ``--output`` (by default ``<export>/reconciler-snapshot``):
 
-- ``scanned-<run>/``: Parquet, the export's lines grouped by what they are, exactly as the
-  DuckDB reader's scan groups them (``kind, slug, pk, sk, counter, version, n``): one row per
-  event item (its counter and version as the export's raw DynamoDB JSON), one per slug with
-  attendees (``n`` of them), one per other kind of line (``other``, ``malformed``); the
-  reconciler then joins, judges and folds it with the DuckDB reader's own code;
+- ``rows-<run>/``: Parquet, one row per event item (slug, pk, sk, counter and version as the
+  export's raw DynamoDB JSON, attendees of its slug) and one per slug with attendees and no
+  event item (pk, sk, counter and version null): the engine-neutral ``joined`` table that
+  :class:`reconciler.reconcile.export_rows.SnapshotFold` folds for every engine;
 - ``totals/``: one JSON document, written last, so its presence (with Spark's ``_SUCCESS``)
   marks a completed run: the export's id, time and announced item count, the items read per
-  kind, the malformed lines, the table model counted with and the name of the ``scanned``
-  directory.
+  kind, the malformed lines, the table model counted with and the name of the rows directory.
 """
 
 from __future__ import annotations
@@ -41,8 +39,7 @@ if TYPE_CHECKING:
 SNAPSHOT_DIRECTORY = "reconciler-snapshot"
 TOTALS_DIRECTORY = "totals"
 FORMAT = "reconciler-export-snapshot/1"
-COLUMNS = ("kind", "slug", "pk", "sk", "counter", "version", "n")
-"""The snapshot table's columns: the DuckDB reader's ``scanned`` table."""
+COLUMNS = ("slug", "pk", "sk", "counter", "version", "attendees")
 
 _LINE_SCHEMA = "Item MAP<STRING, STRING>, _corrupt_record STRING"
 """Each attribute of an item kept as its raw JSON text (``{"N":"3"}``), as DuckDB reads it."""
@@ -120,15 +117,35 @@ def _kinds(lines: DataFrame, model: dict[str, Any]) -> DataFrame:
     )
 
 
-def snapshot(lines: DataFrame, model: dict[str, Any]) -> DataFrame:
-    """The lines grouped by what they are, as the DuckDB reader's scan groups them: one row
-    per event item (its counter and version), one per slug with attendees (their number), one
-    per other kind of line (``other``, ``malformed``)."""
+def snapshot(lines: DataFrame, model: dict[str, Any]) -> tuple[DataFrame, DataFrame]:
+    """The lines grouped by what they are (kept: read once, used twice), and the snapshot
+    rows: each event item joined with its slug's attendee count."""
     from pyspark.sql import functions as F  # noqa: N812, PLC0415
+    from pyspark.storagelevel import StorageLevel  # noqa: PLC0415
 
-    return (
-        _kinds(lines, model).groupBy(*COLUMNS[:-1]).agg(F.count(F.lit(1)).cast("bigint").alias("n"))
+    scanned = (
+        _kinds(lines, model)
+        .groupBy("kind", "slug", "pk", "sk", "counter", "version")
+        .agg(F.count(F.lit(1)).alias("n"))
+        .persist(StorageLevel.MEMORY_AND_DISK)
     )
+    counts = (
+        scanned.where(F.col("kind") == "attendee")
+        .groupBy("slug")
+        .agg(F.sum("n").cast("bigint").alias("attendees"))
+    )
+    events = scanned.where(F.col("kind") == "event").select(
+        "slug", "pk", "sk", "counter", "version"
+    )
+    rows = events.join(counts, "slug", "full_outer").select(
+        "slug",
+        "pk",
+        "sk",
+        "counter",
+        "version",
+        F.coalesce("attendees", F.lit(0)).alias("attendees"),
+    )
+    return scanned, rows
 
 
 def _read_text(spark: SparkSession, path: str) -> str:
@@ -141,7 +158,6 @@ def _read_text(spark: SparkSession, path: str) -> str:
 def run(spark: SparkSession, options: argparse.Namespace) -> dict[str, Any]:
     """Count one export into ``options.output``; returns the totals document it wrote."""
     from pyspark.sql import functions as F  # noqa: N812, PLC0415
-    from pyspark.storagelevel import StorageLevel  # noqa: PLC0415
 
     model = model_of(options)
     summary = json.loads(_read_text(spark, f"{options.export}/manifest-summary.json"))
@@ -151,9 +167,9 @@ def run(spark: SparkSession, options: argparse.Namespace) -> dict[str, Any]:
         .option("columnNameOfCorruptRecord", "_corrupt_record")
         .json(f"{options.export}/data/*.json.gz")
     )
-    scanned = snapshot(lines, model).persist(StorageLevel.MEMORY_AND_DISK)
-    name = f"scanned-{uuid.uuid4().hex[:12]}"
-    scanned.write.mode("overwrite").parquet(f"{options.output}/{name}")
+    scanned, rows = snapshot(lines, model)
+    name = f"rows-{uuid.uuid4().hex[:12]}"
+    rows.write.mode("overwrite").parquet(f"{options.output}/{name}")
     items = {"event": 0, "attendee": 0, "other": 0, "malformed": 0}
     for kind, count in scanned.groupBy("kind").agg(F.sum("n")).collect():
         items[kind] = int(count)
@@ -166,7 +182,7 @@ def run(spark: SparkSession, options: argparse.Namespace) -> dict[str, Any]:
         "manifest_items": summary.get("itemCount"),
         "items": items,
         "model": model,
-        "scanned": name,
+        "rows": name,
     }
     document = spark.createDataFrame([(json.dumps(totals),)], "value STRING").coalesce(1)
     document.write.mode("overwrite").text(f"{options.output}/{TOTALS_DIRECTORY}")

@@ -20,8 +20,9 @@ from reconciler.reconcile.export_core import (
     SnapshotTally,
     suspects,
 )
-from reconciler.reconcile.export_duckdb import DuckDbExportReader, ScanTally, load_local_export
+from reconciler.reconcile.export_duckdb import DuckDbExportReader, load_local_export
 from reconciler.reconcile.export_manifest import ExportFormatError, ExportIncompleteError
+from reconciler.reconcile.export_rows import ScanTally, SnapshotFold
 from reconciler.reconcile.export_spark import (
     SNAPSHOT_DIRECTORY,
     LocalSparkExport,
@@ -134,10 +135,10 @@ def test_a_malformed_line_is_counted_by_the_job_and_refuses_the_export(tmp_path:
     totals = read_totals(output)
     assert totals is not None
     assert totals["items"] == {"event": 3, "attendee": 6, "other": 2, "malformed": 1}
-    reader = DuckDbExportReader(MODEL)
+    fold = SnapshotFold(MODEL, ScanTally())
     with pytest.raises(ExportIncompleteError, match="1 malformed"):
-        list(read_snapshot(output, totals, reader, manifest))
-    assert reader.tally.malformed == 1
+        list(read_snapshot(output, totals, fold, manifest))
+    assert fold.tally.malformed == 1
 
 
 def test_a_snapshot_the_job_left_beside_the_export_is_read_without_spark_or_data_files(
