@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from aws_cdk import App
 
 from alarms.runbooks import check_runbook_url_template
-from deploy.export_mode import export_mode
+from deploy.export_mode import export_mode, export_prefix
+from deploy.export_snapshot_stack import EXPORT_SNAPSHOT_JOB_CONTEXT, ExportSnapshotStack
 from deploy.monitoring_stack import MonitoringStack
 from deploy.reconciler_stack import RECONCILER_CLOUDWATCH_NAMESPACE, ReconcilerStack
 from deploy.stateful_stack import StatefulStack
@@ -41,6 +42,8 @@ class Stacks:
     stateless: StatelessStack
     monitoring: MonitoringStack
     reconciler: ReconcilerStack
+    export_snapshot: ExportSnapshotStack | None = None
+    """The Spark engine's Glue job, with ``-c exportSnapshotJob=true``."""
 
 
 def build_app(outdir: str | None = None, context: Mapping[str, object] | None = None) -> Stacks:
@@ -97,12 +100,23 @@ def build_app(outdir: str | None = None, context: Mapping[str, object] | None = 
     reconciler.add_stack_dependency(stateful)
     # It replays the queue the StatelessStack creates (by name, so no export shows the order).
     reconciler.add_stack_dependency(stateless)
+    export_snapshot = None
+    if str(app.node.try_get_context(EXPORT_SNAPSHOT_JOB_CONTEXT) or "").lower() == "true":
+        export_snapshot = ExportSnapshotStack(
+            app,
+            "ExportSnapshotStack",
+            prefix=export_prefix(app.node.try_get_context),
+            description="Glue job of reconciler --engine spark: the snapshot table of a "
+            "DynamoDB export, beside it in the bucket",
+        )
+        export_snapshot.add_stack_dependency(stateful)
     return Stacks(
         app=app,
         stateful=stateful,
         stateless=stateless,
         monitoring=monitoring,
         reconciler=reconciler,
+        export_snapshot=export_snapshot,
     )
 
 
@@ -159,8 +173,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "table the app did not create (its state table NAME-state, or "
         "existingStateTableName=NAME); reconcilerDesiredCount=1|2, "
         "alarmEmail=ADDRESS[,ADDRESS], runbookUrlTemplate=URL (with {name}, the alarm key), "
-        "reconcilerFromExport=new (recount from a DynamoDB export in the bucket each pass; "
-        "exportPrefix=PREFIX, default exports)",
+        "reconcilerFromExport=new (recount from a DynamoDB export in the bucket each pass), "
+        "exportSnapshotJob=true (the Glue job of --engine spark), exportPrefix=PREFIX (of the "
+        "exports in the bucket, for both; default exports)",
     )
     args = parser.parse_args(argv)
     try:

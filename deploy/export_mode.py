@@ -118,13 +118,19 @@ def export_mode(context: Callable[[str], object]) -> ExportMode | None:
             f"context {RECONCILER_FROM_EXPORT_CONTEXT}",
             f"must be new (a fresh export into the app's bucket each pass), not {wanted!r}",
         )
+    return ExportMode(prefix=export_prefix(context))
+
+
+def export_prefix(context: Callable[[str], object]) -> str:
+    """The bucket's key prefix of the exports (``-c exportPrefix``), shared by the service's
+    export mode and the Glue job of ``--engine spark``."""
     prefix = _text(context(EXPORT_PREFIX_CONTEXT)).strip("/") or DEFAULT_EXPORT_PREFIX
     if not _PREFIX.fullmatch(prefix):
         raise ConfigError(
             f"context {EXPORT_PREFIX_CONTEXT}",
             f"{prefix!r} is not a key prefix (letters, digits, _.- and / between parts)",
         )
-    return ExportMode(prefix=prefix)
+    return prefix
 
 
 def _text(value: object) -> str:

@@ -5,7 +5,8 @@ tools_dir=${1:-.tools}
 mkdir -p "$tools_dir"
 
 # Debian packages: Prometheus/promtool for the alert rules, Chromium and the one font its
-# screenshot of the status page is compared in (docs/status-page.md) for the browser test.
+# screenshot of the status page is compared in (docs/status-page.md) for the browser test,
+# and a Java runtime for the Spark engine's local-mode tests (PySpark 4 needs Java 17+).
 # apt-get runs only when one is missing, so a second run touches nothing.
 apt_packages=()
 if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
@@ -13,6 +14,9 @@ if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2
 fi
 if ! command -v chromium >/dev/null 2>&1 || [ ! -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
     apt_packages+=(chromium fonts-dejavu-core)
+fi
+if ! command -v java >/dev/null 2>&1; then
+    apt_packages+=(openjdk-17-jre-headless)
 fi
 if [ ${#apt_packages[@]} -gt 0 ]; then
     sudo_cmd=""

@@ -88,3 +88,26 @@ def table_name(clients) -> str:  # type: ignore[no-untyped-def]
     create_table(clients.dynamodb(), name)
     create_state_table(clients.dynamodb(), default_state_table(name))
     return name
+
+
+@pytest.fixture(scope="session")
+def spark():  # type: ignore[no-untyped-def]
+    """One local Spark session (two cores) for every Spark test of a worker: a JVM starts in
+    seconds, a job then takes about one. Tests that use it join ``xdist_group("spark")``, so
+    one worker starts it once; ``--engine spark`` runs its job in this session when it finds
+    one running."""
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("reconciler-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        # Tiny jobs: the JIT's first tier and a serial collector warm up in half the time.
+        .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

@@ -125,7 +125,8 @@ def _export_sweep(
 ) -> ExportSweep | None:
     """The location kind first (a local export, a location of several, S3, a new export per
     pass), then the engine that reads it. DuckDB is an optional dependency (the ``export``
-    extra): imported only when asked for."""
+    extra): imported only when asked for. So is PySpark (``spark``), needed only once a Spark
+    job must run here (see :mod:`reconciler.reconcile.export_spark`)."""
     where = settings.from_export
     if where is None:
         return None
@@ -141,7 +142,9 @@ def _export_sweep(
     model, event = settings.table.model, settings.event
     source: SnapshotSource
     watch = None
-    if isinstance(where, Path):
+    if settings.engine == "spark":
+        source = _spark_source(settings, where)
+    elif isinstance(where, Path):
         if is_local_export(where):
             source = LocalDuckDbExport(where, model, event)
         else:
@@ -158,6 +161,18 @@ def _export_sweep(
         stored = export_fetch.StoredExport(store, locate, model, event=event)
         source, watch = stored, stored.watch
     return ExportSweep(source, clock=clock, wall=wall, event=settings.event, watch=watch)
+
+
+def _spark_source(settings: RunSettings, where: object) -> SnapshotSource:
+    from reconciler.reconcile.export_spark import LocalSparkExport  # noqa: PLC0415
+
+    if not isinstance(where, Path) or not is_local_export(where):
+        raise ConfigError(
+            "--engine", "spark reads one export's own directory (the one with its manifests)"
+        )
+    return LocalSparkExport(
+        where, settings.table.model, master=settings.spark_master, event=settings.event
+    )
 
 
 def _publish_safely(publisher: SummaryPublisher) -> SummaryCallback:

@@ -44,6 +44,10 @@ DEFAULT_MAX_KEY_SUSPECTS = 10_000
 
 DEFAULT_ENGINE = "duckdb"
 ENGINES = ("duckdb", "spark")
+DEFAULT_SPARK_MASTER = "local[*]"
+_SPARK_MASTER = re.compile(
+    r"^(local(\[(\*|[1-9][0-9]*)(,[0-9]+)?\])?|yarn|spark://[^\s,/]+(,[^\s,/]+)*|k8s://\S+)$"
+)
 
 DEFAULT_BRAKE = BrakePolicy(
     DEFAULT_MAX_CORRECTIONS, DEFAULT_MAX_CORRECTION_RATIO, DEFAULT_BRAKE_MIN_EVENTS
@@ -81,6 +85,8 @@ class RunSettings:
     a fresh one per pass: :mod:`reconciler.reconcile.export_location`); its suspects are still
     confirmed live."""
     engine: str = DEFAULT_ENGINE
+    spark_master: str = DEFAULT_SPARK_MASTER
+    """Where ``--engine spark`` runs its job when the export holds no snapshot of it yet."""
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -161,7 +167,14 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--engine",
         metavar="ENGINE",
-        help="what reads the export: duckdb (default; spark is not available yet)",
+        help="what reads the export: duckdb (default, embedded) or spark (the snapshot job, "
+        "run in a local Spark session unless the export already holds its snapshot)",
+    )
+    group.add_argument(
+        "--spark-master",
+        metavar="URL",
+        help=f"--engine spark: the Spark master of the local job ({DEFAULT_SPARK_MASTER}; "
+        "local[N], spark://host:port, yarn or k8s://...)",
     )
     group.add_argument("--audit-file", metavar="PATH", help="append audit records (JSON lines)")
     group.add_argument(
@@ -247,6 +260,7 @@ def parse_run_settings(source: Source) -> RunSettings:
         sweep=sweep,
         from_export=from_export,
         engine=engine,
+        spark_master=_spark_master(source, engine),
     )
 
 
@@ -270,9 +284,27 @@ def _export(source: Source) -> tuple[ExportLocation | None, str]:
                 other, "cannot be combined with --from-export (the export is the sweep)"
             )
     location = parse_export_location(source, label, str(raw).strip())
-    if engine != DEFAULT_ENGINE:
-        raise ConfigError(engine_label, f"{engine!r} is not available yet; use duckdb")
+    if engine == "spark" and not isinstance(location, Path):
+        raise ConfigError(
+            engine_label,
+            "spark reads a local export directory (for an export in S3, run its job on Glue "
+            "or EMR Serverless: docs/export.md)",
+        )
     return location, engine
+
+
+def _spark_master(source: Source, engine: str) -> str:
+    label, raw = source.raw("--spark-master")
+    if raw is None or str(raw).strip() == "":
+        return DEFAULT_SPARK_MASTER
+    if engine != "spark":
+        raise ConfigError(label, "only applies with --engine spark")
+    master = str(raw).strip()
+    if not _SPARK_MASTER.match(master):
+        raise ConfigError(
+            label, f"is not a Spark master (local[*], local[N], spark://host:port...): {raw!r}"
+        )
+    return master
 
 
 def _duration(text: object, label: str) -> float:

@@ -48,9 +48,27 @@ def _run(capsys: pytest.CaptureFixture[str], table: Table, *args: str) -> tuple[
     return code, json.loads(captured.out), captured.err
 
 
+ENGINES = [
+    pytest.param(["--engine", "duckdb"], id="duckdb"),
+    # Its job runs in the tests' own local Spark session (see the ``spark`` fixture).
+    pytest.param(
+        ["--engine", "spark", "--spark-master", "local[2]"],
+        id="spark",
+        marks=pytest.mark.xdist_group("spark"),
+    ),
+]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 def test_a_pass_from_an_export_corrects_exactly_the_drift_the_live_table_still_shows(
-    table: Table, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    table: Table,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    engine: list[str],
+    request: pytest.FixtureRequest,
 ) -> None:
+    if "spark" in engine:
+        request.getfixturevalue("spark")
     export = export_table(tmp_path, table.ddb, table.name, files=2)
     assert export.drifted == {"expo", "talk", "meetup"}
     # After the export: a registration on "meetup", its counter updated as the handler does.
@@ -61,7 +79,7 @@ def test_a_pass_from_an_export_corrects_exactly_the_drift_the_live_table_still_s
         UpdateExpression="ADD attendeeCount :one, counterVersion :one",
         ExpressionAttributeValues={":one": {"N": "1"}},
     )
-    code, summary, _ = _run(capsys, table, "--from-export", str(export.directory))
+    code, summary, _ = _run(capsys, table, "--from-export", str(export.directory), *engine)
     assert code == 0
     assert summary["sweep"] == "export"
     assert summary["export"] == {

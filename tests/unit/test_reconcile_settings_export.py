@@ -78,9 +78,36 @@ def test_bad_new_export_settings_are_refused_at_start_up(flag: list[str], proble
         parse(["--from-export", "new", *flag])
 
 
-def test_the_spark_engine_is_refused_as_not_available_yet(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="--engine: 'spark' is not available yet"):
-        parse(["--from-export", str(tmp_path), "--engine", "spark"])
+@pytest.mark.parametrize("where", ["s3://bucket/exports/", "new"])
+def test_the_spark_engine_reads_only_a_local_export(where: str) -> None:
+    flags = ["--from-export", where, "--export-bucket", "b-u-c"] if where == "new" else []
+    with pytest.raises(ConfigError, match="--engine: spark reads a local export directory"):
+        parse([*(flags or ["--from-export", where]), "--engine", "spark"])
+
+
+def test_the_spark_engine_runs_its_job_on_all_local_cores_by_default(tmp_path: Path) -> None:
+    settings = parse(["--from-export", str(tmp_path), "--engine", "spark"])
+    assert (settings.engine, settings.spark_master) == ("spark", "local[*]")
+
+
+@pytest.mark.parametrize("master", ["local", "local[2]", "local[4,3]", "spark://h1:7077,h2:7077"])
+def test_a_spark_master_is_taken_from_the_flag_or_the_environment(
+    tmp_path: Path, master: str
+) -> None:
+    flags = ["--from-export", str(tmp_path), "--engine", "spark"]
+    assert parse([*flags, "--spark-master", master]).spark_master == master
+    assert parse(flags, {"RECONCILER_SPARK_MASTER": master}).spark_master == master
+
+
+@pytest.mark.parametrize("master", ["local[0]", "local[two]", "mesos", "spark://", "local[*] x"])
+def test_a_malformed_spark_master_is_refused(tmp_path: Path, master: str) -> None:
+    with pytest.raises(ConfigError, match="--spark-master: is not a Spark master"):
+        parse(["--from-export", str(tmp_path), "--engine", "spark", "--spark-master", master])
+
+
+def test_a_spark_master_without_the_spark_engine_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--spark-master: only applies with --engine spark"):
+        parse(["--from-export", str(tmp_path), "--spark-master", "local[2]"])
 
 
 def test_an_engine_without_an_export_is_refused() -> None:
