@@ -323,10 +323,11 @@ def upload_export(s3: Any, directory: Path, bucket: str, prefix: str = "") -> st
     URI. The manifests go last, as DynamoDB writes the summary once the data is complete."""
     base = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
     export_key = f"{base}{EXPORT_ROOT}/{directory.name}/"
-    data = sorted((directory / DATA_DIRECTORY).glob("*"))
     manifests = [directory / FILES_NAME, directory / SUMMARY_NAME]
+    # The data files, and whatever else lies beside them (a snapshot the Spark job wrote).
+    others = sorted(p for p in directory.rglob("*") if p.is_file() and p not in manifests)
     with aws_call("PutObject"):
-        for path in [*data, *(m for m in manifests if m.exists())]:
+        for path in [*others, *(m for m in manifests if m.exists())]:
             key = export_key + path.relative_to(directory).as_posix()
             s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
     return f"s3://{bucket}/{export_key}"

@@ -143,7 +143,7 @@ def _export_sweep(
     source: SnapshotSource
     watch = None
     if settings.engine == "spark":
-        source = _spark_source(settings, where)
+        source = _spark_source(settings, where, clients)
     elif isinstance(where, Path):
         if is_local_export(where):
             source = LocalDuckDbExport(where, model, event)
@@ -163,16 +163,22 @@ def _export_sweep(
     return ExportSweep(source, clock=clock, wall=wall, event=settings.event, watch=watch)
 
 
-def _spark_source(settings: RunSettings, where: object) -> SnapshotSource:
+def _spark_source(settings: RunSettings, where: object, clients: Clients) -> SnapshotSource:
+    from reconciler.reconcile import export_fetch  # noqa: PLC0415
     from reconciler.reconcile.export_spark import LocalSparkExport  # noqa: PLC0415
+    from reconciler.reconcile.export_spark_s3 import StoredSparkSnapshot  # noqa: PLC0415
 
+    model, event = settings.table.model, settings.event
+    if isinstance(where, S3Location):
+        # The job ran on Glue or EMR Serverless and left its snapshot beside the export.
+        store = S3ExportStore(clients.s3(), where.bucket)
+        locate = export_fetch.newest_in(store, where.prefix)
+        return StoredSparkSnapshot(store, locate, model, event=event)
     if not isinstance(where, Path) or not is_local_export(where):
         raise ConfigError(
             "--engine", "spark reads one export's own directory (the one with its manifests)"
         )
-    return LocalSparkExport(
-        where, settings.table.model, master=settings.spark_master, event=settings.event
-    )
+    return LocalSparkExport(where, model, master=settings.spark_master, event=event)
 
 
 def _publish_safely(publisher: SummaryPublisher) -> SummaryCallback:

@@ -76,8 +76,9 @@ def newest_in(store: ExportStore, prefix: str) -> Locate:
     return lambda _state: locate_newest(store, prefix)
 
 
-class StoredExport:
-    """The snapshot source of an export in S3 (or any :class:`ExportStore`)."""
+class LocatedExport:
+    """An export a store holds, chosen anew each pass by ``locate``: what every engine reading
+    a store shares."""
 
     def __init__(
         self,
@@ -85,16 +86,14 @@ class StoredExport:
         locate: Locate,
         model: TableModel,
         *,
-        batch_files: int = DEFAULT_BATCH_FILES,
         temp_root: Path | None = None,
         event: str | None = None,
     ) -> None:
-        self._event = event
         self._store = store
         self._locate = locate
         self._model = model
-        self._batch_files = max(1, batch_files)
         self._temp_root = temp_root
+        self._event = event
         self._state: PassState | None = None
         self._directory = ""
 
@@ -106,8 +105,30 @@ class StoredExport:
         """The pass about to open this source: its progress, stop requests and run id."""
         self._state = state
 
+    def _located(self) -> str:
+        """This pass's export directory (a key prefix ending in ``/``)."""
+        self._directory = self._locate(self._state)
+        return self._directory
+
+
+class StoredExport(LocatedExport):
+    """The snapshot source of an export in S3 (or any :class:`ExportStore`) read by DuckDB."""
+
+    def __init__(
+        self,
+        store: ExportStore,
+        locate: Locate,
+        model: TableModel,
+        *,
+        batch_files: int = DEFAULT_BATCH_FILES,
+        temp_root: Path | None = None,
+        event: str | None = None,
+    ) -> None:
+        super().__init__(store, locate, model, temp_root=temp_root, event=event)
+        self._batch_files = max(1, batch_files)
+
     def open(self) -> tuple[Manifest, SnapshotRows]:
-        self._directory = directory = self._locate(self._state)
+        directory = self._located()
         summary = parse_summary(self._store.read_text(directory + SUMMARY_NAME))
         files = parse_files(self._store.read_text(directory + FILES_NAME))
         manifest = verify_structure(summary, files)
@@ -171,6 +192,7 @@ class NewestLocalExport:
 __all__ = [
     "DEFAULT_BATCH_FILES",
     "Locate",
+    "LocatedExport",
     "NewestLocalExport",
     "StoredExport",
     "fixed",

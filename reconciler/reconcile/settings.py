@@ -23,7 +23,7 @@ from reconciler.kernel.settings import (
     parse_table_settings,
 )
 from reconciler.reconcile.core import BrakePolicy, Shard
-from reconciler.reconcile.export_location import ExportLocation
+from reconciler.reconcile.export_location import ExportLocation, S3Location
 from reconciler.reconcile.export_settings import (
     add_new_export_arguments,
     parse_export_location,
@@ -284,11 +284,11 @@ def _export(source: Source) -> tuple[ExportLocation | None, str]:
                 other, "cannot be combined with --from-export (the export is the sweep)"
             )
     location = parse_export_location(source, label, str(raw).strip())
-    if engine == "spark" and not isinstance(location, Path):
+    if engine == "spark" and not isinstance(location, Path | S3Location):
         raise ConfigError(
             engine_label,
-            "spark reads a local export directory (for an export in S3, run its job on Glue "
-            "or EMR Serverless: docs/export.md)",
+            "spark reads an existing export, local or in S3 (in S3, the snapshot its job "
+            "wrote beside it on Glue or EMR Serverless: docs/export.md); new takes duckdb",
         )
     return location, engine
 

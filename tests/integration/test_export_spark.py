@@ -12,7 +12,13 @@ from typing import Any
 
 import pytest
 
-from reconciler.devtools.export_writer import ExportSpec, generate_export, write_items
+from reconciler.devtools.export_writer import (
+    ExportSpec,
+    generate_export,
+    upload_export,
+    write_items,
+)
+from reconciler.kernel.aws import Clients
 from reconciler.kernel.model import TableModel
 from reconciler.reconcile.export_core import (
     InSyncEvents,
@@ -21,6 +27,7 @@ from reconciler.reconcile.export_core import (
     suspects,
 )
 from reconciler.reconcile.export_duckdb import DuckDbExportReader, load_local_export
+from reconciler.reconcile.export_fetch import fixed
 from reconciler.reconcile.export_manifest import ExportFormatError, ExportIncompleteError
 from reconciler.reconcile.export_rows import ScanTally, SnapshotFold
 from reconciler.reconcile.export_spark import (
@@ -31,6 +38,8 @@ from reconciler.reconcile.export_spark import (
     read_totals,
     run_job,
 )
+from reconciler.reconcile.export_spark_s3 import StoredSparkSnapshot
+from reconciler.reconcile.export_store import S3ExportStore
 from tests.unit.test_export_duckdb import _attendees, _event
 from tests.unit.test_export_spark import MODEL as CUSTOM
 
@@ -189,3 +198,38 @@ def test_without_java_the_engine_says_spark_needs_it(tmp_path: Path) -> None:
         check=True,
     )
     assert "needs Java 17 or later" in result.stdout
+
+
+def test_a_snapshot_the_job_left_beside_an_export_in_s3_is_read_from_there(
+    tmp_path: Path, clients: Clients
+) -> None:
+    # GIVEN an export in S3 with the snapshot the job wrote beside it (as on Glue)
+    directory, _, _ = write_items(tmp_path, [*_drifting(20), *EDGES], model=MODEL, files=3)
+    expected = _duckdb(directory)
+    run_job(MASTER, job_arguments(MODEL, str(directory)))
+    s3 = clients.s3()
+    s3.create_bucket(Bucket="exports-with-snapshots")
+    uri = upload_export(s3, directory, "exports-with-snapshots", "ddb")
+    store = S3ExportStore(s3, "exports-with-snapshots")
+    key = uri.removeprefix("s3://exports-with-snapshots/")
+    # WHEN the Spark engine reads it from S3 THEN the rows are DuckDB's, no Spark run needed
+    source = StoredSparkSnapshot(store, fixed(key), MODEL, temp_root=tmp_path)
+    manifest, rows = source.open()
+    assert (list(rows), manifest.summary.item_count) == (expected[0], expected[1].items)
+    assert source.export_id == directory.name
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("reconciler-")] == []
+
+
+def test_an_export_in_s3_without_the_jobs_snapshot_says_to_run_the_job(
+    tmp_path: Path, clients: Clients
+) -> None:
+    generated = generate_export(tmp_path, ExportSpec(events=3, attendees_per_event=1, files=1))
+    s3 = clients.s3()
+    s3.create_bucket(Bucket="exports-without-snapshots")
+    uri = upload_export(s3, generated.directory, "exports-without-snapshots")
+    store = S3ExportStore(s3, "exports-without-snapshots")
+    source = StoredSparkSnapshot(
+        store, fixed(uri.removeprefix("s3://exports-without-snapshots/")), MODEL
+    )
+    with pytest.raises(ExportIncompleteError, match="run the job on Glue or EMR Serverless"):
+        source.open()

@@ -78,11 +78,11 @@ def test_bad_new_export_settings_are_refused_at_start_up(flag: list[str], proble
         parse(["--from-export", "new", *flag])
 
 
-@pytest.mark.parametrize("where", ["s3://bucket/exports/", "new"])
-def test_the_spark_engine_reads_only_a_local_export(where: str) -> None:
-    flags = ["--from-export", where, "--export-bucket", "b-u-c"] if where == "new" else []
-    with pytest.raises(ConfigError, match="--engine: spark reads a local export directory"):
-        parse([*(flags or ["--from-export", where]), "--engine", "spark"])
+def test_the_spark_engine_reads_an_existing_export_local_or_in_s3_never_a_new_one() -> None:
+    settings = parse(["--from-export", "s3://bucket/exports/", "--engine", "spark"])
+    assert settings.engine == "spark"
+    with pytest.raises(ConfigError, match="--engine: spark reads an existing export"):
+        parse(["--from-export", "new", "--export-bucket", "b-u-c", "--engine", "spark"])
 
 
 def test_the_spark_engine_runs_its_job_on_all_local_cores_by_default(tmp_path: Path) -> None:
