@@ -27,10 +27,11 @@ from typing import Any
 
 from benchmarks.bare import peak_rss_mb
 from benchmarks.latency import write_markdown
-from reconciler.devtools.export_writer import EXPORT_ROOT, ExportSpec, generate_export
+from reconciler.devtools.export_writer import ExportSpec, generate_export
 from reconciler.kernel.model import TableModel
 from reconciler.reconcile.export_core import SnapshotTally, suspects
 from reconciler.reconcile.export_duckdb import DuckDbExportReader, load_local_export
+from reconciler.reconcile.export_location import EXPORT_ROOT
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS_PAGE = REPO / "docs" / "benchmarks.md"

@@ -33,19 +33,6 @@ WORKERS = 2
 (``start-job-run --number-of-workers``) for more."""
 
 
-def model_arguments(model: TableModel) -> dict[str, str]:
-    """The job's default arguments: the table model it counts with."""
-    return {
-        "--pk-attr": model.pk_attr,
-        "--sk-attr": model.sk_attr,
-        "--event-partitions": ",".join(model.event_partitions),
-        "--separator": model.separator,
-        "--attendee-suffix": model.attendee_suffix,
-        "--counter-attr": model.counter_attr,
-        "--version-attr": model.version_attr,
-    }
-
-
 class ExportSnapshotStack(Stack):
     def __init__(
         self,
@@ -116,7 +103,7 @@ class ExportSnapshotStack(Stack):
             ),
             default_arguments={
                 "--job-language": "python",
-                **model_arguments(model or TableModel()),
+                **export_spark_job.model_arguments(model or TableModel()),
             },
             execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=1),
         )

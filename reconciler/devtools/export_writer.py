@@ -28,14 +28,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from reconciler.kernel.aws import aws_call
 from reconciler.kernel.model import ItemKind, TableModel, classify, integer_attribute
+from reconciler.reconcile.export_location import EXPORT_ROOT
 from reconciler.reconcile.export_manifest import DATA_DIRECTORY, FILES_NAME, SUMMARY_NAME
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 Item = dict[str, Any]
-
-EXPORT_ROOT = "AWSDynamoDB"
 
 
 @dataclass(frozen=True, slots=True)

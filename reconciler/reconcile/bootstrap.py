@@ -160,7 +160,7 @@ def _export_sweep(
         store = S3ExportStore(clients.s3(), where.bucket)
         stored = export_fetch.StoredExport(store, locate, model, event=event)
         source, watch = stored, stored.watch
-    return ExportSweep(source, clock=clock, wall=wall, event=settings.event, watch=watch)
+    return ExportSweep(source, clock=clock, wall=wall, watch=watch)
 
 
 def _spark_source(settings: RunSettings, where: object, clients: Clients) -> SnapshotSource:

@@ -28,22 +28,18 @@ from reconciler.reconcile.export_core import SnapshotRows
 from reconciler.reconcile.export_manifest import (
     FILES_NAME,
     SUMMARY_NAME,
+    DataFile,
     ExportFormatError,
+    ExportSummary,
     Manifest,
     parse_files,
     parse_summary,
     verify,
 )
 from reconciler.reconcile.export_rows import ScanTally, SnapshotFold, check_totals
+from reconciler.reconcile.export_store import read_local_text
 
 _CHUNK = 1 << 20
-
-
-def _read_text(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
 
 
 def _md5(path: Path) -> bytes | None:
@@ -57,11 +53,16 @@ def _md5(path: Path) -> bytes | None:
     return digest.digest()
 
 
+def read_local_manifests(directory: Path) -> tuple[ExportSummary, tuple[DataFile, ...]]:
+    """The two manifests of the export in ``directory``, parsed (not yet verified)."""
+    summary = parse_summary(read_local_text(directory / SUMMARY_NAME))
+    return summary, parse_files(read_local_text(directory / FILES_NAME))
+
+
 def load_local_export(directory: Path) -> tuple[Manifest, list[str]]:
     """Verify the export in ``directory`` (``.../AWSDynamoDB/<export-id>``) and return its
     manifest with the paths of its data files, in manifest order."""
-    summary = parse_summary(_read_text(directory / SUMMARY_NAME))
-    files = parse_files(_read_text(directory / FILES_NAME))
+    summary, files = read_local_manifests(directory)
     # hashlib releases the GIL on large buffers: one thread per core reads the files at once.
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         paths = [f.relative_path for f in files]
@@ -200,20 +201,17 @@ class DuckDbExportReader:
         S3 needs local room for one batch only."""
         self.tally = ScanTally()
         model = self._model
+        scan = {
+            "pk_path": _path(model.pk_attr, "S"),
+            "sk_path": _path(model.sk_attr, "S"),
+            "partitions": list(model.event_partitions),
+            "counter_path": _path(model.counter_attr),
+            "version_path": _path(model.version_attr),
+        }
         with duckdb.connect(config=self._config) as connection:
             connection.execute(_CREATE)
             for files in batches:
-                connection.execute(
-                    _SCAN,
-                    {
-                        "files": list(files),
-                        "pk_path": _path(model.pk_attr, "S"),
-                        "sk_path": _path(model.sk_attr, "S"),
-                        "partitions": list(model.event_partitions),
-                        "counter_path": _path(model.counter_attr),
-                        "version_path": _path(model.version_attr),
-                    },
-                )
+                connection.execute(_SCAN, {**scan, "files": list(files)})
             connection.execute(
                 _CLASSIFY,
                 {

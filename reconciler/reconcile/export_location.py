@@ -46,9 +46,6 @@ class S3Location:
     def uri(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}"
 
-    def key(self, name: str) -> str:
-        return f"{self.prefix}{name}"
-
 
 @dataclass(frozen=True, slots=True)
 class NewExport:

@@ -31,26 +31,24 @@ from reconciler.kernel.errors import ReconcilerError
 from reconciler.kernel.logs import get_logger
 from reconciler.kernel.model import TableModel
 from reconciler.reconcile.export_core import SnapshotRows
-from reconciler.reconcile.export_duckdb import load_local_export
+from reconciler.reconcile.export_duckdb import load_local_export, read_local_manifests
 from reconciler.reconcile.export_manifest import (
     FILES_NAME,
     SUMMARY_NAME,
     ExportFormatError,
     ExportIncompleteError,
     Manifest,
-    parse_files,
-    parse_summary,
 )
 from reconciler.reconcile.export_rows import ScanTally, SnapshotFold, check_totals
 from reconciler.reconcile.export_spark_job import (
     FORMAT,
     SNAPSHOT_DIRECTORY,
     TOTALS_DIRECTORY,
+    model_arguments,
     model_of,
     parse_arguments,
 )
-
-DEFAULT_MASTER = "local[*]"
+from reconciler.reconcile.settings import DEFAULT_SPARK_MASTER
 
 
 class SparkJobError(ReconcilerError):
@@ -59,24 +57,9 @@ class SparkJobError(ReconcilerError):
 
 def job_arguments(model: TableModel, export: str, output: str | None = None) -> list[str]:
     """The job's command line for ``model``: what a Glue or EMR run is given as well."""
-    arguments = [
-        "--export",
-        export,
-        "--pk-attr",
-        model.pk_attr,
-        "--sk-attr",
-        model.sk_attr,
-        "--event-partitions",
-        ",".join(model.event_partitions),
-        "--separator",
-        model.separator,
-        "--attendee-suffix",
-        model.attendee_suffix,
-        "--counter-attr",
-        model.counter_attr,
-        "--version-attr",
-        model.version_attr,
-    ]
+    arguments = ["--export", export]
+    for flag, value in model_arguments(model).items():
+        arguments += [flag, value]
     return arguments if output is None else [*arguments, "--output", output]
 
 
@@ -115,7 +98,7 @@ class LocalSparkExport:
         directory: Path,
         model: TableModel,
         *,
-        master: str = DEFAULT_MASTER,
+        master: str = DEFAULT_SPARK_MASTER,
         event: str | None = None,
     ) -> None:
         self._directory = directory
@@ -152,8 +135,7 @@ class LocalSparkExport:
     def _counted_manifest(self, totals: dict[str, Any]) -> Manifest:
         """The manifest a precomputed snapshot answers to: the same export, the same model,
         and files listed for exactly the items announced."""
-        summary = parse_summary(_text(self._directory / SUMMARY_NAME))
-        files = parse_files(_text(self._directory / FILES_NAME))
+        summary, files = read_local_manifests(self._directory)
         where = f"{SNAPSHOT_DIRECTORY} in {self.export_id}"
         if totals.get("export_id") != self.export_id or totals.get("export_arn") != (
             summary.export_arn
@@ -182,13 +164,6 @@ class LocalSparkExport:
             if totals is None:
                 raise SparkJobError(f"the Spark job left no totals in {output}")
             yield from read_snapshot(output, totals, self._fold, manifest)
-
-
-def _text(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
 
 
 def run_job(master: str, arguments: list[str]) -> None:

@@ -28,7 +28,7 @@ import argparse
 import json
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -62,6 +62,39 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if options.output is None:
         options.output = f"{options.export}/{SNAPSHOT_DIRECTORY}"
     return options
+
+
+class TableModelLike(Protocol):
+    """The reconciler's ``TableModel``, which this file cannot import (it runs alone)."""
+
+    @property
+    def pk_attr(self) -> str: ...
+    @property
+    def sk_attr(self) -> str: ...
+    @property
+    def event_partitions(self) -> Sequence[str]: ...
+    @property
+    def separator(self) -> str: ...
+    @property
+    def attendee_suffix(self) -> str: ...
+    @property
+    def counter_attr(self) -> str: ...
+    @property
+    def version_attr(self) -> str: ...
+
+
+def model_arguments(model: TableModelLike) -> dict[str, str]:
+    """The arguments that give this job ``model``: what the reconciler's local run, a Glue
+    job's defaults and an EMR run pass alike (the inverse of :func:`model_of`)."""
+    return {
+        "--pk-attr": model.pk_attr,
+        "--sk-attr": model.sk_attr,
+        "--event-partitions": ",".join(model.event_partitions),
+        "--separator": model.separator,
+        "--attendee-suffix": model.attendee_suffix,
+        "--counter-attr": model.counter_attr,
+        "--version-attr": model.version_attr,
+    }
 
 
 def model_of(options: argparse.Namespace) -> dict[str, Any]:

@@ -118,6 +118,14 @@ def _s3_call(operation: str, bucket: str, key: str) -> Iterator[None]:
         raise
 
 
+def read_local_text(path: Path) -> str | None:
+    """A local file's text, ``None`` when there is no such file (as a store reads a key)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+
+
 class LocalExportStore:
     """A local directory seen as a bucket (keys relative to it), to locate exports in it."""
 
@@ -129,10 +137,7 @@ class LocalExportStore:
         return f"{self._directory}/"
 
     def read_text(self, key: str) -> str | None:
-        try:
-            return (self._directory / key).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
+        return read_local_text(self._directory / key)
 
     def keys(self, prefix: str) -> Iterator[str]:
         base = self._directory / prefix
@@ -166,4 +171,5 @@ __all__ = [
     "LocalExportStore",
     "S3ExportStore",
     "is_local_export",
+    "read_local_text",
 ]

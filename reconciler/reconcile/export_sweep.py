@@ -26,7 +26,11 @@ from reconciler.reconcile.pass_state import PassState
 
 
 class SnapshotSource(Protocol):
-    """An export, verified and read: its manifest and one row per event slug."""
+    """An export, verified and read: its manifest and one row per event slug.
+
+    A source built for one ``--event`` yields that slug alone: the engine filters, since the
+    events it counts in sync (:class:`InSyncEvents`) come as a number no one could filter
+    afterwards."""
 
     @property
     def export_id(self) -> str: ...
@@ -45,7 +49,7 @@ def monotonic_at(export_time: float, now_monotonic: float, now_wall: float) -> f
 
 
 class ExportSweep:
-    """Feeds the pass's first looks from ``source``; ``event`` keeps only that slug."""
+    """Feeds the pass's first looks from ``source``."""
 
     def __init__(
         self,
@@ -53,7 +57,6 @@ class ExportSweep:
         *,
         clock: Callable[[], float],
         wall: Callable[[], datetime],
-        event: str | None = None,
         watch: Callable[[PassState], None] | None = None,
     ) -> None:
         """``watch`` hears of each pass before the source is opened (a source that requests
@@ -61,7 +64,6 @@ class ExportSweep:
         self._source = source
         self._clock = clock
         self._wall = wall
-        self._event = event
         self._watch = watch
         self._previous: str | None = None
         self._log = get_logger("reconciler.reconcile")
@@ -113,19 +115,11 @@ class ExportSweep:
                 report["events"] = summary.events_checked
                 state.progress.event_checked(row.events)
                 continue
-            if self._event is not None and row.slug != self._event:
-                continue
             summary.events_checked += 1
             report["events"] = summary.events_checked
             verdict, _ = judge(row)
             if verdict is SnapshotVerdict.AMBIGUOUS:
-                summary.ambiguous += 1
-                state.progress.event_checked()
-                self._log.warning(
-                    "ambiguous_event",
-                    slug=row.slug,
-                    candidates=[f"{k.partition}/{k.sort_key}" for k in row.keys],
-                )
+                state.count_ambiguous(row.slug, row.keys)
                 continue
             live = None
             if verdict is SnapshotVerdict.SUSPECT:

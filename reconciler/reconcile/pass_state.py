@@ -6,8 +6,11 @@ Apart from :mod:`reconciler.reconcile.reconciler` so the pass's ordering reads o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from reconciler.kernel.logs import get_logger
+from reconciler.kernel.model import EventKey
 from reconciler.reconcile.core import Correction, Observation
 from reconciler.reconcile.ledger_tally import LedgerWork
 from reconciler.reconcile.pass_control import PassControl
@@ -33,6 +36,17 @@ class PassState:
         self.suspects = observation_spool(self.spool_limit)
         self.confirmed = correction_spool(self.spool_limit)
         self.ledger = LedgerWork(self.spool_limit)
+
+    def count_ambiguous(self, slug: str, keys: Sequence[EventKey]) -> None:
+        """One event checked and found ambiguous (two event items for its slug): reported,
+        never corrected, whichever sweep found it."""
+        self.summary.ambiguous += 1
+        self.progress.event_checked()
+        get_logger("reconciler.reconcile").warning(
+            "ambiguous_event",
+            slug=slug,
+            candidates=[f"{k.partition}/{k.sort_key}" for k in keys],
+        )
 
     def close(self) -> None:
         """Removes the spool files, if the pass needed any."""

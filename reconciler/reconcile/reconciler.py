@@ -268,13 +268,7 @@ class Reconciler:
                 if group.ambiguous:
                     if state.rotation is not None:
                         state.rotation.looked(group.slug, None)
-                    summary.ambiguous += 1
-                    state.progress.event_checked()
-                    self._log.warning(
-                        "ambiguous_event",
-                        slug=group.slug,
-                        candidates=[f"{k.partition}/{k.sort_key}" for k in group.keys],
-                    )
+                    state.count_ambiguous(group.slug, group.keys)
                     continue
                 if isinstance(group, ScannedEvent) and group.in_sync:
                     summary.in_sync += 1

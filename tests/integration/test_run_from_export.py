@@ -120,3 +120,26 @@ def test_a_dry_run_from_an_export_plans_the_agreeing_corrections_and_writes_none
     assert code == 0
     assert (summary["confirmed"], summary["planned"], summary["corrected"]) == (3, 3, 0)
     assert table.stored(_key("expo")) == 5
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [("expo", {"in_sync": 0, "corrected": 1}), ("gala", {"in_sync": 1, "corrected": 0})],
+)
+def test_one_event_of_an_export_is_all_the_pass_checks(
+    table: Table,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    event: str,
+    expected: dict[str, int],
+) -> None:
+    # GIVEN an export of a table with three drifted events ("gala" is in sync)
+    export = export_table(tmp_path, table.ddb, table.name, files=2)
+    # WHEN one pass reads it for one event
+    code, summary, _ = _run(capsys, table, "--from-export", str(export.directory), "--event", event)
+    # THEN that event alone is checked (counted in sync by the engine, or judged and fixed)
+    assert code == 0
+    assert summary["events_checked"] == 1
+    assert {key: summary[key] for key in expected} == expected
+    assert summary["requests"].get("UpdateItem", 0) == expected["corrected"]
+    assert "attendeeCount" not in table.item(_key("talk"))  # another drifted event: untouched

@@ -97,13 +97,18 @@ def _refused(capsys: pytest.CaptureFixture[str], table: Table, uri: str, problem
     assert table.stored(_key("expo")) == 5  # nothing written
 
 
-def test_an_export_missing_a_data_file_in_s3_is_refused_and_nothing_is_written(
-    table: Table, s3: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _uploaded_with_a_data_file(table: Table, s3: object, tmp_path: Path) -> tuple[str, str, str]:
+    """An export of ``table`` in S3: its URI, and the key and name of one of its data files."""
     export = export_table(tmp_path, table.ddb, table.name, files=2)
     uri = upload_export(s3, export.directory, BUCKET)
     name = next((export.directory / DATA_DIRECTORY).glob("*")).name
-    key = f"AWSDynamoDB/{export.directory.name}/{DATA_DIRECTORY}/{name}"
+    return uri, f"AWSDynamoDB/{export.directory.name}/{DATA_DIRECTORY}/{name}", name
+
+
+def test_an_export_missing_a_data_file_in_s3_is_refused_and_nothing_is_written(
+    table: Table, s3: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    uri, key, _ = _uploaded_with_a_data_file(table, s3, tmp_path)
     s3.delete_object(Bucket=BUCKET, Key=key)  # type: ignore[attr-defined]
     _refused(capsys, table, uri, f"s3://{BUCKET}/{key} missing")
 
@@ -111,10 +116,7 @@ def test_an_export_missing_a_data_file_in_s3_is_refused_and_nothing_is_written(
 def test_a_data_file_whose_md5_differs_from_the_manifest_is_refused_before_it_is_read(
     table: Table, s3: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    export = export_table(tmp_path, table.ddb, table.name, files=2)
-    uri = upload_export(s3, export.directory, BUCKET)
-    name = next((export.directory / DATA_DIRECTORY).glob("*")).name
-    key = f"AWSDynamoDB/{export.directory.name}/{DATA_DIRECTORY}/{name}"
+    uri, key, name = _uploaded_with_a_data_file(table, s3, tmp_path)
     s3.put_object(Bucket=BUCKET, Key=key, Body=b"tampered")  # type: ignore[attr-defined]
     _refused(capsys, table, uri, f"{DATA_DIRECTORY}/{name}: MD5 differs")
 

@@ -24,15 +24,21 @@ from tests.unit.reconciler_support import NO_BRAKE, SETTLE, WALL
 
 
 class FakeSnapshot:
-    """The fake table's contents frozen at one instant, as an export would hold them."""
+    """The fake table's contents frozen at one instant, as an export would hold them; with
+    ``event``, that slug alone, as every engine reads a source built for one ``--event``."""
 
     export_id = "01700000000000-abcdef12"
 
-    def __init__(self, table: FakeReconcileTable, exported: datetime) -> None:
+    def __init__(
+        self, table: FakeReconcileTable, exported: datetime, event: str | None = None
+    ) -> None:
         self.exported = exported
         self.rows: list[SnapshotRow | InSyncEvents] = [
-            SnapshotRow(key.slug, (key,), stored_counter(event), table.attendees[key.slug])
-            for key, event in sorted(table.events_by_key.items(), key=lambda kv: kv[0].sort_key)
+            SnapshotRow(key.slug, (key,), stored_counter(event_item), table.attendees[key.slug])
+            for key, event_item in sorted(
+                table.events_by_key.items(), key=lambda kv: kv[0].sort_key
+            )
+            if event is None or key.slug == event
         ]
         self.opened = 0
 
@@ -74,7 +80,7 @@ def _run(
         clock=clock,
         sleep=clock.sleep,
         wall=lambda: WALL,
-        export=ExportSweep(snapshot, clock=clock, wall=lambda: WALL, event=event),
+        export=ExportSweep(snapshot, clock=clock, wall=lambda: WALL),
         ledger=ledger,
         key_audit=audit,
     )
@@ -122,7 +128,7 @@ def test_an_export_older_than_the_settle_window_is_confirmed_without_waiting() -
 
 def test_one_event_of_an_export_reads_only_that_suspect() -> None:
     table, keys = _world()
-    snapshot = FakeSnapshot(table, WALL - timedelta(hours=1))
+    snapshot = FakeSnapshot(table, WALL - timedelta(hours=1), event="talk")
     summary, _ = _run(table, snapshot, FakeClock(), event="talk")
     assert summary.events_checked == 1
     assert [c.key for c in table.writes] == [keys["talk"]]
